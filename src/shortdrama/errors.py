@@ -1,0 +1,21 @@
+"""The one exception family. The CLI and every Snakemake script translate it into one readable line."""
+
+
+class ShortDramaError(Exception):
+    """Base of every error shortdrama raises on purpose."""
+
+
+class ConfigError(ShortDramaError):
+    """The composed configuration is invalid (unknown option, bad value, unknown key)."""
+
+
+class SchemaError(ShortDramaError):
+    """A document (outline, script, provider response) does not match its schema."""
+
+
+class ProviderError(ShortDramaError):
+    """A provider (writer, image, video, voice, music) failed to produce its output."""
+
+
+class MediaError(ShortDramaError):
+    """FFmpeg or a media probe failed."""
