@@ -23,10 +23,10 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def run_ffmpeg(args: list[str], *, input_bytes: bytes | None = None) -> str:
+def run_ffmpeg(args: list[str], *, cwd: str | os.PathLike | None = None) -> str:
     """Run ffmpeg with `args` (without the binary name); return its stderr text, raise MediaError on failure."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *map(str, args)]
-    proc = subprocess.run(cmd, input=input_bytes, capture_output=True)
+    proc = subprocess.run(cmd, capture_output=True, cwd=cwd)
     stderr = proc.stderr.decode("utf-8", "replace")
     if proc.returncode != 0:
         tail = " | ".join(line for line in stderr.strip().splitlines()[-3:])
@@ -102,3 +102,36 @@ def probe(path: str | os.PathLike) -> MediaInfo:
             return MediaInfo(duration=duration, streams=tuple(streams))
     except av.error.FFmpegError as exc:
         raise MediaError(f"cannot probe {path}: {exc}") from exc
+
+
+def read_subtitles(path: str | os.PathLike) -> list[tuple[float, float, str]]:
+    """The text cues of the first subtitle stream, as (start, end, text) in seconds."""
+    import av
+
+    cues = []
+    with av.open(str(path)) as container:
+        if not container.streams.subtitles:
+            return cues
+        stream = container.streams.subtitles[0]
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            start = float(packet.pts * stream.time_base)
+            end = start + float((packet.duration or 0) * stream.time_base)
+            for subtitle_set in packet.decode():
+                # PyAV yields either a set of rects or, in newer versions, the rect itself.
+                rects = subtitle_set if hasattr(subtitle_set, "__iter__") else [subtitle_set]
+                text = "".join(_subtitle_text(rect) for rect in rects)
+                if text:
+                    cues.append((start, end, text))
+    return cues
+
+
+def _subtitle_text(rect) -> str:  # noqa: ANN001 - a PyAV subtitle rect
+    dialogue = getattr(rect, "dialogue", None)
+    if dialogue:
+        raw = dialogue
+    else:
+        raw = getattr(rect, "text", b"") or b""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    return text.replace("\\N", "\n").strip()

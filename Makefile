@@ -1,0 +1,29 @@
+# The two commands of the README: `make demo` builds the demo series, `make test` runs the tests.
+# Both create the virtual environment and install everything on a fresh machine.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+CORES ?= 2
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES)
+	@echo
+	@echo "The demo series is ready:"
+	@ls -1 $(CURDIR)/results/demo/episode_*_final.mp4
+
+test: $(STAMP)
+	$(BIN)/pytest -n 2 --timeout 900
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf results logs benchmarks .snakemake

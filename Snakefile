@@ -1,0 +1,19 @@
+# shortdrama: theme + cast -> outline -> scripts -> keyframes, clips, voices -> episodes.
+# Options are Hydra overrides passed as --config pairs (see README): --config video=still render=1080p
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+include: "rules/common.smk"
+include: "rules/script.smk"
+include: "rules/keyframes.smk"
+include: "rules/clips.smk"
+include: "rules/audio.smk"
+include: "rules/render.smk"
+
+
+rule all:
+    input:
+        final_targets(),
+    default_target: True

@@ -1,0 +1,17 @@
+# One clip per scene from its keyframe; every clip shares one encoding so episodes concatenate by copy.
+
+
+rule generate_clip:
+    input:
+        script=ancient("results/{series}/ep{ep}/script.json"),
+        keyframe="results/{series}/ep{ep}/keyframes/sc{sc}.png",
+    output:
+        mp4="results/{series}/ep{ep}/clips/sc{sc}.mp4",
+    params:
+        spec=clip_spec,
+    log:
+        "logs/{series}/ep{ep}/generate_clip/sc{sc}.log",
+    benchmark:
+        "benchmarks/{series}/ep{ep}/generate_clip/sc{sc}.tsv"
+    script:
+        "../scripts/generate_clip.py"

@@ -1,0 +1,79 @@
+# Config resolution, target and input functions, wildcard constraints. Logic lives in shortdrama.workflow.
+import os
+import re
+import sys
+
+from shortdrama.errors import ShortDramaError
+from shortdrama.workflow import Workflow
+
+try:
+    WF = Workflow.from_snakemake_config(config, conf_dir=os.path.join(workflow.basedir, "conf"))
+except ShortDramaError as error:
+    # One line, before any job runs; Snakemake's traceback would bury it.
+    print(f"shortdrama: error: {error}", file=sys.stderr)
+    sys.exit(2)
+
+SERIES = WF.series
+
+
+wildcard_constraints:
+    series=re.escape(SERIES),
+    ep=r"\d\d",
+    sc=r"\d\d",
+
+
+def final_targets():
+    return WF.final_targets()
+
+
+def outline_json(wildcards):
+    return checkpoints.write_outline.get(series=wildcards.series).output.outline
+
+
+def script_json(wildcards):
+    return checkpoints.write_episode_script.get(series=wildcards.series, ep=wildcards.ep).output.script
+
+
+def scene_paths(pattern):
+    """An input function listing `pattern` for every scene of the episode's script."""
+
+    def paths(wildcards):
+        return expand(pattern, series=wildcards.series, ep=wildcards.ep, sc=WF.scene_ids(script_json(wildcards)))
+
+    return paths
+
+
+def config_spec(wildcards):
+    return WF.config_spec()
+
+
+def outline_spec(wildcards):
+    return WF.outline_spec()
+
+
+def script_spec(wildcards):
+    return WF.script_spec(outline_json(wildcards), wildcards.ep)
+
+
+def keyframe_spec(wildcards):
+    return WF.keyframe_spec(script_json(wildcards), wildcards.sc)
+
+
+def clip_spec(wildcards):
+    return WF.clip_spec(script_json(wildcards), wildcards.sc)
+
+
+def dialogue_spec(wildcards):
+    return WF.dialogue_spec(script_json(wildcards), wildcards.sc)
+
+
+def subtitles_spec(wildcards):
+    return WF.subtitles_spec(script_json(wildcards))
+
+
+def mix_spec(wildcards):
+    return WF.mix_spec(script_json(wildcards))
+
+
+def render_spec(wildcards):
+    return WF.render_spec(script_json(wildcards))

@@ -1,0 +1,17 @@
+# One storyboard keyframe per scene. The script is ancient: the scene's own slice in params is what
+# decides a rerun, so a dialogue edit redraws nothing and a look edit redraws only that character's scenes.
+
+
+rule generate_keyframe:
+    input:
+        script=ancient("results/{series}/ep{ep}/script.json"),
+    output:
+        png="results/{series}/ep{ep}/keyframes/sc{sc}.png",
+    params:
+        spec=keyframe_spec,
+    log:
+        "logs/{series}/ep{ep}/generate_keyframe/sc{sc}.log",
+    benchmark:
+        "benchmarks/{series}/ep{ep}/generate_keyframe/sc{sc}.tsv"
+    script:
+        "../scripts/generate_keyframe.py"

@@ -1,0 +1,41 @@
+# Writing: the composed config (provenance), the series outline, one script per episode.
+
+
+rule record_config:
+    output:
+        "results/{series}/config.yaml",
+    params:
+        spec=config_spec,
+    log:
+        "logs/{series}/record_config.log",
+    script:
+        "../scripts/record_config.py"
+
+
+checkpoint write_outline:
+    output:
+        outline="results/{series}/outline.json",
+    params:
+        spec=outline_spec,
+    log:
+        "logs/{series}/write_outline.log",
+    benchmark:
+        "benchmarks/{series}/write_outline.tsv"
+    script:
+        "../scripts/write_outline.py"
+
+
+# The outline is ancient: only this episode's slice of it (in params) decides whether to rewrite.
+checkpoint write_episode_script:
+    input:
+        outline=ancient("results/{series}/outline.json"),
+    output:
+        script="results/{series}/ep{ep}/script.json",
+    params:
+        spec=script_spec,
+    log:
+        "logs/{series}/ep{ep}/write_episode_script.log",
+    benchmark:
+        "benchmarks/{series}/ep{ep}/write_episode_script.tsv"
+    script:
+        "../scripts/write_episode_script.py"

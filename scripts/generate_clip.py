@@ -1,0 +1,4 @@
+from shortdrama.snakemake_glue import run_step
+from shortdrama.steps import generate_clip
+
+run_step(snakemake, generate_clip, snakemake.params.spec, snakemake.input.keyframe, snakemake.output.mp4)

@@ -1,0 +1,4 @@
+from shortdrama.snakemake_glue import run_step
+from shortdrama.steps import generate_keyframe
+
+run_step(snakemake, generate_keyframe, snakemake.params.spec, snakemake.output.png)

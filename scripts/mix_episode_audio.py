@@ -1,0 +1,4 @@
+from shortdrama.snakemake_glue import run_step
+from shortdrama.steps import mix_episode_audio
+
+run_step(snakemake, mix_episode_audio, snakemake.params.spec, snakemake.input.dialogue, snakemake.output.wav)

@@ -1,0 +1,1 @@
+"""Offline audio: WAV I/O, dialogue layout, synthesised music beds, ducking and the episode mix."""

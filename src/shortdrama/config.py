@@ -1,0 +1,293 @@
+"""Compose the Hydra configuration, validate it once, and hand typed objects to the rest of the code.
+
+Everything that comes from a user (YAML files, command-line overrides, Snakemake --config) passes
+through `load_config`, which raises ConfigError with one line naming the key, the value and the
+allowed choices.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal, Mapping, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+from .naming import slugify
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+GROUPS = ("series", "llm", "image", "video", "voice", "music", "render", "budget")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IntRange(_Strict):
+    min: int = Field(gt=0)
+    max: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "IntRange":
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class CharacterConfig(_Strict):
+    name: str = Field(min_length=1, max_length=80)
+    role: str = Field(min_length=1)
+    look: str = Field(min_length=1)
+    gender: Literal["female", "male"] | None = None
+
+
+class SeriesConfig(_Strict):
+    name: str = Field(min_length=1, max_length=80)
+    theme: str = Field(min_length=1)
+    language: Literal["en", "zh"]
+    episodes: int = Field(ge=1, le=99)
+    scenes_per_episode: IntRange
+    scene_duration: IntRange
+    cast: dict[str, CharacterConfig]
+
+    @field_validator("cast")
+    @classmethod
+    def _cast_ids(cls, cast: dict[str, CharacterConfig]) -> dict[str, CharacterConfig]:
+        if not cast:
+            raise ValueError("the cast needs at least one character")
+        for key in cast:
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", key):
+                raise ValueError(f"character id {key!r} must be lower-case letters, digits and _ (it names files)")
+        names = [c.name for c in cast.values()]
+        if len(set(names)) != len(names):
+            raise ValueError("two characters share a name")
+        return cast
+
+    @field_validator("scene_duration")
+    @classmethod
+    def _scene_length(cls, value: IntRange) -> IntRange:
+        if value.max > 60:
+            raise ValueError(f"a scene lasts at most 60 s, not {value.max}")
+        return value
+
+    @property
+    def slug(self) -> str:
+        """The directory name under results/: never a path, whatever the user typed."""
+        return slugify(self.name)
+
+
+class LLMConfig(_Strict):
+    provider: Literal["offline"]
+    model: str = Field(min_length=1)
+
+
+class ImageConfig(_Strict):
+    provider: Literal["procedural"]
+    captions: bool = True
+    name_tags: bool = True
+
+
+class VideoConfig(_Strict):
+    provider: Literal["animatic"]
+    motion: Literal["camera", "none"] = "camera"
+    strength: float = Field(default=0.18, ge=0.0, le=0.5)
+
+
+class VoiceConfig(_Strict):
+    provider: Literal["espeak"]
+    rate: int = Field(default=165, ge=80, le=400)
+
+
+class MusicConfig(_Strict):
+    provider: Literal["synth"]
+    enabled: bool = True
+    volume_db: float = Field(default=-18.0, le=0.0)
+    duck_db: float = Field(default=-14.0, le=0.0)
+
+
+class SubtitleConfig(_Strict):
+    soft: bool = True
+    burn: bool = True
+
+
+class RenderConfig(_Strict):
+    name: str
+    resolution: str
+    fps: int = Field(ge=12, le=60)
+    crf: int = Field(ge=0, le=51)
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "veryfast"
+    audio_bitrate: str = Field(default="160k", pattern=r"^\d+k$")
+    loudness_lufs: float = Field(default=-16.0, ge=-36.0, le=-6.0)
+    subtitles: SubtitleConfig = SubtitleConfig()
+
+    @field_validator("resolution")
+    @classmethod
+    def _vertical(cls, value: str) -> str:
+        match = re.fullmatch(r"(\d+)x(\d+)", value)
+        if not match:
+            raise ValueError("must be WIDTHxHEIGHT, e.g. 720x1280")
+        width, height = int(match[1]), int(match[2])
+        if width % 2 or height % 2 or width < 144:
+            raise ValueError("width and height must be even and at least 144 wide (H.264 4:2:0)")
+        if abs(width / height - 9 / 16) > 0.01:
+            raise ValueError(f"{width}x{height} is not vertical 9:16")
+        return value
+
+    @property
+    def width(self) -> int:
+        return int(self.resolution.split("x")[0])
+
+    @property
+    def height(self) -> int:
+        return int(self.resolution.split("x")[1])
+
+
+class BudgetConfig(_Strict):
+    max_usd: float = Field(ge=0.0)
+
+
+class AppConfig(_Strict):
+    series: SeriesConfig
+    llm: LLMConfig
+    image: ImageConfig
+    video: VideoConfig
+    voice: VoiceConfig
+    music: MusicConfig
+    render: RenderConfig
+    budget: BudgetConfig
+    seed: int = 0
+
+    def slice_json(self, *parts: str) -> str:
+        """An order-stable JSON string of the named top-level parts, for Snakemake params."""
+        dumped = self.model_dump(mode="json")
+        return json.dumps({part: dumped[part] for part in parts}, sort_keys=True, ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Turning Snakemake's --config dictionary into Hydra overrides
+
+
+def overrides_from_snakemake(config: Mapping[str, Any]) -> list[str]:
+    """`--config video=still series__episodes=3 overrides="series.theme='x y'"` -> Hydra overrides.
+
+    Snakemake's --config keys cannot contain dots, so `__` stands for `.`; `overrides` carries any
+    other Hydra override strings (a list, or one string split like a shell command line).
+    """
+    import shlex
+
+    result: list[str] = []
+    for key, value in config.items():
+        if key == "overrides":
+            items = shlex.split(value) if isinstance(value, str) else list(value or [])
+            result.extend(str(item) for item in items)
+        else:
+            result.append(f"{key.replace('__', '.')}={_override_value(value)}")
+    return result
+
+
+def _override_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Composition and validation
+
+
+def load_config(overrides: Sequence[str] = (), conf_dir: Path | None = None) -> AppConfig:
+    raw = compose_raw(overrides, conf_dir)
+    return validate_config(raw)
+
+
+def compose_raw(overrides: Sequence[str] = (), conf_dir: Path | None = None) -> dict[str, Any]:
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    conf = Path(conf_dir or CONF_DIR).resolve()
+    overrides = list(overrides)
+    try:
+        with initialize_config_dir(config_dir=str(conf), version_base=None):
+            cfg = compose(config_name="config", overrides=overrides)
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(_explain_hydra_error(exc, overrides, conf)) from None
+
+
+def validate_config(raw: Mapping[str, Any]) -> AppConfig:
+    try:
+        return AppConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_explain_validation_error(exc, raw)) from None
+
+
+def group_options(group: str, conf_dir: Path | None = None) -> list[str]:
+    folder = Path(conf_dir or CONF_DIR) / group
+    return sorted(p.stem for p in folder.glob("*.yaml"))
+
+
+def _explain_hydra_error(exc: Exception, overrides: list[str], conf: Path) -> str:
+    text = str(exc)
+    missing = re.search(r"Could not find '([^/']+)/([^']+)'", text)
+    if missing:
+        group, option = missing.groups()
+        choices = ", ".join(group_options(group, conf))
+        return f"{group}={option}: unknown {group} option; choose one of: {choices}"
+    not_in_struct = re.search(r"Could not override '([^']+)'", text) or re.search(r"Key '([^']+)' is not in struct", text)
+    if not_in_struct:
+        key = not_in_struct.group(1)
+        given = next((o for o in overrides if o.lstrip("+~").split("=", 1)[0] == key), key)
+        return f"{given}: unknown key {key!r}; known keys there: {_known_keys(key, conf, overrides)}"
+    if type(exc).__name__ == "OverrideParseException" or "LexerNoViableAlt" in text:
+        bad = text.split(":", 1)[-1].strip().splitlines()[0]
+        return f"cannot parse the override {bad!r}: quote values with spaces or non-ASCII text, e.g. key='value'"
+    first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"cannot compose the configuration: {first_line}"
+
+
+def _known_keys(dotted: str, conf: Path, overrides: list[str]) -> str:
+    """The keys that do exist next to an unknown one, so the message shows what was meant."""
+    parent = dotted.rsplit(".", 1)[0] if "." in dotted else ""
+    try:
+        raw = compose_raw([o for o in overrides if o.lstrip("+~").split("=", 1)[0] != dotted], conf)
+    except ConfigError:
+        return "(see conf/)"
+    node: Any = raw
+    for part in parent.split(".") if parent else []:
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    return ", ".join(sorted(node)) if isinstance(node, dict) and node else ", ".join(GROUPS)
+
+
+def _explain_validation_error(exc: ValidationError, raw: Mapping[str, Any]) -> str:
+    error = exc.errors()[0]
+    location = [str(part) for part in error["loc"]]
+    key = ".".join(location)
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key; remove it or check its spelling"
+    value = _lookup(raw, error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{key}={_show(value)}: {message}"
+
+
+def _lookup(raw: Any, loc: tuple[Any, ...]) -> Any:
+    node = raw
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False) if len(json.dumps(value)) < 60 else type(value).__name__
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else str(value)

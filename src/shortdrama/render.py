@@ -1,0 +1,85 @@
+"""The final episode: clips concatenated, the mixed audio as AAC, subtitles as a soft mov_text track
+and optionally burned in with libass, H.264 + AAC in an MP4 with +faststart."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import MediaError
+from .fonts import FONT_FAMILY, font_dir
+from .media import atomic_output, run_ffmpeg
+from .specs import Encoding
+from .video.base import frame_count, x264_args
+
+# ISO 639-2 codes for the subtitle track, so players label it.
+SUBTITLE_LANGUAGE = {"en": "eng", "zh": "chi", "vi": "vie"}
+# In libass units of a 288-line script, as FFmpeg converts SRT: small enough that a vertical frame
+# fits a line, raised above the controls that short-video apps draw at the bottom.
+BURN_STYLE = "FontName={font},FontSize=12,PrimaryColour=&H00FFFFFF,OutlineColour=&H80000000,BorderStyle=1,Outline=1.2,Shadow=0.6,MarginV=46"
+
+
+@dataclass(frozen=True)
+class EpisodeRender:
+    clips: tuple[Path, ...]
+    audio: Path
+    subtitles: Path
+    encoding: Encoding
+    audio_bitrate: str
+    soft_subtitles: bool
+    burn_subtitles: bool
+    language: str
+    title: str
+    durations: tuple[float, ...]
+
+    @classmethod
+    def from_spec(cls, data: dict[str, Any], clips: Sequence[Path], audio: Path, subtitles: Path) -> "EpisodeRender":
+        return cls(
+            clips=tuple(clips), audio=audio, subtitles=subtitles, encoding=Encoding.from_spec(data["encoding"]),
+            audio_bitrate=data["audio_bitrate"], soft_subtitles=data["subtitles"]["soft"],
+            burn_subtitles=data["subtitles"]["burn"], language=data["language"], title=data["title"],
+            durations=tuple(data["durations"]),
+        )
+
+    @property
+    def duration(self) -> float:
+        """The video's length in whole frames, which is what the episode really lasts."""
+        return sum(frame_count(d, self.encoding.fps) for d in self.durations) / self.encoding.fps
+
+
+def _escape_filter_value(value: str) -> str:
+    """Quote a value for an FFmpeg filter option (the filtergraph escaping is two levels deep)."""
+    return value.replace("\\", "\\\\\\\\").replace("'", "\\\\\\'").replace(":", "\\\\:").replace(",", "\\,")
+
+
+def render_episode(job: EpisodeRender, out_path: Path) -> None:
+    if len(job.clips) != len(job.durations):
+        raise MediaError(f"{len(job.clips)} clips for {len(job.durations)} scenes")
+    with tempfile.TemporaryDirectory(prefix="shortdrama-render-") as workdir:
+        work = Path(workdir)
+        concat_list = work / "clips.ffconcat"
+        concat_list.write_text("ffconcat version 1.0\n" + "".join(
+            f"file '{str(Path(c).resolve()).replace(chr(39), chr(39) + chr(92) + chr(39) + chr(39))}'\n" for c in job.clips))
+        # libass reads the SRT from the working directory: no user path ever enters the filtergraph.
+        shutil.copyfile(job.subtitles, work / "episode.srt")
+        has_cues = (work / "episode.srt").read_text(encoding="utf-8").strip() != ""
+        args = ["-f", "concat", "-safe", "0", "-i", str(concat_list), "-i", str(Path(job.audio).resolve())]
+        if job.soft_subtitles and has_cues:
+            args += ["-i", "episode.srt"]
+        args += ["-map", "0:v:0", "-map", "1:a:0"]
+        if job.soft_subtitles and has_cues:
+            args += ["-map", "2:s:0", "-c:s", "mov_text",
+                     "-metadata:s:s:0", f"language={SUBTITLE_LANGUAGE.get(job.language, 'und')}"]
+        if job.burn_subtitles and has_cues:
+            style = BURN_STYLE.format(font=FONT_FAMILY)
+            args += ["-vf", f"subtitles=episode.srt:fontsdir={_escape_filter_value(str(font_dir()))}:force_style='{style}'",
+                     *x264_args(job.encoding)]
+        else:
+            args += ["-c:v", "copy"]
+        args += ["-c:a", "aac", "-b:a", job.audio_bitrate, "-ar", "48000", "-ac", "2",
+                 "-t", f"{job.duration:.3f}", "-metadata", f"title={job.title}", "-movflags", "+faststart"]
+        with atomic_output(out_path) as tmp:
+            run_ffmpeg([*args, str(tmp.resolve())], cwd=work)

@@ -1,0 +1,27 @@
+"""The boundary between a Snakemake `script:` job and the library: log file, timing, one-line errors."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any, Callable
+
+from .errors import ShortDramaError
+
+
+def run_step(smk: Any, step: Callable[..., Any], *args: Any) -> None:
+    log_path = smk.log[0] if smk.log else None
+    handlers: list[logging.Handler] = [logging.FileHandler(log_path, mode="w", encoding="utf-8")] if log_path else []
+    logging.basicConfig(level=logging.INFO, handlers=handlers or None, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger(f"shortdrama.{step.__name__}")
+    started = time.perf_counter()
+    log.info("start %s %s", step.__name__, dict(smk.wildcards.items()))
+    try:
+        step(*args)
+    except ShortDramaError as error:
+        log.error("%s", error)
+        print(f"shortdrama: {smk.rule}{dict(smk.wildcards.items())}: {error}", file=sys.stderr)
+        sys.exit(1)
+    log.info("done in %.2f s", time.perf_counter() - started)

@@ -1,0 +1,123 @@
+"""What each generation rule depends on, as an order-stable JSON string, and nothing more.
+
+Snakemake reruns a job when the `repr` of its params changes, so these strings are the project's
+change detector. Each job also receives its spec as its only configuration, which keeps the spec
+honest: a step cannot read something the spec forgot to name.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .config import AppConfig, CharacterConfig
+from .schemas import EpisodeScript, Outline, Scene
+from .writers.base import SeriesBrief
+
+
+def _dump(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def config_spec(cfg: AppConfig) -> str:
+    return _dump(cfg.model_dump(mode="json"))
+
+
+def outline_spec(cfg: AppConfig) -> str:
+    return _dump({"brief": SeriesBrief.from_config(cfg).to_dict(), "llm": cfg.llm.model_dump(mode="json")})
+
+
+def script_spec(cfg: AppConfig, outline: Outline, episode: int) -> str:
+    """The brief, the writer, and this episode's slice of the outline: editing episode 2's hook in
+    outline.json rewrites episode 2 only."""
+    return _dump({
+        "brief": SeriesBrief.from_config(cfg).to_dict(),
+        "llm": cfg.llm.model_dump(mode="json"),
+        "outline": {"series_title": outline.series_title, "synopsis": outline.synopsis,
+                    "episode": outline.episodes[episode - 1].model_dump(mode="json")},
+    })
+
+
+def _cast_by_name(cfg: AppConfig) -> dict[str, tuple[int, str, CharacterConfig]]:
+    return {c.name: (index, cid, c) for index, (cid, c) in enumerate(cfg.series.cast.items())}
+
+
+def keyframe_spec(cfg: AppConfig, scene: Scene) -> str:
+    cast = _cast_by_name(cfg)
+    characters = [{"id": cast[name][1], "name": name, "role": cast[name][2].role, "look": cast[name][2].look,
+                   "gender": cast[name][2].gender} for name in scene.characters if name in cast]
+    return _dump({
+        "scene": {"location": scene.location.model_dump(mode="json"), "action": scene.action, "camera": scene.camera},
+        "characters": characters,
+        "image": cfg.image.model_dump(mode="json"),
+        "size": [cfg.render.width, cfg.render.height],
+        "seed": cfg.seed,
+    })
+
+
+def clip_spec(cfg: AppConfig, scene: Scene) -> str:
+    return _dump({
+        "camera": scene.camera,
+        "duration": scene.duration,
+        "video": cfg.video.model_dump(mode="json"),
+        "encoding": _encoding(cfg),
+    })
+
+
+def dialogue_spec(cfg: AppConfig, scene: Scene) -> str:
+    cast = _cast_by_name(cfg)
+    voices = {line.speaker: {"index": cast[line.speaker][0], "gender": cast[line.speaker][2].gender}
+              for line in scene.dialogue if line.speaker in cast}
+    return _dump({
+        "dialogue": [line.model_dump(mode="json") for line in scene.dialogue],
+        "duration": scene.duration,
+        "language": cfg.series.language,
+        "voices": voices,
+        "voice": cfg.voice.model_dump(mode="json"),
+    })
+
+
+def subtitles_spec(cfg: AppConfig, script: EpisodeScript) -> str:
+    return _dump({"durations": [s.duration for s in script.scenes], "language": script.language})
+
+
+def mix_spec(cfg: AppConfig, script: EpisodeScript) -> str:
+    return _dump({
+        "durations": [s.duration for s in script.scenes],
+        "mood": script.mood,
+        "music": cfg.music.model_dump(mode="json"),
+        "loudness_lufs": cfg.render.loudness_lufs,
+        "seed": cfg.seed + script.episode,
+    })
+
+
+def render_spec(cfg: AppConfig, script: EpisodeScript) -> str:
+    return _dump({
+        "encoding": _encoding(cfg),
+        "audio_bitrate": cfg.render.audio_bitrate,
+        "subtitles": cfg.render.subtitles.model_dump(mode="json"),
+        "language": script.language,
+        "title": script.title,
+        "durations": [s.duration for s in script.scenes],
+    })
+
+
+def _encoding(cfg: AppConfig) -> dict[str, Any]:
+    r = cfg.render
+    return {"width": r.width, "height": r.height, "fps": r.fps, "crf": r.crf, "preset": r.preset}
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """Identical for every clip, so the episode concatenates without re-encoding."""
+
+    width: int
+    height: int
+    fps: int
+    crf: int
+    preset: str
+
+    @classmethod
+    def from_spec(cls, data: dict[str, Any]) -> "Encoding":
+        return cls(**data)

@@ -1,0 +1,1 @@
+"""Video generators: one clip per scene."""

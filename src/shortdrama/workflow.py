@@ -1,0 +1,101 @@
+"""What rules/common.smk needs from the library: the composed config, target paths, and each rule's spec.
+
+One `Workflow` is built per Snakemake invocation from Snakemake's `config` dictionary (the
+`--config` pairs), so `snakemake --config video=still` and `shortdrama build video=still` compose
+the same configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import specs
+from .config import AppConfig, load_config, overrides_from_snakemake
+from .schemas import EpisodeScript, Outline, read_outline
+from .steps import read_script_checked
+
+
+@dataclass
+class Workflow:
+    cfg: AppConfig
+    overrides: list[str]
+    _scripts: dict[str, tuple[float, EpisodeScript]] = field(default_factory=dict)
+    _outlines: dict[str, tuple[float, Outline]] = field(default_factory=dict)
+
+    @classmethod
+    def from_snakemake_config(cls, config: Mapping[str, Any], conf_dir: str | None = None) -> "Workflow":
+        overrides = overrides_from_snakemake(config)
+        return cls(load_config(overrides, Path(conf_dir) if conf_dir else None), overrides)
+
+    # -- names -----------------------------------------------------------------------------
+    @property
+    def series(self) -> str:
+        return self.cfg.series.slug
+
+    @property
+    def episodes(self) -> list[str]:
+        return [f"{n:02d}" for n in range(1, self.cfg.series.episodes + 1)]
+
+    def final_targets(self) -> list[str]:
+        return [f"results/{self.series}/config.yaml"] + [
+            f"results/{self.series}/episode_{ep}_final.mp4" for ep in self.episodes]
+
+    # -- documents read back from checkpoints (cached per path and mtime) --------------------
+    def outline(self, path: str | os.PathLike) -> Outline:
+        return self._cached(self._outlines, path, read_outline)
+
+    def script(self, path: str | os.PathLike) -> EpisodeScript:
+        cast = [c.name for c in self.cfg.series.cast.values()]
+        return self._cached(self._scripts, path, lambda p: read_script_checked(p, cast))
+
+    @staticmethod
+    def _cached(cache: dict, path: str | os.PathLike, read):  # noqa: ANN001, ANN205
+        key = str(path)
+        mtime = os.stat(key).st_mtime
+        hit = cache.get(key)
+        if hit is None or hit[0] != mtime:
+            hit = cache[key] = (mtime, read(key))
+        return hit[1]
+
+    def scene_ids(self, script_path: str | os.PathLike) -> list[str]:
+        return [f"{n:02d}" for n in range(1, len(self.script(script_path).scenes) + 1)]
+
+    def scene(self, script_path: str | os.PathLike, sc: str):  # noqa: ANN201
+        scenes = self.script(script_path).scenes
+        index = int(sc) - 1
+        if not 0 <= index < len(scenes):
+            from .errors import SchemaError
+
+            raise SchemaError(f"{script_path} has {len(scenes)} scenes; there is no scene {sc}")
+        return scenes[index]
+
+    # -- specs (params) ----------------------------------------------------------------------
+    def config_spec(self) -> str:
+        return specs.config_spec(self.cfg)
+
+    def outline_spec(self) -> str:
+        return specs.outline_spec(self.cfg)
+
+    def script_spec(self, outline_path: str, ep: str) -> str:
+        return specs.script_spec(self.cfg, self.outline(outline_path), int(ep))
+
+    def keyframe_spec(self, script_path: str, sc: str) -> str:
+        return specs.keyframe_spec(self.cfg, self.scene(script_path, sc))
+
+    def clip_spec(self, script_path: str, sc: str) -> str:
+        return specs.clip_spec(self.cfg, self.scene(script_path, sc))
+
+    def dialogue_spec(self, script_path: str, sc: str) -> str:
+        return specs.dialogue_spec(self.cfg, self.scene(script_path, sc))
+
+    def subtitles_spec(self, script_path: str) -> str:
+        return specs.subtitles_spec(self.cfg, self.script(script_path))
+
+    def mix_spec(self, script_path: str) -> str:
+        return specs.mix_spec(self.cfg, self.script(script_path))
+
+    def render_spec(self, script_path: str) -> str:
+        return specs.render_spec(self.cfg, self.script(script_path))
