@@ -26,10 +26,6 @@ def final_targets():
     return WF.final_targets()
 
 
-def outline_json(wildcards):
-    return checkpoints.write_outline.get(series=wildcards.series).output.outline
-
-
 def script_json(wildcards):
     return checkpoints.write_episode_script.get(series=wildcards.series, ep=wildcards.ep).output.script
 
@@ -52,7 +48,7 @@ def outline_spec(wildcards):
 
 
 def script_spec(wildcards):
-    return WF.script_spec(outline_json(wildcards), wildcards.ep)
+    return WF.script_spec(wildcards.ep)
 
 
 def keyframe_spec(wildcards):

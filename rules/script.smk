@@ -12,7 +12,7 @@ rule record_config:
         "../scripts/record_config.py"
 
 
-checkpoint write_outline:
+rule write_outline:
     output:
         outline="results/{series}/outline.json",
     params:
@@ -25,10 +25,12 @@ checkpoint write_outline:
         "../scripts/write_outline.py"
 
 
-# The outline is ancient: only this episode's slice of it (in params) decides whether to rewrite.
+# The outline is a plain input: a new outline rewrites every episode script. It is deliberately not a
+# checkpoint read by these params: a checkpoint whose params wait on another checkpoint leaves
+# Snakemake (9.27) unable to resolve the jobs behind it when a final file is deleted.
 checkpoint write_episode_script:
     input:
-        outline=ancient("results/{series}/outline.json"),
+        outline=rules.write_outline.output.outline,
     output:
         script="results/{series}/ep{ep}/script.json",
     params:

@@ -194,7 +194,11 @@ def _override_value(value: Any) -> str:
         return "null"
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False)
-    return str(value)
+    text = str(value)
+    if re.fullmatch(r"[A-Za-z0-9_./+-]*", text):
+        return text
+    # Hydra reads commas as a sweep and stops at spaces or non-ASCII text: quote everything else.
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,8 +18,9 @@ from .video.base import frame_count, x264_args
 # ISO 639-2 codes for the subtitle track, so players label it.
 SUBTITLE_LANGUAGE = {"en": "eng", "zh": "chi", "vi": "vie"}
 # In libass units of a 288-line script, as FFmpeg converts SRT: small enough that a vertical frame
-# fits a line, raised above the controls that short-video apps draw at the bottom.
-BURN_STYLE = "FontName={font},FontSize=12,PrimaryColour=&H00FFFFFF,OutlineColour=&H80000000,BorderStyle=1,Outline=1.2,Shadow=0.6,MarginV=46"
+# fits a line, and raised to about 73% of the height, as short-video apps place them, above their
+# bottom controls and above the keyframe's action caption band.
+BURN_STYLE = "FontName={font},FontSize=12,PrimaryColour=&H00FFFFFF,OutlineColour=&HA0000000,BorderStyle=1,Outline=1.8,Shadow=0.8,MarginV=78"
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,22 @@ def run_step(smk: Any, step: Callable[..., Any], *args: Any) -> None:
     started = time.perf_counter()
     log.info("start %s %s", step.__name__, dict(smk.wildcards.items()))
     try:
+        _refuse_unresolved(args)
         step(*args)
     except ShortDramaError as error:
         log.error("%s", error)
         print(f"shortdrama: {smk.rule}{dict(smk.wildcards.items())}: {error}", file=sys.stderr)
         sys.exit(1)
     log.info("done in %.2f s", time.perf_counter() - started)
+
+
+def _refuse_unresolved(args: tuple[Any, ...]) -> None:
+    """Snakemake may start a job whose checkpoint-dependent inputs are still placeholders (seen with
+    -R/--forcerun on a rule behind a checkpoint); running it would fail obscurely or write garbage."""
+    for arg in args:
+        values = [arg] if isinstance(arg, str) else list(arg) if isinstance(arg, (list, tuple)) else [str(arg)]
+        if any("<TBD>" in str(value) for value in values):
+            raise ShortDramaError(
+                "Snakemake started this job before the scripts it depends on were known "
+                "(-R/--forcerun on a rule behind a checkpoint does that); to rebuild something, "
+                "delete its output file and run snakemake again")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import AppConfig, CharacterConfig
-from .schemas import EpisodeScript, Outline, Scene
+from .schemas import EpisodeScript, Scene
 from .writers.base import SeriesBrief
 
 
@@ -28,15 +28,10 @@ def outline_spec(cfg: AppConfig) -> str:
     return _dump({"brief": SeriesBrief.from_config(cfg).to_dict(), "llm": cfg.llm.model_dump(mode="json")})
 
 
-def script_spec(cfg: AppConfig, outline: Outline, episode: int) -> str:
-    """The brief, the writer, and this episode's slice of the outline: editing episode 2's hook in
-    outline.json rewrites episode 2 only."""
-    return _dump({
-        "brief": SeriesBrief.from_config(cfg).to_dict(),
-        "llm": cfg.llm.model_dump(mode="json"),
-        "outline": {"series_title": outline.series_title, "synopsis": outline.synopsis,
-                    "episode": outline.episodes[episode - 1].model_dump(mode="json")},
-    })
+def script_spec(cfg: AppConfig, episode: int) -> str:
+    """The brief and the writer; the outline itself is a file input, so a new outline rewrites the scripts."""
+    return _dump({"brief": SeriesBrief.from_config(cfg).to_dict(), "llm": cfg.llm.model_dump(mode="json"),
+                  "episode": episode})
 
 
 def _cast_by_name(cfg: AppConfig) -> dict[str, tuple[int, str, CharacterConfig]]:

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from . import specs
 from .config import AppConfig, load_config, overrides_from_snakemake
-from .schemas import EpisodeScript, Outline, read_outline
+from .schemas import EpisodeScript
 from .steps import read_script_checked
 
 
@@ -23,7 +23,6 @@ class Workflow:
     cfg: AppConfig
     overrides: list[str]
     _scripts: dict[str, tuple[float, EpisodeScript]] = field(default_factory=dict)
-    _outlines: dict[str, tuple[float, Outline]] = field(default_factory=dict)
 
     @classmethod
     def from_snakemake_config(cls, config: Mapping[str, Any], conf_dir: str | None = None) -> "Workflow":
@@ -44,9 +43,6 @@ class Workflow:
             f"results/{self.series}/episode_{ep}_final.mp4" for ep in self.episodes]
 
     # -- documents read back from checkpoints (cached per path and mtime) --------------------
-    def outline(self, path: str | os.PathLike) -> Outline:
-        return self._cached(self._outlines, path, read_outline)
-
     def script(self, path: str | os.PathLike) -> EpisodeScript:
         cast = [c.name for c in self.cfg.series.cast.values()]
         return self._cached(self._scripts, path, lambda p: read_script_checked(p, cast))
@@ -79,8 +75,8 @@ class Workflow:
     def outline_spec(self) -> str:
         return specs.outline_spec(self.cfg)
 
-    def script_spec(self, outline_path: str, ep: str) -> str:
-        return specs.script_spec(self.cfg, self.outline(outline_path), int(ep))
+    def script_spec(self, ep: str) -> str:
+        return specs.script_spec(self.cfg, int(ep))
 
     def keyframe_spec(self, script_path: str, sc: str) -> str:
         return specs.keyframe_spec(self.cfg, self.scene(script_path, sc))

@@ -71,7 +71,6 @@ def test_lint_reports_nothing_that_matters(tmp_path):
     """The one lint left asks for a conda env or container per rule: the project's own virtual
     environment (README) pins every tool, FFmpeg and eSpeak NG included, so it does not apply."""
     proc = run_snakemake(tmp_path, extra=("--lint",), check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
     lints = re.findall(r"^\s+\* (.+?):?$", proc.stdout + proc.stderr, flags=re.M)
     assert lints, "lint printed nothing: did it run?"
     assert set(lints) == {"Specify a conda environment or container for each rule."}, lints

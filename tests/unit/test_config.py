@@ -102,6 +102,10 @@ def test_snakemake_config_maps_to_hydra_overrides():
     assert overrides_from_snakemake({"overrides": "series.theme='a b' render.fps=30"}) == [
         "series.theme=a b", "render.fps=30"]
     assert overrides_from_snakemake({"overrides": ["series.episodes=4"]}) == ["series.episodes=4"]
+    quoted = overrides_from_snakemake({"series__cast__meifang__look": "older woman, red dress", "series__name": "林's"})
+    assert quoted == ["series.cast.meifang.look='older woman, red dress'", "series.name='林\\'s'"]
+    cfg = load_config(quoted)
+    assert cfg.series.cast["meifang"].look == "older woman, red dress" and cfg.series.name == "林's"
 
 
 def test_slice_json_is_order_stable():
