@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/pytest -n 2 --timeout 900
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/rebuild.py
 
 clean:
 	rm -rf results logs benchmarks .snakemake

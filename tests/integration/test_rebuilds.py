@@ -108,3 +108,10 @@ def test_hand_edit_that_breaks_the_schema_is_one_clear_error(workdir):
     assert proc.returncode != 0
     assert "speaker 'Nobody' is not in the cast" in proc.stderr
     assert (workdir / "results/demo/episode_01_final.mp4").exists()
+
+
+def test_deleted_final_file_is_rebuilt_alone(workdir):
+    (workdir / "results/demo/episode_01_final.mp4").unlink()
+    counts = jobs_run(run_snakemake(workdir, *TWO_EPISODES))
+    assert counts == Counter(render_episode=1)
+    assert (workdir / "results/demo/episode_01_final.mp4").exists()
