@@ -13,6 +13,7 @@ from typing import Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .config import CharacterConfig
 from .errors import SchemaError
 from .media import write_text_atomic
 
@@ -31,12 +32,10 @@ class _Document(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Character(_Document):
+class Character(CharacterConfig):
+    """A cast member as documents name it: the config's character plus the id that names its files."""
+
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
-    name: str = Field(min_length=1, max_length=80)
-    role: str = Field(min_length=1)
-    look: str = Field(min_length=1)
-    gender: Literal["female", "male"] | None = None
 
 
 class EpisodeOutline(_Document):
