@@ -3,6 +3,7 @@ import os
 import re
 import sys
 
+from shortdrama.cost.call import RUNTIME_ENV
 from shortdrama.errors import ShortDramaError
 from shortdrama.workflow import Workflow
 
@@ -14,6 +15,9 @@ except ShortDramaError as error:
     sys.exit(2)
 
 SERIES = WF.series
+# Ledger, budget and cache settings reach the jobs through the environment, not params: raising a
+# budget or moving the cache must not make Snakemake rerun anything.
+os.environ[RUNTIME_ENV] = WF.runtime(workflow.basedir).to_json()
 
 
 wildcard_constraints:

@@ -1,4 +1,5 @@
 from shortdrama.snakemake_glue import run_step
 from shortdrama.steps import generate_clip
 
-run_step(snakemake, generate_clip, snakemake.params.spec, snakemake.input.keyframe, snakemake.output.mp4)
+run_step(snakemake, generate_clip, snakemake.params.spec, snakemake.input.keyframe, snakemake.output.mp4,
+         int(snakemake.wildcards.ep), int(snakemake.wildcards.sc))

@@ -1,6 +1,10 @@
 """`shortdrama`: compose and check the configuration, then let Snakemake build what is out of date.
 
     shortdrama build [--cores N] [--dry-run] [HYDRA_OVERRIDE ...]
+    shortdrama plan [HYDRA_OVERRIDE ...]        the jobs that would run and what they would cost
+    shortdrama costs [HYDRA_OVERRIDE ...]       the ledger by step, episode and provider
+    shortdrama sweep video=a,b render=720p,1080p   one build per combination, and a comparison
+    shortdrama cache stats|prune                the shared call cache
     shortdrama config [HYDRA_OVERRIDE ...]      print the composed, validated configuration
     shortdrama schema OUT_DIR                   write the JSON Schemas of outline.json and script.json
 """
@@ -13,7 +17,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .config import load_config
 from .errors import ShortDramaError
+from .workflow import output_folder
 
 
 def find_workflow_dir(start: Path | None = None) -> Path:
@@ -38,6 +44,22 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--snakemake-arg", action="append", default=[], metavar="ARG",
                        help="pass one more argument to Snakemake (repeatable), e.g. --snakemake-arg=--profile=profiles/local")
     build.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. video=still series.episodes=3")
+    plan = sub.add_parser("plan", help="show the jobs that would run and their estimated cost; spends nothing")
+    plan.add_argument("--directory", "-d", type=Path, default=None)
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
+    plan.add_argument("overrides", nargs="*")
+    costs = sub.add_parser("costs", help="break the ledger down by step, episode and provider")
+    costs.add_argument("--directory", "-d", type=Path, default=None)
+    costs.add_argument("overrides", nargs="*")
+    sweep = sub.add_parser("sweep", help="build every combination of swept overrides (Hydra syntax: key=a,b)")
+    sweep.add_argument("--cores", default="2")
+    sweep.add_argument("--directory", "-d", type=Path, default=None)
+    sweep.add_argument("overrides", nargs="+")
+    cache = sub.add_parser("cache", help="inspect or prune the shared call cache")
+    cache.add_argument("action", choices=["stats", "prune"])
+    cache.add_argument("--older-than-days", type=float, default=None)
+    cache.add_argument("--max-bytes", type=int, default=None)
+    cache.add_argument("overrides", nargs="*")
     show = sub.add_parser("config", help="print the composed, validated configuration as YAML")
     show.add_argument("overrides", nargs="*")
     schema = sub.add_parser("schema", help="write JSON Schemas of the documents")
@@ -55,8 +77,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from .config import load_config
-
     if args.command == "schema":
         from .schemas import export_json_schemas
 
@@ -70,20 +90,104 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         print(yaml.safe_dump(cfg.model_dump(mode="json"), allow_unicode=True, sort_keys=False), end="")
         return 0
-    workdir = (args.directory or workflow_dir).resolve()
-    cmd = [str(Path(sys.executable).with_name("snakemake")), "-s", str(workflow_dir / "Snakefile"), "-d", str(workdir),
-           "--cores", str(args.cores), *args.snakemake_arg]
-    if args.dry_run:
-        cmd.append("--dry-run")
-    if args.overrides:
-        cmd += ["--config", f"overrides={json.dumps(args.overrides, ensure_ascii=False)}"]
-    code = subprocess.call(cmd)
+    workdir = (getattr(args, "directory", None) or workflow_dir).resolve()
+    if args.command == "plan":
+        return _plan(args, workflow_dir, workdir)
+    if args.command == "costs":
+        return _costs(cfg, workdir)
+    if args.command == "cache":
+        return _cache(args, cfg, workflow_dir)
+    if args.command == "sweep":
+        return _sweep(args, cfg, workflow_dir, workdir)
+    extra = [*args.snakemake_arg, *(["--dry-run"] if args.dry_run else [])]
+    code = snakemake(workflow_dir, workdir, args.overrides, args.cores, extra).returncode
     if code == 0 and not args.dry_run:
-        finals = sorted((workdir / "results" / cfg.series.slug).glob("episode_*_final.mp4"))
-        print(f"\n{len(finals)} episode(s) of {cfg.series.name!r} in {workdir / 'results' / cfg.series.slug}:")
+        folder = workdir / output_folder(cfg)
+        finals = sorted(folder.glob("episode_*_final.mp4"))
+        print(f"\n{len(finals)} episode(s) of {cfg.series.name!r} in {folder}:")
         for path in finals:
             print(f"  {path}")
     return code
+
+
+def snakemake(workflow_dir: Path, workdir: Path, overrides: list[str], cores: str, extra: list[str] = (),
+              capture: bool = False) -> subprocess.CompletedProcess:
+    cmd = [str(Path(sys.executable).with_name("snakemake")), "-s", str(workflow_dir / "Snakefile"), "-d", str(workdir),
+           "--cores", str(cores), *extra]
+    if overrides:
+        cmd += ["--config", f"overrides={json.dumps(list(overrides), ensure_ascii=False)}"]
+    return subprocess.run(cmd, capture_output=capture, text=capture)
+
+
+def _plan(args: argparse.Namespace, workflow_dir: Path, workdir: Path) -> int:
+    import os
+
+    from .plan import Planner, parse_dry_run, plan_json, plan_report
+    from .workflow import Workflow
+
+    dry = snakemake(workflow_dir, workdir, args.overrides, "1", ["--dry-run"], capture=True)
+    if dry.returncode != 0:
+        print(dry.stderr.strip().splitlines()[-1] if dry.stderr.strip() else "snakemake --dry-run failed", file=sys.stderr)
+        return dry.returncode
+    os.chdir(workdir)  # the planner reads scripts and inputs where Snakemake would
+    wf = Workflow(load_config(args.overrides, workflow_dir / "conf"), list(args.overrides))
+    runtime = wf.runtime(workflow_dir)
+    planned = Planner(wf, runtime).plan(parse_dry_run(dry.stdout + dry.stderr))
+    print(plan_json(planned) if args.json else plan_report(planned, wf, runtime))
+    return 0
+
+
+def _costs(cfg, workdir: Path) -> int:  # noqa: ANN001
+    from .cost.ledger import Ledger
+    from .cost.report import costs_report
+
+    path = workdir / output_folder(cfg) / "ledger.jsonl"
+    if not path.exists():
+        raise ShortDramaError(f"no ledger at {path}: build the series first")
+    print(costs_report(Ledger(path).entries(), cfg.series.episodes, cfg.budget.traditional_usd_per_episode, str(path)))
+    return 0
+
+
+def _cache(args: argparse.Namespace, cfg, workflow_dir: Path) -> int:  # noqa: ANN001
+    from .cost.call import Runtime
+
+    runtime = Runtime.from_config(cfg, Path(output_folder(cfg)), workflow_dir / ".cache" / "shortdrama")
+    from .cost.cache import CallCache
+
+    store = CallCache(runtime.cache_dir)
+    if args.action == "prune":
+        removed = store.prune(older_than_days=args.older_than_days, max_bytes=args.max_bytes)
+        print(f"removed {removed} entr{'y' if removed == 1 else 'ies'} from {runtime.cache_dir}")
+    stats = store.stats()
+    print(f"{runtime.cache_dir}: {stats.entries} entries, {stats.total_bytes / 1e6:.1f} MB")
+    for provider, count in sorted(stats.by_provider.items()):
+        print(f"  {provider or '?'}: {count}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace, cfg, workflow_dir: Path, workdir: Path) -> int:  # noqa: ANN001
+    from .media import write_text_atomic
+    from .sweep import comparison_csv, comparison_markdown, expand_sweep, run_sweep
+
+    fixed, points = expand_sweep(args.overrides)
+    for point in points:  # every point must compose before the first one is built
+        load_config([*fixed, *point.overrides], workflow_dir / "conf")
+    series_root = Path("results") / load_config(fixed, workflow_dir / "conf").series.slug
+
+    def build(point, output_dir: str) -> int:  # noqa: ANN001
+        print(f"\n== sweep point {point.name}: {' '.join(point.overrides)}", flush=True)
+        return snakemake(workflow_dir, workdir, [*fixed, *point.overrides, f"output_dir={output_dir}"], args.cores).returncode
+
+    import os
+
+    os.chdir(workdir)
+    results = run_sweep(points, series_root, build)
+    markdown, table = comparison_markdown(results), comparison_csv(results)
+    write_text_atomic(series_root / "sweeps" / "comparison.md", markdown)
+    write_text_atomic(series_root / "sweeps" / "comparison.csv", table)
+    print("\n" + markdown)
+    print(f"written to {workdir / series_root / 'sweeps' / 'comparison.md'} and comparison.csv")
+    return 0 if all(r.exit_code == 0 for r in results) else 1
 
 
 if __name__ == "__main__":

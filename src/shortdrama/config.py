@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, ClassVar, Literal, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -19,6 +19,7 @@ from .naming import slugify
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 GROUPS = ("series", "llm", "image", "video", "voice", "music", "render", "budget")
+PROVIDER_GROUPS = ("llm", "image", "video", "voice", "music")
 
 
 class _Strict(BaseModel):
@@ -78,30 +79,68 @@ class SeriesConfig(_Strict):
         return slugify(self.name)
 
 
-class LLMConfig(_Strict):
-    provider: Literal["offline"]
+class Pricing(_Strict):
+    """What a provider charges, in USD. Only the fields a provider bills by are set; all default to 0."""
+
+    per_call: float = Field(default=0.0, ge=0)
+    input_per_mtok: float = Field(default=0.0, ge=0)
+    output_per_mtok: float = Field(default=0.0, ge=0)
+    per_second: float = Field(default=0.0, ge=0)
+    billing_seconds: list[float] = Field(default_factory=list, description="clip lengths the API sells, e.g. [5, 10]")
+    resolution_multiplier: dict[str, float] = Field(default_factory=dict, description="by render preset name")
+    per_image: float = Field(default=0.0, ge=0)
+    per_1k_chars: float = Field(default=0.0, ge=0)
+
+    @property
+    def is_free(self) -> bool:
+        return not any((self.per_call, self.input_per_mtok, self.output_per_mtok, self.per_second,
+                        self.per_image, self.per_1k_chars))
+
+
+class ProviderConfig(_Strict):
+    """Fields every provider group shares. Pricing, concurrency and the fallback are operational:
+    they change what a call costs or how it is scheduled, never what it produces, so they are kept
+    out of every rule's params and every cache key."""
+
+    OPERATIONAL: ClassVar[frozenset[str]] = frozenset({"pricing", "concurrency", "fallback"})
+
+    pricing: Pricing = Pricing()
+    concurrency: int = Field(default=4, ge=1, le=64)
+
+    def result_fields(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude=set(self.OPERATIONAL))
+
+
+class LLMConfig(ProviderConfig):
+    provider: Literal["offline", "fake_paid"]
     model: str = Field(min_length=1)
+    fallback: "LLMConfig | None" = None
 
 
-class ImageConfig(_Strict):
+class ImageConfig(ProviderConfig):
     provider: Literal["procedural"]
+    model: str = "storyboard-v1"
     captions: bool = True
     name_tags: bool = True
 
 
-class VideoConfig(_Strict):
-    provider: Literal["animatic"]
+class VideoConfig(ProviderConfig):
+    provider: Literal["animatic", "fake_paid"]
+    model: str = "animatic-v1"
     motion: Literal["camera", "none"] = "camera"
     strength: float = Field(default=0.18, ge=0.0, le=0.5)
+    fallback: "VideoConfig | None" = None
 
 
-class VoiceConfig(_Strict):
+class VoiceConfig(ProviderConfig):
     provider: Literal["espeak"]
+    model: str = "espeak-ng"
     rate: int = Field(default=165, ge=80, le=400)
 
 
-class MusicConfig(_Strict):
+class MusicConfig(ProviderConfig):
     provider: Literal["synth"]
+    model: str = "synth-v1"
     enabled: bool = True
     volume_db: float = Field(default=-18.0, le=0.0)
     duck_db: float = Field(default=-14.0, le=0.0)
@@ -145,7 +184,15 @@ class RenderConfig(_Strict):
 
 
 class BudgetConfig(_Strict):
-    max_usd: float = Field(ge=0.0)
+    series_usd: float | None = Field(default=None, ge=0.0, description="cap on one build's paid calls; null = none")
+    episode_usd: float | None = Field(default=None, ge=0.0, description="cap per episode; null = none")
+    on_cap: Literal["stop", "downgrade"] = "stop"
+    traditional_usd_per_episode: float = Field(default=800.0, ge=0.0)
+
+
+class CacheConfig(_Strict):
+    enabled: bool = True
+    dir: str | None = Field(default=None, description="null: $SHORTDRAMA_CACHE_DIR, else .cache/shortdrama in the checkout")
 
 
 class AppConfig(_Strict):
@@ -157,7 +204,16 @@ class AppConfig(_Strict):
     music: MusicConfig
     render: RenderConfig
     budget: BudgetConfig
+    cache: CacheConfig = CacheConfig()
     seed: int = 0
+    output_dir: str | None = Field(default=None, description="results/<series> unless set (sweeps set it)")
+
+    @field_validator("output_dir")
+    @classmethod
+    def _inside_results(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"results(/[A-Za-z0-9_.=+,-]+)+", value) or (value and ".." in value.split("/")):
+            raise ValueError("must be a folder under results/, e.g. results/demo/sweeps/video-still")
+        return value
 
     def slice_json(self, *parts: str) -> str:
         """An order-stable JSON string of the named top-level parts, for Snakemake params."""

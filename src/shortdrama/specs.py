@@ -25,12 +25,12 @@ def config_spec(cfg: AppConfig) -> str:
 
 
 def outline_spec(cfg: AppConfig) -> str:
-    return _dump({"brief": SeriesBrief.from_config(cfg).to_dict(), "llm": cfg.llm.model_dump(mode="json")})
+    return _dump({"brief": SeriesBrief.from_config(cfg).to_dict(), "llm": cfg.llm.result_fields()})
 
 
 def script_spec(cfg: AppConfig, episode: int) -> str:
     """The brief and the writer; the outline itself is a file input, so a new outline rewrites the scripts."""
-    return _dump({"brief": SeriesBrief.from_config(cfg).to_dict(), "llm": cfg.llm.model_dump(mode="json"),
+    return _dump({"brief": SeriesBrief.from_config(cfg).to_dict(), "llm": cfg.llm.result_fields(),
                   "episode": episode})
 
 
@@ -45,7 +45,7 @@ def keyframe_spec(cfg: AppConfig, scene: Scene) -> str:
     return _dump({
         "scene": {"location": scene.location.model_dump(mode="json"), "action": scene.action, "camera": scene.camera},
         "characters": characters,
-        "image": cfg.image.model_dump(mode="json"),
+        "image": cfg.image.result_fields(),
         "size": [cfg.render.width, cfg.render.height],
         "seed": cfg.seed,
     })
@@ -55,7 +55,7 @@ def clip_spec(cfg: AppConfig, scene: Scene) -> str:
     return _dump({
         "camera": scene.camera,
         "duration": scene.duration,
-        "video": cfg.video.model_dump(mode="json"),
+        "video": cfg.video.result_fields(),
         "encoding": _encoding(cfg),
     })
 
@@ -69,7 +69,7 @@ def dialogue_spec(cfg: AppConfig, scene: Scene) -> str:
         "duration": scene.duration,
         "language": cfg.series.language,
         "voices": voices,
-        "voice": cfg.voice.model_dump(mode="json"),
+        "voice": cfg.voice.result_fields(),
     })
 
 
@@ -81,7 +81,7 @@ def mix_spec(cfg: AppConfig, script: EpisodeScript) -> str:
     return _dump({
         "durations": [s.duration for s in script.scenes],
         "mood": script.mood,
-        "music": cfg.music.model_dump(mode="json"),
+        "music": cfg.music.result_fields(),
         "loudness_lufs": cfg.render.loudness_lufs,
         "seed": cfg.seed + script.episode,
     })

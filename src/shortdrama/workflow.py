@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from . import specs
 from .config import AppConfig, load_config, overrides_from_snakemake
+from .cost.call import Runtime
 from .schemas import EpisodeScript
 from .steps import read_script_checked
 
@@ -32,7 +33,12 @@ class Workflow:
     # -- names -----------------------------------------------------------------------------
     @property
     def series(self) -> str:
-        return self.cfg.series.slug
+        """The `{series}` wildcard: the output folder under results/ (`demo`, or `demo/sweeps/<point>`)."""
+        return output_folder(self.cfg).removeprefix("results/")
+
+    def runtime(self, checkout: str | os.PathLike) -> Runtime:
+        """Operational settings for the jobs (ledger, budget, cache): not params, so changing them reruns nothing."""
+        return Runtime.from_config(self.cfg, Path(output_folder(self.cfg)), Path(checkout) / ".cache" / "shortdrama")
 
     @property
     def episodes(self) -> list[str]:
@@ -95,3 +101,7 @@ class Workflow:
 
     def render_spec(self, script_path: str) -> str:
         return specs.render_spec(self.cfg, self.script(script_path))
+
+
+def output_folder(cfg: AppConfig) -> str:
+    return cfg.output_dir or f"results/{cfg.series.slug}"

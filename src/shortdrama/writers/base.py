@@ -63,7 +63,7 @@ class ScriptWriter(Protocol):
 
 
 def make_writer(llm: LLMConfig) -> ScriptWriter:
-    if llm.provider == "offline":
+    if llm.provider in ("offline", "fake_paid"):  # the fake bills like a hosted LLM but writes the same
         from .offline import OfflineWriter
 
         return OfflineWriter()

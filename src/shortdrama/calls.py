@@ -1,0 +1,217 @@
+"""What each step asks its provider for: the cache-keyed request, the price estimate, and the
+function that really produces the files. Steps run these; `shortdrama plan` only prices them.
+
+A step's provider config is its rule spec's result fields (what Snakemake tracks) merged over the
+runtime's full config for that group (pricing, concurrency and fallback, which it does not).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from .config import ImageConfig, LLMConfig, MusicConfig, ProviderConfig, VideoConfig, VoiceConfig
+from .cost import pricing as price
+from .cost.call import Call, Estimate, Produce, Runtime
+from .cost.cache import canonical_json
+from .errors import SchemaError
+from .fake_paid import count_fake_call
+from .media import write_text_atomic
+from .schemas import read_outline, write_document
+from .writers.base import SeriesBrief
+
+# Expected size of a writer's answer, for token-priced LLMs; the ledger records the real size.
+EXPECTED_OUTLINE_CHARS = 3000
+EXPECTED_SCRIPT_CHARS = 6000
+
+
+def _merged(model: type[ProviderConfig], runtime: Runtime, group: str, result_fields: dict[str, Any]) -> Any:
+    return model.model_validate({**runtime.provider(group), **result_fields})
+
+
+def brief(spec: str) -> SeriesBrief:
+    return SeriesBrief.from_dict(json.loads(spec)["brief"])
+
+
+def _count_if_fake(provider: Any, step: str, **details: Any) -> None:
+    if getattr(provider, "provider", "") == "fake_paid":
+        count_fake_call(step, provider.model, **details)
+
+
+# -- writer ---------------------------------------------------------------------------------------
+
+def outline_call(spec: str, runtime: Runtime) -> tuple[Call, LLMConfig]:
+    data = json.loads(spec)
+    return Call(rule="write_outline", step="outline", version=1, request={"brief": data["brief"]}), \
+        _merged(LLMConfig, runtime, "llm", data["llm"])
+
+
+def outline_estimate(call: Call) -> Estimate:
+    prompt = len(canonical_json(call.request))
+    return lambda llm: price.llm_cost(llm.pricing, prompt, EXPECTED_OUTLINE_CHARS)
+
+
+def produce_outline(spec: str) -> Produce:
+    def produce(llm: LLMConfig, outputs: dict[str, Path]) -> float:
+        from .writers import make_writer
+
+        series = brief(spec)
+        outline = make_writer(llm).write_outline(series)
+        if len(outline.episodes) != series.episodes:
+            raise SchemaError(f"the writer planned {len(outline.episodes)} episodes; the series asks for {series.episodes}")
+        write_document(outline, outputs["outline"])
+        _count_if_fake(llm, "outline")
+        return price.llm_cost(llm.pricing, len(spec), outputs["outline"].stat().st_size)
+
+    return produce
+
+
+def script_call(spec: str, outline: Path, episode: int, runtime: Runtime) -> tuple[Call, LLMConfig]:
+    data = json.loads(spec)
+    call = Call(rule="write_episode_script", step="episode_script", version=1,
+                request={"brief": data["brief"], "episode": episode}, inputs={"outline": outline}, episode=episode)
+    return call, _merged(LLMConfig, runtime, "llm", data["llm"])
+
+
+def script_estimate(call: Call) -> Estimate:
+    prompt = len(canonical_json(call.request)) + EXPECTED_OUTLINE_CHARS
+    return lambda llm: price.llm_cost(llm.pricing, prompt, EXPECTED_SCRIPT_CHARS)
+
+
+def produce_script(spec: str, outline_path: Path, episode: int) -> Produce:
+    def produce(llm: LLMConfig, outputs: dict[str, Path]) -> float:
+        from .schemas import check_script
+        from .writers import make_writer
+
+        series, outline = brief(spec), read_outline(outline_path)
+        script = make_writer(llm).write_episode(series, outline, outline.episodes[episode - 1])
+        check_script(script, series.cast_names)
+        write_document(script, outputs["script"])
+        _count_if_fake(llm, "episode_script", episode=episode)
+        return price.llm_cost(llm.pricing, len(spec) + outline_path.stat().st_size, outputs["script"].stat().st_size)
+
+    return produce
+
+
+# -- keyframes ------------------------------------------------------------------------------------
+
+def keyframe_call(spec: str, episode: int, scene: int, runtime: Runtime) -> tuple[Call, ImageConfig]:
+    data = json.loads(spec)
+    request = {k: data[k] for k in ("scene", "characters", "size", "seed")}
+    call = Call(rule="generate_keyframe", step="keyframe", version=1, request=request, episode=episode, scene=scene)
+    return call, _merged(ImageConfig, runtime, "image", data["image"])
+
+
+def keyframe_estimate(image: ImageConfig) -> float:
+    return price.image_cost(image.pricing)
+
+
+def produce_keyframe(spec: str) -> Produce:
+    def produce(image: ImageConfig, outputs: dict[str, Path]) -> None:
+        from .keyframes.base import CharacterLook, KeyframeRequest
+        from .keyframes.procedural import ProceduralKeyframes
+
+        data = json.loads(spec)
+        scene = data["scene"]
+        request = KeyframeRequest(
+            setting=scene["location"]["setting"], place=scene["location"]["description"], action=scene["action"],
+            camera=scene["camera"],
+            characters=tuple(CharacterLook(name=c["name"], slug=c["id"], role=c["role"], look=c["look"], gender=c["gender"])
+                             for c in data["characters"]),
+            width=data["size"][0], height=data["size"][1], seed=data["seed"], caption=scene["action"],
+        )
+        ProceduralKeyframes(show_caption=image.captions, show_name_tags=image.name_tags).generate(request, outputs["png"])
+
+    return produce
+
+
+# -- clips ----------------------------------------------------------------------------------------
+
+def clip_call(spec: str, keyframe: Path, episode: int, scene: int, runtime: Runtime) -> tuple[Call, VideoConfig]:
+    data = json.loads(spec)
+    request = {k: data[k] for k in ("camera", "duration", "encoding")}
+    call = Call(rule="generate_clip", step="clip", version=1, request=request, inputs={"keyframe": keyframe},
+                episode=episode, scene=scene)
+    return call, _merged(VideoConfig, runtime, "video", data["video"])
+
+
+def clip_estimate(spec: str) -> Estimate:
+    data = json.loads(spec)
+    enc = data["encoding"]
+    return lambda video: price.video_cost(video.pricing, data["duration"], enc["width"], enc["height"])
+
+
+def produce_clip(spec: str, keyframe: Path) -> Produce:
+    def produce(video: VideoConfig, outputs: dict[str, Path]) -> None:
+        from .specs import Encoding
+        from .video.animatic import AnimaticVideo
+        from .video.base import ClipRequest
+
+        data = json.loads(spec)
+        request = ClipRequest(keyframe=keyframe, camera=data["camera"], duration=data["duration"],
+                              encoding=Encoding.from_spec(data["encoding"]))
+        AnimaticVideo(motion=video.motion, strength=video.strength).generate(request, outputs["mp4"])
+        _count_if_fake(video, "clip", duration=data["duration"])
+
+    return produce
+
+
+# -- dialogue -------------------------------------------------------------------------------------
+
+def dialogue_call(spec: str, episode: int, scene: int, runtime: Runtime) -> tuple[Call, VoiceConfig]:
+    data = json.loads(spec)
+    request = {k: data[k] for k in ("dialogue", "duration", "language", "voices")}
+    call = Call(rule="speak_dialogue", step="dialogue", version=1, request=request, episode=episode, scene=scene)
+    return call, _merged(VoiceConfig, runtime, "voice", data["voice"])
+
+
+def dialogue_estimate(spec: str) -> Estimate:
+    characters = sum(len(line["text"]) for line in json.loads(spec)["dialogue"])
+    return lambda voice: price.speech_cost(voice.pricing, characters)
+
+
+def produce_dialogue(spec: str) -> Produce:
+    def produce(voice: VoiceConfig, outputs: dict[str, Path]) -> None:
+        from .audio.dialogue import SpokenLine, render_scene_dialogue
+        from .audio.wav import write_wav
+        from .voice.base import voice_for_character
+        from .voice.espeak import EspeakVoice
+
+        data = json.loads(spec)
+        voices = {name: voice_for_character(v["index"], v["gender"], data["language"], base_rate=voice.rate)
+                  for name, v in data["voices"].items()}
+        lines = [SpokenLine(speaker=line["speaker"], text=line["text"], voice=voices[line["speaker"]])
+                 for line in data["dialogue"]]
+        samples, cues = render_scene_dialogue(lines, data["duration"], EspeakVoice(), sample_rate=48000)
+        write_wav(outputs["wav"], samples, 48000)
+        write_text_atomic(outputs["cues"], json.dumps([cue.__dict__ for cue in cues], ensure_ascii=False, indent=1) + "\n")
+
+    return produce
+
+
+# -- music and mix --------------------------------------------------------------------------------
+
+def mix_call(spec: str, dialogue_wavs: Sequence[Path], episode: int, runtime: Runtime) -> tuple[Call, MusicConfig]:
+    data = json.loads(spec)
+    request = {k: data[k] for k in ("durations", "mood", "loudness_lufs", "seed")}
+    inputs = {f"dialogue_{i:02d}": Path(p) for i, p in enumerate(dialogue_wavs, start=1)}
+    call = Call(rule="mix_episode_audio", step="music_mix", version=1, request=request, inputs=inputs, episode=episode)
+    return call, _merged(MusicConfig, runtime, "music", data["music"])
+
+
+def mix_estimate(spec: str) -> Estimate:
+    total = sum(json.loads(spec)["durations"])
+    return lambda music: price.audio_cost(music.pricing, total)
+
+
+def produce_mix(spec: str, dialogue_wavs: Sequence[Path]) -> Produce:
+    def produce(music: MusicConfig, outputs: dict[str, Path]) -> None:
+        from .audio.mix import mix_episode
+
+        data = json.loads(spec)
+        mix_episode(list(dialogue_wavs), data["durations"], data["mood"], outputs["wav"],
+                    music_volume_db=music.volume_db, duck_db=music.duck_db, target_lufs=data["loudness_lufs"],
+                    seed=data["seed"], music_enabled=music.enabled)
+
+    return produce

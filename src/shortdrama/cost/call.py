@@ -1,0 +1,197 @@
+"""Every provider call goes through `provider_call`: cache, budget, concurrency slot, ledger.
+
+    key  = sha256(step, code version, provider's result fields, request, input file digests)
+    hit  -> restore the cached files, ledger a $0 hit
+    miss -> reserve the estimate under the budget lock (or downgrade to the fallback model),
+            take a provider slot, produce into temporary files, store them in the cache,
+            restore them to the outputs, settle the reservation into the ledger
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from ..config import AppConfig, BudgetConfig, ProviderConfig
+from .budget import BudgetExceeded, BudgetGuard, Caps
+from .cache import CallCache, file_digest, request_key
+from .ledger import Ledger, LedgerEntry
+from .slots import ProviderSlots
+
+log = logging.getLogger(__name__)
+RUNTIME_ENV = "SHORTDRAMA_RUNTIME"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where a build keeps its ledger, budget state and cache: operational settings that must not
+    be rule params (raising the budget or moving the cache must not rerun anything)."""
+
+    output_dir: Path
+    cache_dir: Path
+    cache_enabled: bool
+    budget: BudgetConfig
+    providers: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger(self.output_dir / "ledger.jsonl")
+
+    @property
+    def guard(self) -> BudgetGuard:
+        return BudgetGuard(self.ledger, Caps(self.budget.series_usd, self.budget.episode_usd), self.output_dir / ".budget")
+
+    @property
+    def cache(self) -> CallCache | None:
+        return CallCache(self.cache_dir) if self.cache_enabled else None
+
+    @property
+    def slots(self) -> ProviderSlots:
+        return ProviderSlots(self.cache_dir / ".slots")
+
+    def provider(self, group: str) -> dict[str, Any]:
+        return self.providers[group]
+
+    @classmethod
+    def from_config(cls, cfg: AppConfig, output_dir: Path, default_cache_dir: Path) -> "Runtime":
+        cache_dir = Path(cfg.cache.dir or os.environ.get("SHORTDRAMA_CACHE_DIR") or default_cache_dir)
+        return cls(output_dir=output_dir.resolve(), cache_dir=cache_dir.resolve(), cache_enabled=cfg.cache.enabled,
+                   budget=cfg.budget,
+                   providers={g: getattr(cfg, g).model_dump(mode="json") for g in ("llm", "image", "video", "voice", "music")})
+
+    def to_json(self) -> str:
+        return json.dumps({"output_dir": str(self.output_dir), "cache_dir": str(self.cache_dir),
+                           "cache_enabled": self.cache_enabled, "budget": self.budget.model_dump(mode="json"),
+                           "providers": dict(self.providers)}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Runtime":
+        data = json.loads(text)
+        return cls(output_dir=Path(data["output_dir"]), cache_dir=Path(data["cache_dir"]),
+                   cache_enabled=data["cache_enabled"], budget=BudgetConfig.model_validate(data["budget"]),
+                   providers=data["providers"])
+
+    @classmethod
+    def from_env(cls) -> "Runtime":
+        text = os.environ.get(RUNTIME_ENV)
+        if not text:
+            from ..errors import ShortDramaError
+
+            raise ShortDramaError(f"${RUNTIME_ENV} is not set: run steps through Snakemake or shortdrama build")
+        return cls.from_json(text)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One provider request, described by what changes its result."""
+
+    rule: str
+    step: str
+    version: int  # bump when the step's code changes what it produces for the same request
+    request: Mapping[str, Any]
+    inputs: Mapping[str, Path] = field(default_factory=dict)
+    episode: int | None = None
+    scene: int | None = None
+
+    @property
+    def label(self) -> str:
+        where = "".join(f" {k}{v:02d}" for k, v in (("ep", self.episode), ("sc", self.scene)) if v is not None)
+        return f"{self.rule}{where}"
+
+
+def call_key(call: Call, provider: ProviderConfig) -> str:
+    return request_key({
+        "step": call.step, "version": call.version, "provider": provider.result_fields(),
+        "request": call.request, "inputs": {name: file_digest(path) for name, path in sorted(call.inputs.items())},
+    })
+
+
+Estimate = Callable[[ProviderConfig], float]
+Produce = Callable[[ProviderConfig, dict[str, Path]], "float | None"]
+
+
+def provider_call(runtime: Runtime, call: Call, provider: ProviderConfig, estimate: Estimate, produce: Produce,
+                  outputs: Mapping[str, Path]) -> LedgerEntry:
+    """Run (or replay from the cache) one provider call and write its `outputs`; returns its ledger entry."""
+    ledger, guard, cache = runtime.ledger, runtime.guard, runtime.cache
+    while True:
+        key = call_key(call, provider)
+        estimated = round(estimate(provider), 6)
+        entry = cache.get(key) if cache else None
+        if entry is not None:
+            for name, dest in outputs.items():
+                cache.restore(entry, name, Path(dest))
+            hit = _entry(call, provider, key, "hit", estimated, 0.0, 0.0, "ok")
+            ledger.append(hit)
+            return hit
+        try:
+            reservation = guard.reserve(estimated, call.episode, call.label)
+        except BudgetExceeded as refusal:
+            ledger.append(_entry(call, provider, key, "miss", estimated, 0.0, 0.0, "refused", str(refusal)))
+            fallback = getattr(provider, "fallback", None)
+            if runtime.budget.on_cap == "downgrade" and fallback is not None:
+                log.warning("%s; downgrading %s to %s", refusal, _model(provider), _model(fallback))
+                provider = fallback
+                continue
+            raise
+        return _run_miss(runtime, call, provider, key, estimated, reservation, produce, outputs)
+
+
+def _run_miss(runtime: Runtime, call: Call, provider: ProviderConfig, key: str, estimated: float, reservation: Any,
+              produce: Produce, outputs: Mapping[str, Path]) -> LedgerEntry:
+    guard, cache = runtime.guard, runtime.cache
+    slot_name = f"{getattr(provider, 'provider', 'provider')}-{_model(provider)}".replace("/", "_")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=".call-", dir=_scratch_dir(outputs)) as scratch:
+        produced = {name: Path(scratch) / Path(dest).name for name, dest in outputs.items()}
+        try:
+            with runtime.slots.acquire(slot_name, provider.concurrency):
+                actual = produce(provider, produced)
+        except BaseException as error:
+            failed = _entry(call, provider, key, "miss", estimated, 0.0, time.perf_counter() - started, "failed",
+                            str(error).splitlines()[0][:300] if str(error) else type(error).__name__)
+            guard.settle(reservation, failed)
+            raise
+        duration = time.perf_counter() - started
+        cost = round(actual if actual is not None else estimated, 6)
+        if cache is not None:
+            stored = cache.put(key, produced, {"provider": getattr(provider, "provider", ""), "model": _model(provider),
+                                               "step": call.step, "rule": call.rule, "cost_usd": cost})
+            for name, dest in outputs.items():
+                cache.restore(stored, name, Path(dest))
+        else:
+            for name, dest in outputs.items():
+                Path(dest).parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(produced[name], dest)
+    entry = _entry(call, provider, key, "miss", estimated, cost, duration, "ok")
+    guard.settle(reservation, entry)
+    return entry
+
+
+def _scratch_dir(outputs: Mapping[str, Path]) -> str:
+    """Scratch space next to the outputs, so finished files move into place by rename."""
+    first = Path(next(iter(outputs.values())))
+    first.parent.mkdir(parents=True, exist_ok=True)
+    return str(first.parent)
+
+
+def _model(provider: Any) -> str:
+    return str(getattr(provider, "model", "") or getattr(provider, "provider", ""))
+
+
+def _entry(call: Call, provider: ProviderConfig, key: str, cache: str, estimate: float, cost: float, duration: float,
+           outcome: str, message: str = "") -> LedgerEntry:
+    return LedgerEntry(
+        time=datetime.now(timezone.utc).isoformat(timespec="milliseconds"), rule=call.rule, step=call.step,
+        provider=str(getattr(provider, "provider", "")), model=_model(provider), key=key, cache=cache,
+        estimate_usd=estimate, cost_usd=cost, duration_s=round(duration, 3), outcome=outcome,
+        episode=call.episode, scene=call.scene, message=message,
+    )

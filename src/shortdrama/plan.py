@@ -1,0 +1,189 @@
+"""`shortdrama plan`: the jobs Snakemake would run and why, and what their provider calls would cost,
+minus what the cache already holds, with nothing spent.
+
+Jobs come from a real `snakemake --dry-run`; prices come from the same request descriptions the
+steps use (calls.py). Scene jobs of episodes whose scripts are not written yet cannot be listed
+before the writer runs, so they are projected from the series config and marked as such.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from . import calls
+from .cost.call import Call, Runtime, call_key
+from .cost.report import usd
+from .workflow import Workflow
+
+FREE_RULES = {"record_config", "write_subtitles", "render_episode", "all"}
+REASONS = [("Missing output files", "new"), ("Params have changed", "changed params"),
+           ("Updated input files", "changed input"), ("Input files updated by another job", "upstream rerun"),
+           ("Set of input files has changed", "changed inputs"), ("Code has changed", "changed code"),
+           ("Forced execution", "forced"), ("Software environment", "changed software")]
+
+
+@dataclass
+class PlannedJob:
+    rule: str
+    episode: int | None
+    scene: int | None
+    why: str
+    estimate_usd: float
+    cached: bool
+    projected: bool = False
+
+    @property
+    def to_pay(self) -> float:
+        return 0.0 if self.cached else self.estimate_usd
+
+
+def parse_dry_run(text: str) -> list[dict[str, Any]]:
+    """Job blocks of Snakemake's dry-run output: rule, wildcards, output and reason."""
+    jobs, current = [], None
+    for line in text.splitlines():
+        header = re.match(r"^(?:local)?(?:rule|checkpoint) (\w+):$", line)
+        if header:
+            current = {"rule": header[1], "wildcards": {}, "reason": "", "output": []}
+            jobs.append(current)
+            continue
+        if current is None:
+            continue
+        field = re.match(r"^\s+(\w+): (.*)$", line)
+        if not field:
+            continue
+        name, value = field.groups()
+        if name == "wildcards":
+            current["wildcards"] = dict(pair.split("=", 1) for pair in value.split(", ") if "=" in pair)
+        elif name == "reason":
+            current["reason"] = value
+        elif name == "output":
+            current["output"] = [v.strip() for v in value.split(",")]
+    return [job for job in jobs if job["rule"] != "all"]
+
+
+def summarise_reason(reason: str) -> str:
+    found = [label for needle, label in REASONS if needle in reason]
+    return ", ".join(dict.fromkeys(found)) or (reason.split(";")[0][:40] if reason else "?")
+
+
+class Planner:
+    def __init__(self, wf: Workflow, runtime: Runtime):
+        self.wf, self.runtime, self.cache = wf, runtime, runtime.cache
+        self.root = Path(f"results/{wf.series}")
+
+    def plan(self, jobs: list[dict[str, Any]]) -> list[PlannedJob]:
+        rerun = {out for job in jobs for out in job["output"]}
+        pending = {job["wildcards"]["ep"] for job in jobs if job["rule"] == "write_episode_script"}
+        # Jobs behind a script that is about to be (re)written are priced by projection instead:
+        # what the dry run lists for them comes from a script that will not be the one used.
+        listed = [job for job in jobs if job["rule"] in FREE_RULES or job["wildcards"].get("ep") not in pending
+                  or job["rule"] == "write_episode_script"]
+        planned = [self._price(job, rerun) for job in listed]
+        for episode in sorted(pending):
+            planned += self._projected_scene_jobs(int(episode))
+        return planned
+
+    def _script(self, ep: str) -> str:
+        return str(self.root / f"ep{ep}" / "script.json")
+
+    def _cached(self, call: Call, provider: Any, rerun: set[str]) -> bool:
+        if self.cache is None or any(str(p) in rerun or not Path(p).exists() for p in call.inputs.values()):
+            return False
+        return self.cache.get(call_key(call, provider)) is not None
+
+    def _price(self, job: dict[str, Any], rerun: set[str]) -> PlannedJob:
+        rule, wc = job["rule"], job["wildcards"]
+        ep, sc = wc.get("ep"), wc.get("sc")
+        why = summarise_reason(job["reason"])
+        episode, scene = (int(ep) if ep else None), (int(sc) if sc else None)
+        if rule in FREE_RULES:
+            return PlannedJob(rule, episode, scene, why, 0.0, False)
+        wf, rt = self.wf, self.runtime
+        if rule == "write_outline":
+            spec = wf.outline_spec()
+            call, provider = calls.outline_call(spec, rt)
+            estimate = calls.outline_estimate(call)(provider)
+        elif rule == "write_episode_script":
+            spec = wf.script_spec(ep)
+            call, provider = calls.script_call(spec, self.root / "outline.json", episode, rt)
+            estimate = calls.script_estimate(call)(provider)
+        else:
+            script = self._script(ep)
+            if rule == "generate_keyframe":
+                call, provider = calls.keyframe_call(wf.keyframe_spec(script, sc), episode, scene, rt)
+                estimate = calls.keyframe_estimate(provider)
+            elif rule == "generate_clip":
+                spec = wf.clip_spec(script, sc)
+                call, provider = calls.clip_call(spec, self.root / f"ep{ep}" / "keyframes" / f"sc{sc}.png", episode, scene, rt)
+                estimate = calls.clip_estimate(spec)(provider)
+            elif rule == "speak_dialogue":
+                spec = wf.dialogue_spec(script, sc)
+                call, provider = calls.dialogue_call(spec, episode, scene, rt)
+                estimate = calls.dialogue_estimate(spec)(provider)
+            elif rule == "mix_episode_audio":
+                spec = wf.mix_spec(script)
+                wavs = [self.root / f"ep{ep}" / "audio" / f"sc{s}.wav" for s in wf.scene_ids(script)]
+                call, provider = calls.mix_call(spec, wavs, episode, rt)
+                estimate = calls.mix_estimate(spec)(provider)
+            else:
+                return PlannedJob(rule, episode, scene, why, 0.0, False)
+        return PlannedJob(rule, episode, scene, why, round(estimate, 6), self._cached(call, provider, rerun))
+
+    def _projected_scene_jobs(self, episode: int) -> list[PlannedJob]:
+        """Before its script exists, an episode is priced at the middle of the config's ranges."""
+        from .config import ImageConfig, MusicConfig, VideoConfig, VoiceConfig
+        from .cost import pricing
+
+        s, r, rt = self.wf.cfg.series, self.wf.cfg.render, self.runtime
+        scenes = round((s.scenes_per_episode.min + s.scenes_per_episode.max) / 2)
+        seconds = (s.scene_duration.min + s.scene_duration.max) / 2
+        image = ImageConfig.model_validate(rt.provider("image"))
+        video = VideoConfig.model_validate(rt.provider("video"))
+        voice = VoiceConfig.model_validate(rt.provider("voice"))
+        music = MusicConfig.model_validate(rt.provider("music"))
+        per_scene = [("generate_keyframe", pricing.image_cost(image.pricing)),
+                     ("generate_clip", pricing.video_cost(video.pricing, seconds, r.width, r.height)),
+                     ("speak_dialogue", pricing.speech_cost(voice.pricing, round(seconds * 12)))]
+        jobs = [PlannedJob(rule, episode, n, "new (projected)", round(cost, 6), False, True)
+                for n in range(1, scenes + 1) for rule, cost in per_scene]
+        jobs.append(PlannedJob("mix_episode_audio", episode, None, "new (projected)",
+                               round(pricing.audio_cost(music.pricing, scenes * seconds), 6), False, True))
+        return jobs
+
+
+def plan_report(planned: list[PlannedJob], wf: Workflow, runtime: Runtime) -> str:
+    lines = [f"shortdrama plan: {sum(1 for j in planned if not j.projected)} jobs would run for "
+             f"results/{wf.series}" + (f", plus {sum(1 for j in planned if j.projected)} projected" if any(j.projected for j in planned) else ""),
+             "", f"{'rule':<22} {'ep':>3} {'sc':>3}  {'why':<28} {'estimate':>9}  cache"]
+    for j in planned:
+        cache = "hit" if j.cached else ("-" if j.estimate_usd == 0 and j.rule in FREE_RULES else "miss")
+        lines.append(f"{j.rule:<22} {j.episode or '-':>3} {j.scene or '-':>3}  {j.why:<28} {usd(j.estimate_usd):>9}  {cache}")
+    by_step: dict[str, float] = defaultdict(float)
+    by_episode: dict[str, float] = defaultdict(float)
+    for j in planned:
+        by_step[j.rule] += j.to_pay
+        by_episode[f"ep{j.episode:02d}" if j.episode else "series"] += j.to_pay
+    lines += ["", "to pay by step:    " + ", ".join(f"{k} {usd(v)}" for k, v in sorted(by_step.items()) if v),
+              "to pay by episode: " + ", ".join(f"{k} {usd(v)}" for k, v in sorted(by_episode.items()) if v)]
+    total, served = plan_total(planned), sum(j.estimate_usd for j in planned if j.cached)
+    projected = sum(j.to_pay for j in planned if j.projected)
+    spent = runtime.ledger.spent() if runtime.ledger.path.exists() else 0.0
+    cap = runtime.budget.series_usd
+    verdict = "no cap" if cap is None else ("fits" if spent + total <= cap + 1e-9 else "EXCEEDS the cap")
+    lines += ["", f"total to pay: {usd(total)} (of it {usd(projected)} projected); the cache serves {usd(served)}",
+              f"budget: spent so far {usd(spent)} + this plan {usd(total)} against series cap "
+              f"{'none' if cap is None else usd(cap)}: {verdict}"]
+    return "\n".join(lines)
+
+
+def plan_total(planned: list[PlannedJob]) -> float:
+    return round(sum(j.to_pay for j in planned), 6)
+
+
+def plan_json(planned: list[PlannedJob]) -> str:
+    return json.dumps({"total_usd": plan_total(planned), "jobs": [asdict(j) for j in planned]}, indent=1)
