@@ -3,7 +3,7 @@
 
 rule speak_dialogue:
     input:
-        script=ancient("results/{series}/ep{ep}/script.json"),
+        script=ancient(rules.write_episode_script.output.script),
     output:
         wav="results/{series}/ep{ep}/audio/sc{sc}.wav",
         cues="results/{series}/ep{ep}/audio/sc{sc}.cues.json",
@@ -19,7 +19,7 @@ rule speak_dialogue:
 
 rule mix_episode_audio:
     input:
-        script=ancient("results/{series}/ep{ep}/script.json"),
+        script=ancient(rules.write_episode_script.output.script),
         dialogue=scene_paths(rules.speak_dialogue.output.wav),
     output:
         wav="results/{series}/ep{ep}/audio/episode_mix.wav",

@@ -3,8 +3,8 @@
 
 rule generate_clip:
     input:
-        script=ancient("results/{series}/ep{ep}/script.json"),
-        keyframe="results/{series}/ep{ep}/keyframes/sc{sc}.png",
+        script=ancient(rules.write_episode_script.output.script),
+        keyframe=rules.generate_keyframe.output.png,
     output:
         mp4="results/{series}/ep{ep}/clips/sc{sc}.mp4",
     params:

@@ -9,6 +9,7 @@ from shortdrama.workflow import Workflow
 
 try:
     WF = Workflow.from_snakemake_config(config, conf_dir=os.path.join(workflow.basedir, "conf"))
+    WF.check_existing_scripts()
 except ShortDramaError as error:
     # One line, before any job runs; Snakemake's traceback would bury it.
     print(f"shortdrama: error: {error}", file=sys.stderr)

@@ -4,7 +4,7 @@
 
 rule generate_keyframe:
     input:
-        script=ancient("results/{series}/ep{ep}/script.json"),
+        script=ancient(rules.write_episode_script.output.script),
     output:
         png="results/{series}/ep{ep}/keyframes/sc{sc}.png",
     params:

@@ -3,7 +3,7 @@
 
 rule write_subtitles:
     input:
-        script=ancient("results/{series}/ep{ep}/script.json"),
+        script=ancient(rules.write_episode_script.output.script),
         cues=scene_paths(rules.speak_dialogue.output.cues),
     output:
         srt="results/{series}/episode_{ep}.srt",
@@ -17,7 +17,7 @@ rule write_subtitles:
 
 rule render_episode:
     input:
-        script=ancient("results/{series}/ep{ep}/script.json"),
+        script=ancient(rules.write_episode_script.output.script),
         clips=scene_paths(rules.generate_clip.output.mp4),
         audio=rules.mix_episode_audio.output.wav,
         subtitles=rules.write_subtitles.output.srt,

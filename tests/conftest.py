@@ -1,5 +1,4 @@
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -54,12 +53,3 @@ def tiny_config(*more: str) -> list[str]:
     import json
 
     return [f"overrides={json.dumps(TINY + list(more))}"]
-
-
-@pytest.fixture
-def snakemake_runner():
-    return run_snakemake
-
-
-def copy_tree(src: Path, dst: Path) -> None:
-    shutil.copytree(src, dst, symlinks=True)

@@ -8,6 +8,7 @@ runtime's full config for that group (pricing, concurrency and fallback, which i
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -34,6 +35,18 @@ def brief(spec: str) -> SeriesBrief:
     return SeriesBrief.from_dict(json.loads(spec)["brief"])
 
 
+def _schema_checked(write: Any, what: str) -> Any:
+    """A writer's answer that breaks the schema is the writer's error, reported as one line."""
+    from pydantic import ValidationError
+
+    try:
+        return write()
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SchemaError(f"the writer's {what} is invalid at {where}: {first['msg']}") from None
+
+
 def _count_if_fake(provider: Any, step: str, **details: Any) -> None:
     if getattr(provider, "provider", "") == "fake_paid":
         count_fake_call(step, provider.model, **details)
@@ -57,7 +70,7 @@ def produce_outline(spec: str) -> Produce:
         from .writers import make_writer
 
         series = brief(spec)
-        outline = make_writer(llm).write_outline(series)
+        outline = _schema_checked(lambda: make_writer(llm).write_outline(series), "outline")
         if len(outline.episodes) != series.episodes:
             raise SchemaError(f"the writer planned {len(outline.episodes)} episodes; the series asks for {series.episodes}")
         write_document(outline, outputs["outline"])
@@ -85,7 +98,8 @@ def produce_script(spec: str, outline_path: Path, episode: int) -> Produce:
         from .writers import make_writer
 
         series, outline = brief(spec), read_outline(outline_path)
-        script = make_writer(llm).write_episode(series, outline, outline.episodes[episode - 1])
+        script = _schema_checked(lambda: make_writer(llm).write_episode(series, outline, outline.episodes[episode - 1]),
+                                 f"episode {episode} script")
         check_script(script, series.cast_names)
         write_document(script, outputs["script"])
         _count_if_fake(llm, "episode_script", episode=episode)
@@ -117,7 +131,7 @@ def produce_keyframe(spec: str) -> Produce:
         request = KeyframeRequest(
             setting=scene["location"]["setting"], place=scene["location"]["description"], action=scene["action"],
             camera=scene["camera"],
-            characters=tuple(CharacterLook(name=c["name"], slug=c["id"], role=c["role"], look=c["look"], gender=c["gender"])
+            characters=tuple(CharacterLook(name=c["name"], slug=c["id"], look=c["look"], gender=c["gender"])
                              for c in data["characters"]),
             width=data["size"][0], height=data["size"][1], seed=data["seed"], caption=scene["action"],
         )
@@ -144,9 +158,8 @@ def clip_estimate(spec: str) -> Estimate:
 
 def produce_clip(spec: str, keyframe: Path) -> Produce:
     def produce(video: VideoConfig, outputs: dict[str, Path]) -> None:
-        from .specs import Encoding
         from .video.animatic import AnimaticVideo
-        from .video.base import ClipRequest
+        from .video.base import ClipRequest, Encoding
 
         data = json.loads(spec)
         request = ClipRequest(keyframe=keyframe, camera=data["camera"], duration=data["duration"],
@@ -184,6 +197,10 @@ def produce_dialogue(spec: str) -> Produce:
         lines = [SpokenLine(speaker=line["speaker"], text=line["text"], voice=voices[line["speaker"]])
                  for line in data["dialogue"]]
         samples, cues = render_scene_dialogue(lines, data["duration"], EspeakVoice(), sample_rate=48000)
+        if len(cues) < len(lines):
+            logging.getLogger(__name__).warning(
+                "%d of %d dialogue lines do not fit in %.2f s and were dropped: shorten them or lengthen the scene",
+                len(lines) - len(cues), len(lines), data["duration"])
         write_wav(outputs["wav"], samples, 48000)
         write_text_atomic(outputs["cues"], json.dumps([cue.__dict__ for cue in cues], ensure_ascii=False, indent=1) + "\n")
 

@@ -84,6 +84,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(path)
         return 0
     workflow_dir = find_workflow_dir()
+    if args.command == "sweep":
+        return _sweep(args, workflow_dir, (args.directory or workflow_dir).resolve())
     cfg = load_config(args.overrides, workflow_dir / "conf")  # fail here, before Snakemake starts
     if args.command == "config":
         import yaml
@@ -97,8 +99,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _costs(cfg, workdir)
     if args.command == "cache":
         return _cache(args, cfg, workflow_dir)
-    if args.command == "sweep":
-        return _sweep(args, cfg, workflow_dir, workdir)
     extra = [*args.snakemake_arg, *(["--dry-run"] if args.dry_run else [])]
     code = snakemake(workflow_dir, workdir, args.overrides, args.cores, extra).returncode
     if code == 0 and not args.dry_run:
@@ -165,7 +165,7 @@ def _cache(args: argparse.Namespace, cfg, workflow_dir: Path) -> int:  # noqa: A
     return 0
 
 
-def _sweep(args: argparse.Namespace, cfg, workflow_dir: Path, workdir: Path) -> int:  # noqa: ANN001
+def _sweep(args: argparse.Namespace, workflow_dir: Path, workdir: Path) -> int:
     from .media import write_text_atomic
     from .sweep import comparison_csv, comparison_markdown, expand_sweep, run_sweep
 

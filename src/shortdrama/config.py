@@ -51,6 +51,13 @@ class SeriesConfig(_Strict):
     episodes: int = Field(ge=1, le=99)
     scenes_per_episode: IntRange
     scene_duration: IntRange
+
+    @field_validator("scenes_per_episode")
+    @classmethod
+    def _two_digit_scenes(cls, value: IntRange) -> IntRange:
+        if value.max > 99:
+            raise ValueError(f"an episode has at most 99 scenes, not {value.max}")
+        return value
     cast: dict[str, CharacterConfig]
 
     @field_validator("cast")
@@ -215,11 +222,6 @@ class AppConfig(_Strict):
             raise ValueError("must be a folder under results/, e.g. results/demo/sweeps/video-still")
         return value
 
-    def slice_json(self, *parts: str) -> str:
-        """An order-stable JSON string of the named top-level parts, for Snakemake params."""
-        dumped = self.model_dump(mode="json")
-        return json.dumps({part: dumped[part] for part in parts}, sort_keys=True, ensure_ascii=False)
-
 
 # ---------------------------------------------------------------------------------------------
 # Turning Snakemake's --config dictionary into Hydra overrides
@@ -322,7 +324,9 @@ def _known_keys(dotted: str, conf: Path, overrides: list[str]) -> str:
         return "(see conf/)"
     node: Any = raw
     for part in parent.split(".") if parent else []:
-        node = node.get(part, {}) if isinstance(node, dict) else {}
+        if not isinstance(node, dict) or part not in node:
+            break  # list the keys of the deepest level that exists
+        node = node[part]
     return ", ".join(sorted(node)) if isinstance(node, dict) and node else ", ".join(GROUPS)
 
 

@@ -12,8 +12,7 @@ from typing import Any, Sequence
 from .errors import MediaError
 from .fonts import FONT_FAMILY, font_dir
 from .media import atomic_output, run_ffmpeg
-from .specs import Encoding
-from .video.base import frame_count, x264_args
+from .video.base import Encoding, frame_count, x264_args
 
 # ISO 639-2 codes for the subtitle track, so players label it.
 SUBTITLE_LANGUAGE = {"en": "eng", "zh": "chi", "vi": "vie"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal, Sequence, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -17,11 +17,10 @@ from .config import CharacterConfig
 from .errors import SchemaError
 from .media import write_text_atomic
 
-CAMERA_DIRECTIONS = ("close-up", "medium", "wide", "pan", "tilt", "zoom-in", "zoom-out", "static")
-MOODS = ("tense", "romantic", "mysterious", "sad", "hopeful", "comedic", "triumphant", "angry")
-
 CameraDirection = Literal["close-up", "medium", "wide", "pan", "tilt", "zoom-in", "zoom-out", "static"]
 Mood = Literal["tense", "romantic", "mysterious", "sad", "hopeful", "comedic", "triumphant", "angry"]
+CAMERA_DIRECTIONS: tuple[str, ...] = get_args(CameraDirection)
+MOODS: tuple[str, ...] = get_args(Mood)
 
 # Scene durations may be rounded by a writer or an editor; an episode may drift this far from its target.
 DURATION_TOLERANCE_S = 0.5
@@ -50,7 +49,7 @@ class EpisodeOutline(_Document):
 class Outline(_Document):
     series_title: str = Field(min_length=1)
     synopsis: str = Field(min_length=1)
-    language: Literal["en", "zh", "vi"]
+    language: Literal["en", "zh"]
     main_plot_points: list[str] = Field(min_length=1, max_length=8)
     episodes: list[EpisodeOutline] = Field(min_length=1)
 
@@ -85,7 +84,7 @@ class Scene(_Document):
 class EpisodeScript(_Document):
     episode: int = Field(ge=1, le=99)
     title: str = Field(min_length=1)
-    language: Literal["en", "zh", "vi"]
+    language: Literal["en", "zh"]
     mood: Mood
     target_duration: float = Field(gt=0)
     scenes: list[Scene] = Field(min_length=1, max_length=99)
@@ -95,8 +94,14 @@ class EpisodeScript(_Document):
         return sum(scene.duration for scene in self.scenes)
 
 
-def check_script(script: EpisodeScript, cast_names: Sequence[str]) -> None:
-    """Checks that need more than one document: the cast, and the episode's running time."""
+def check_script(script: EpisodeScript, cast_names: Sequence[str], *, language: str | None = None,
+                 episode: int | None = None) -> None:
+    """Checks that need more than one document: the cast, the series language, the episode's number
+    and its running time."""
+    if language is not None and script.language != language:
+        raise SchemaError(f"episode {script.episode}: written in {script.language!r} but the series language is {language!r}")
+    if episode is not None and script.episode != episode:
+        raise SchemaError(f"the script of episode {episode} says it is episode {script.episode}")
     known = set(cast_names)
     for number, scene in enumerate(script.scenes, start=1):
         for name in scene.characters:

@@ -8,11 +8,11 @@ honest: a step cannot read something the spec forgot to name.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from .config import AppConfig, CharacterConfig
 from .schemas import EpisodeScript, Scene
+from .video.base import on_frames
 from .writers.base import SeriesBrief
 
 
@@ -40,8 +40,9 @@ def _cast_by_name(cfg: AppConfig) -> dict[str, tuple[int, str, CharacterConfig]]
 
 def keyframe_spec(cfg: AppConfig, scene: Scene) -> str:
     cast = _cast_by_name(cfg)
-    characters = [{"id": cast[name][1], "name": name, "role": cast[name][2].role, "look": cast[name][2].look,
-                   "gender": cast[name][2].gender} for name in scene.characters if name in cast]
+    # The role is left out: it changes nothing in the picture, so editing it must redraw nothing.
+    characters = [{"id": cast[name][1], "name": name, "look": cast[name][2].look, "gender": cast[name][2].gender}
+                  for name in scene.characters if name in cast]
     return _dump({
         "scene": {"location": scene.location.model_dump(mode="json"), "action": scene.action, "camera": scene.camera},
         "characters": characters,
@@ -54,7 +55,7 @@ def keyframe_spec(cfg: AppConfig, scene: Scene) -> str:
 def clip_spec(cfg: AppConfig, scene: Scene) -> str:
     return _dump({
         "camera": scene.camera,
-        "duration": scene.duration,
+        "duration": on_frames(scene.duration, cfg.render.fps),
         "video": cfg.video.result_fields(),
         "encoding": _encoding(cfg),
     })
@@ -66,20 +67,24 @@ def dialogue_spec(cfg: AppConfig, scene: Scene) -> str:
               for line in scene.dialogue if line.speaker in cast}
     return _dump({
         "dialogue": [line.model_dump(mode="json") for line in scene.dialogue],
-        "duration": scene.duration,
+        "duration": on_frames(scene.duration, cfg.render.fps),
         "language": cfg.series.language,
         "voices": voices,
         "voice": cfg.voice.result_fields(),
     })
 
 
+def _durations(cfg: AppConfig, script: EpisodeScript) -> list[float]:
+    return [on_frames(s.duration, cfg.render.fps) for s in script.scenes]
+
+
 def subtitles_spec(cfg: AppConfig, script: EpisodeScript) -> str:
-    return _dump({"durations": [s.duration for s in script.scenes], "language": script.language})
+    return _dump({"durations": _durations(cfg, script)})
 
 
 def mix_spec(cfg: AppConfig, script: EpisodeScript) -> str:
     return _dump({
-        "durations": [s.duration for s in script.scenes],
+        "durations": _durations(cfg, script),
         "mood": script.mood,
         "music": cfg.music.result_fields(),
         "loudness_lufs": cfg.render.loudness_lufs,
@@ -94,25 +99,10 @@ def render_spec(cfg: AppConfig, script: EpisodeScript) -> str:
         "subtitles": cfg.render.subtitles.model_dump(mode="json"),
         "language": script.language,
         "title": script.title,
-        "durations": [s.duration for s in script.scenes],
+        "durations": _durations(cfg, script),
     })
 
 
 def _encoding(cfg: AppConfig) -> dict[str, Any]:
     r = cfg.render
     return {"width": r.width, "height": r.height, "fps": r.fps, "crf": r.crf, "preset": r.preset}
-
-
-@dataclass(frozen=True)
-class Encoding:
-    """Identical for every clip, so the episode concatenates without re-encoding."""
-
-    width: int
-    height: int
-    fps: int
-    crf: int
-    preset: str
-
-    @classmethod
-    def from_spec(cls, data: dict[str, Any]) -> "Encoding":
-        return cls(**data)

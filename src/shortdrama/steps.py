@@ -40,7 +40,8 @@ def write_episode_script(spec: str, outline_path: str | Path, episode: int, out:
     provider_call(runtime, call, llm, calls.script_estimate(call), calls.produce_script(spec, Path(outline_path), episode),
                   {"script": Path(out)})
     script = read_script(out)
-    check_script(script, calls.brief(spec).cast_names)
+    check_script(script, calls.brief(spec).cast_names, episode=episode)
+    write_text_atomic(writer_spec_path(out), spec)  # lets the next run tell a kept script from a stale one
     return script
 
 
@@ -89,8 +90,19 @@ def render_episode(spec: str, clips: Sequence[str | Path], audio: str | Path, su
     render(EpisodeRender.from_spec(data, [Path(c) for c in clips], Path(audio), Path(subtitles)), Path(out))
 
 
-def read_script_checked(path: str | Path, cast_names: Sequence[str]) -> EpisodeScript:
+def read_script_checked(path: str | Path, cast_names: Sequence[str], *, language: str | None = None,
+                        episode: int | None = None) -> EpisodeScript:
     """A script as a rule reads it back: it may have been edited by hand, so validate it again."""
     script = read_script(path)
-    check_script(script, cast_names)
+    check_script(script, cast_names, language=language, episode=episode)
     return script
+
+
+def writer_spec_path(script: str | Path) -> Path:
+    return Path(script).with_name(".script.spec.json")
+
+
+def written_with(script: str | Path) -> str | None:
+    """The writer spec the script on disk was written with (recorded beside it by the step)."""
+    sidecar = writer_spec_path(script)
+    return sidecar.read_text(encoding="utf-8") if sidecar.exists() else None

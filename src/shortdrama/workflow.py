@@ -15,8 +15,9 @@ from typing import Any, Mapping
 from . import specs
 from .config import AppConfig, load_config, overrides_from_snakemake
 from .cost.call import Runtime
+from .errors import SchemaError, ShortDramaError
 from .schemas import EpisodeScript
-from .steps import read_script_checked
+from .steps import read_script_checked, written_with
 
 
 @dataclass
@@ -50,8 +51,25 @@ class Workflow:
 
     # -- documents read back from checkpoints (cached per path and mtime) --------------------
     def script(self, path: str | os.PathLike) -> EpisodeScript:
-        cast = [c.name for c in self.cfg.series.cast.values()]
-        return self._cached(self._scripts, path, lambda p: read_script_checked(p, cast))
+        return self._cached(self._scripts, path, self._read_checked)
+
+    def _read_checked(self, path: str) -> EpisodeScript:
+        episode = int(Path(path).parent.name.removeprefix("ep"))
+        try:
+            return read_script_checked(path, [c.name for c in self.cfg.series.cast.values()],
+                                       language=self.cfg.series.language, episode=episode)
+        except ShortDramaError as error:
+            message = str(error)
+            raise SchemaError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+
+    def check_existing_scripts(self) -> None:
+        """Validate the scripts on disk that this run will keep (perhaps edited by hand) before
+        Snakemake builds its graph, where an input function that raises buries the message under a
+        traceback. A script whose writer spec changed is about to be rewritten: it is not checked."""
+        for ep in self.episodes:
+            path = Path(f"results/{self.series}/ep{ep}/script.json")
+            if path.exists() and written_with(path) == self.script_spec(ep):
+                self.script(str(path))
 
     @staticmethod
     def _cached(cache: dict, path: str | os.PathLike, read):  # noqa: ANN001, ANN205
@@ -69,8 +87,6 @@ class Workflow:
         scenes = self.script(script_path).scenes
         index = int(sc) - 1
         if not 0 <= index < len(scenes):
-            from .errors import SchemaError
-
             raise SchemaError(f"{script_path} has {len(scenes)} scenes; there is no scene {sc}")
         return scenes[index]
 
@@ -105,3 +121,4 @@ class Workflow:
 
 def output_folder(cfg: AppConfig) -> str:
     return cfg.output_dir or f"results/{cfg.series.slug}"
+

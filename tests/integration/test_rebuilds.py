@@ -106,8 +106,27 @@ def test_hand_edit_that_breaks_the_schema_is_one_clear_error(workdir):
     path.write_text(json.dumps(script, indent=2))
     proc = run_snakemake(workdir, *TWO_EPISODES, check=False)
     assert proc.returncode != 0
-    assert "speaker 'Nobody' is not in the cast" in proc.stderr
+    line = next(l for l in proc.stderr.splitlines() if "Nobody" in l)
+    assert line.startswith("shortdrama: error: results/demo/ep01/script.json: episode 1 scene 1: speaker 'Nobody'")
+    assert "Traceback" not in proc.stderr
     assert (workdir / "results/demo/episode_01_final.mp4").exists()
+
+
+def test_frame_rounding_keeps_picture_voice_and_subtitles_together(workdir):
+    path, script = _script(workdir, "01")
+    for scene in script["scenes"]:
+        scene["duration"] = 2.52  # 60.48 frames at 24 fps
+    script["target_duration"] = 2.52 * len(script["scenes"])
+    path.write_text(json.dumps(script, indent=2))
+    run_snakemake(workdir, *TWO_EPISODES)
+    from shortdrama.audio.wav import read_wav
+    from shortdrama.media import probe
+
+    frames = round(2.52 * 24) * len(script["scenes"])
+    video = probe(workdir / "results/demo/episode_01_final.mp4").duration
+    samples, rate = read_wav(workdir / "results/demo/ep01/audio/episode_mix.wav")
+    assert video == pytest.approx(frames / 24, abs=0.05)
+    assert len(samples) / rate == pytest.approx(frames / 24, abs=0.01)
 
 
 def test_deleted_final_file_is_rebuilt_alone(workdir):

@@ -6,9 +6,8 @@ from PIL import Image, ImageDraw
 
 from shortdrama.errors import ProviderError
 from shortdrama.media import probe
-from shortdrama.specs import Encoding
 from shortdrama.video.animatic import MOVES, AnimaticVideo
-from shortdrama.video.base import ClipRequest
+from shortdrama.video.base import ClipRequest, Encoding
 
 ENC = Encoding(width=144, height=256, fps=12, crf=23, preset="ultrafast")
 

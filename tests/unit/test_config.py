@@ -108,7 +108,6 @@ def test_snakemake_config_maps_to_hydra_overrides():
     assert cfg.series.cast["meifang"].look == "older woman, red dress" and cfg.series.name == "林's"
 
 
-def test_slice_json_is_order_stable():
-    a = load_config(["series.episodes=3"]).slice_json("series", "video")
-    b = load_config(["series.episodes=3"]).slice_json("video", "series")
-    assert a == b
+def test_too_many_scenes_is_a_config_error():
+    with pytest.raises(ConfigError, match="at most 99 scenes"):
+        load_config(["series.scenes_per_episode.max=120"])

@@ -17,8 +17,8 @@ def _script() -> EpisodeScript:
     return writer.write_episode(brief, outline, outline.episodes[0])
 
 
-def test_camera_vocabulary_is_fixed():
-    assert CAMERA_DIRECTIONS == ("close-up", "medium", "wide", "pan", "tilt", "zoom-in", "zoom-out", "static")
+def test_camera_direction_outside_the_vocabulary_is_rejected():
+    assert len(CAMERA_DIRECTIONS) == 8
     data = json.loads(_script().model_dump_json())
     data["scenes"][0]["camera"] = "dolly"
     with pytest.raises(SchemaError, match="camera"):
@@ -62,3 +62,13 @@ def test_json_schemas_export_and_match_the_committed_copies(repo):
     for name, schema in schemas.items():
         committed = json.loads((repo / "schemas" / name).read_text())
         assert committed == schema, f"schemas/{name} is stale: run `shortdrama schema schemas/`"
+
+
+def test_script_language_and_episode_number_must_match():
+    script = _script()
+    cast = ["Lin Xiaoyu", "Zhang Meifang", "Chen Haoyu"]
+    check_script(script, cast, language="en", episode=1)
+    with pytest.raises(SchemaError, match="series language is 'zh'"):
+        check_script(script, cast, language="zh")
+    with pytest.raises(SchemaError, match="the script of episode 2 says it is episode 1"):
+        check_script(script, cast, episode=2)

@@ -13,7 +13,6 @@ CAMERAS = ("close-up", "medium", "wide", "pan", "tilt", "zoom-in", "zoom-out", "
 class CharacterLook:
     name: str
     slug: str
-    role: str
     look: str  # free text, English or Chinese: "tall woman, long black hair, red qipao"
     gender: str | None = None
 

@@ -6,7 +6,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ..specs import Encoding
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """Identical for every clip, so the episode concatenates without re-encoding."""
+
+    width: int
+    height: int
+    fps: int
+    crf: int
+    preset: str
+
+    @classmethod
+    def from_spec(cls, data: dict) -> "Encoding":
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -24,6 +38,12 @@ class VideoGenerator(Protocol):
 def frame_count(duration: float, fps: int) -> int:
     """Frames a clip of `duration` seconds holds; every clip and the episode total use this rounding."""
     return max(1, round(duration * fps))
+
+
+def on_frames(duration: float, fps: int) -> float:
+    """A scene's duration rounded to whole frames. Every spec carries this value, so picture, voice,
+    music and subtitles agree on where each scene starts even when a script says 3.02 s."""
+    return round(frame_count(duration, fps) / fps, 6)
 
 
 def x264_args(encoding: Encoding) -> list[str]:
