@@ -47,7 +47,7 @@ def usd(amount: float) -> str:
 
 
 def _table(title: str, groups: dict[str, Tally]) -> list[str]:
-    lines = [f"{title:<24} {'calls':>6} {'hits':>5} {'paid':>5} {'refused':>7} {'spent':>10} {'saved':>10}"]
+    lines = [f"{title:<24} {'calls':>6} {'hits':>5} {'made':>5} {'refused':>7} {'spent':>10} {'saved':>10}"]
     for name, t in groups.items():
         lines.append(f"{name:<24} {t.calls:>6} {t.hits:>5} {t.misses:>5} {t.refused:>7} {usd(t.spent):>10} {usd(t.saved):>10}")
     return lines
@@ -57,7 +57,7 @@ def costs_report(entries: Sequence[LedgerEntry], episodes: int, traditional_per_
     total = Tally()
     for entry in entries:
         total.add(entry)
-    lines = [f"{source}: {total.calls} provider calls, {total.hits} served by the cache, {total.misses} paid, "
+    lines = [f"{source}: {total.calls} provider calls, {total.hits} served by the cache, {total.misses} made, "
              f"{total.refused} refused, {total.failed} failed", ""]
     lines += _table("by step", tally(entries, lambda e: e.step)) + [""]
     lines += _table("by episode", tally(entries, lambda e: f"ep{e.episode:02d}" if e.episode else "series")) + [""]
