@@ -24,6 +24,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/rebuild.py
+	$(BIN)/python bench/cache.py
 
 clean:
 	rm -rf results logs benchmarks .snakemake

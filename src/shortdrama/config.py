@@ -97,11 +97,13 @@ class Pricing(_Strict):
     resolution_multiplier: dict[str, float] = Field(default_factory=dict, description="by render preset name")
     per_image: float = Field(default=0.0, ge=0)
     per_1k_chars: float = Field(default=0.0, ge=0)
+    per_training_run: float = Field(default=0.0, ge=0)
+    per_gpu_hour: float = Field(default=0.0, ge=0)
 
     @property
     def is_free(self) -> bool:
         return not any((self.per_call, self.input_per_mtok, self.output_per_mtok, self.per_second,
-                        self.per_image, self.per_1k_chars))
+                        self.per_image, self.per_1k_chars, self.per_training_run, self.per_gpu_hour))
 
 
 class ProviderConfig(_Strict):

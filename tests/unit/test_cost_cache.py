@@ -208,3 +208,17 @@ def test_prune_by_size_removes_oldest_first(cache, tmp_path):
     assert cache.prune(max_bytes=100) == 1
     assert [cache.get(k) is not None for k in keys] == [False, False, True]
     assert cache.stats().total_bytes == 100
+
+
+def test_cache_command_reports_and_prunes(tmp_path, monkeypatch):
+    from shortdrama.cli import main
+
+    monkeypatch.setenv("SHORTDRAMA_CACHE_DIR", str(tmp_path / "store"))
+    store = CallCache(tmp_path / "store")
+    payload = tmp_path / "clip.mp4"
+    payload.write_bytes(b"x" * 1000)
+    for n in range(3):
+        store.put(request_key({"n": n}), {"mp4": payload}, {"provider": "fake_paid"})
+    assert main(["cache", "stats"]) == 0
+    assert main(["cache", "prune", "--max-bytes", "0"]) == 0
+    assert store.stats().entries == 0

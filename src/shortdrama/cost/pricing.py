@@ -47,3 +47,8 @@ def speech_cost(pricing: Pricing, characters: int) -> float:
 
 def audio_cost(pricing: Pricing, duration: float) -> float:
     return pricing.per_call + pricing.per_second * duration
+
+
+def training_cost(pricing: Pricing, gpu_hours: float) -> float:
+    """A LoRA training run: a flat price per run and/or metered GPU time."""
+    return pricing.per_call + pricing.per_training_run + pricing.per_gpu_hour * gpu_hours

@@ -1,0 +1,37 @@
+"""What the call cache saves: a build of the demo in a fresh folder with a cold cache, then the same
+build in another fresh folder with the cache warm (every provider call a hit), and a third with
+the cache disabled, each as a ratio of the cold build measured in the same run.
+
+    .venv/bin/python bench/cache.py [--series demo] [--cores 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+from rebuild import build
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--series", default="demo")
+    parser.add_argument("--cores", type=int, default=2)
+    args = parser.parse_args()
+    config = [f"series={args.series}"]
+    with tempfile.TemporaryDirectory(prefix="shortdrama-bench-cache-") as tmp:
+        os.environ["SHORTDRAMA_CACHE_DIR"] = str(Path(tmp) / "cache")
+        rows = [("cold cache", *build(Path(tmp) / "a", args.cores, config)),
+                ("warm cache, fresh folder", *build(Path(tmp) / "b", args.cores, config)),
+                ("cache disabled", *build(Path(tmp) / "c", args.cores, [*config, "cache__enabled=false"]))]
+    baseline = rows[0][1]
+    print(f"series={args.series} cores={args.cores}  (ratios against the cold-cache build of this run)")
+    print(f"{'case':28} {'jobs':>5} {'seconds':>8} {'ratio':>7}")
+    for name, seconds, jobs in rows:
+        print(f"{name:28} {jobs:5d} {seconds:8.2f} {seconds / baseline:7.3f}")
+
+
+if __name__ == "__main__":
+    main()
