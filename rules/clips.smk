@@ -9,6 +9,8 @@ rule generate_clip:
         mp4="results/{series}/ep{ep}/clips/sc{sc}.mp4",
     params:
         spec=clip_spec,
+    resources:
+        video_api=1,
     log:
         "logs/{series}/ep{ep}/generate_clip/sc{sc}.log",
     benchmark:

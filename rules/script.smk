@@ -17,6 +17,8 @@ rule write_outline:
         outline="results/{series}/outline.json",
     params:
         spec=outline_spec,
+    resources:
+        llm_api=1,
     log:
         "logs/{series}/write_outline.log",
     benchmark:
@@ -35,6 +37,8 @@ checkpoint write_episode_script:
         script="results/{series}/ep{ep}/script.json",
     params:
         spec=script_spec,
+    resources:
+        llm_api=1,
     log:
         "logs/{series}/ep{ep}/write_episode_script.log",
     benchmark:

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from .config import ImageConfig, LLMConfig, MusicConfig, ProviderConfig, VideoConfig, VoiceConfig
 from .cost import pricing as price
-from .cost.call import Call, Estimate, Produce, Runtime
+from .cost.call import Billing, Call, Estimate, Produce, Runtime
 from .cost.cache import canonical_json
 from .errors import SchemaError
 from .fake_paid import count_fake_call
@@ -33,6 +33,15 @@ def _merged(model: type[ProviderConfig], runtime: Runtime, group: str, result_fi
 
 def brief(spec: str) -> SeriesBrief:
     return SeriesBrief.from_dict(json.loads(spec)["brief"])
+
+
+def _writer_billing(writer: Any, llm: LLMConfig) -> Billing | None:
+    """A hosted writer reports the tokens of every agent call it made; they are what is billed."""
+    usage = getattr(writer, "usage", None)
+    if usage is None:
+        return None
+    return Billing(cost_usd=price.token_cost(llm.pricing, usage.prompt_tokens, usage.completion_tokens, usage.calls),
+                   tokens_in=usage.prompt_tokens, tokens_out=usage.completion_tokens)
 
 
 def _schema_checked(write: Any, what: str) -> Any:
@@ -66,18 +75,33 @@ def outline_estimate(call: Call) -> Estimate:
 
 
 def produce_outline(spec: str) -> Produce:
-    def produce(llm: LLMConfig, outputs: dict[str, Path]) -> float:
+    def produce(llm: LLMConfig, outputs: dict[str, Path]) -> float | Billing:
         from .writers import make_writer
 
         series = brief(spec)
-        outline = _schema_checked(lambda: make_writer(llm).write_outline(series), "outline")
-        if len(outline.episodes) != series.episodes:
-            raise SchemaError(f"the writer planned {len(outline.episodes)} episodes; the series asks for {series.episodes}")
+        writer = make_writer(llm)
+        outline = _schema_checked(lambda: writer.write_outline(series), "outline")
         write_document(outline, outputs["outline"])
         _count_if_fake(llm, "outline")
-        return price.llm_cost(llm.pricing, len(spec), outputs["outline"].stat().st_size)
+        return _writer_billing(writer, llm) or price.llm_cost(llm.pricing, len(spec), outputs["outline"].stat().st_size)
 
     return produce
+
+
+def check_outline(spec: str, path: Path) -> None:
+    """Everything an outline must satisfy, checked before it is cached and again before a cached one is used."""
+    series, outline = brief(spec), read_outline(path)
+    if len(outline.episodes) != series.episodes:
+        raise SchemaError(f"the writer planned {len(outline.episodes)} episodes; the series asks for {series.episodes}")
+    if outline.language != series.language:
+        raise SchemaError(f"the outline is in {outline.language!r}; the series language is {series.language!r}")
+
+
+def check_episode_script(spec: str, episode: int, path: Path) -> None:
+    from .schemas import check_script, read_script
+
+    series = brief(spec)
+    check_script(read_script(path), series.cast_names, language=series.language, episode=episode)
 
 
 def script_call(spec: str, outline: Path, episode: int, runtime: Runtime) -> tuple[Call, LLMConfig]:
@@ -94,16 +118,15 @@ def script_estimate(call: Call) -> Estimate:
 
 def produce_script(spec: str, outline_path: Path, episode: int) -> Produce:
     def produce(llm: LLMConfig, outputs: dict[str, Path]) -> float:
-        from .schemas import check_script
         from .writers import make_writer
 
         series, outline = brief(spec), read_outline(outline_path)
-        script = _schema_checked(lambda: make_writer(llm).write_episode(series, outline, outline.episodes[episode - 1]),
+        writer = make_writer(llm)
+        script = _schema_checked(lambda: writer.write_episode(series, outline, outline.episodes[episode - 1]),
                                  f"episode {episode} script")
-        check_script(script, series.cast_names)
         write_document(script, outputs["script"])
         _count_if_fake(llm, "episode_script", episode=episode)
-        return price.llm_cost(llm.pricing, len(spec) + outline_path.stat().st_size, outputs["script"].stat().st_size)
+        return _writer_billing(writer, llm) or price.llm_cost(llm.pricing, len(spec) + outline_path.stat().st_size, outputs["script"].stat().st_size)
 
     return produce
 
@@ -144,7 +167,7 @@ def produce_keyframe(spec: str) -> Produce:
 
 def clip_call(spec: str, keyframe: Path, episode: int, scene: int, runtime: Runtime) -> tuple[Call, VideoConfig]:
     data = json.loads(spec)
-    request = {k: data[k] for k in ("camera", "duration", "encoding")}
+    request = {k: data[k] for k in ("prompt", "seed", "camera", "duration", "encoding")}
     call = Call(rule="generate_clip", step="clip", version=1, request=request, inputs={"keyframe": keyframe},
                 episode=episode, scene=scene)
     return call, _merged(VideoConfig, runtime, "video", data["video"])
@@ -156,18 +179,39 @@ def clip_estimate(spec: str) -> Estimate:
     return lambda video: price.video_cost(video.pricing, data["duration"], enc["width"], enc["height"])
 
 
-def produce_clip(spec: str, keyframe: Path) -> Produce:
-    def produce(video: VideoConfig, outputs: dict[str, Path]) -> None:
+def produce_clip(spec: str, keyframe: Path, call: Call, runtime: Runtime) -> Produce:
+    def produce(video: VideoConfig, outputs: dict[str, Path]) -> Billing | None:
         from .video.animatic import AnimaticVideo
         from .video.base import ClipRequest, Encoding
 
         data = json.loads(spec)
+        if video.provider == "job_api":
+            return _hosted_clip(data, keyframe, call, video, runtime, outputs["mp4"])
         request = ClipRequest(keyframe=keyframe, camera=data["camera"], duration=data["duration"],
                               encoding=Encoding.from_spec(data["encoding"]))
         AnimaticVideo(motion=video.motion, strength=video.strength).generate(request, outputs["mp4"])
         _count_if_fake(video, "clip", duration=data["duration"])
 
     return produce
+
+
+def _hosted_clip(data: dict, keyframe: Path, call: Call, video: VideoConfig, runtime: Runtime, out: Path) -> Billing:
+    from .cost.call import call_key
+    from .http import RetryPolicy
+    from .video.job_api import JobApiModel, JobApiSettings, JobApiVideo, JobRequest
+
+    chain = video.chain()
+    enc = data["encoding"]
+    settings = JobApiSettings(
+        chain=tuple(JobApiModel(base_url=m.base_url, model=m.model, api_key_env=m.api_key_env) for m in chain),
+        negative_prompt=video.negative_prompt, poll_interval_s=video.poll_interval_s, job_timeout_s=video.job_timeout_s,
+        retry=RetryPolicy(max_attempts=video.max_attempts, max_total_s=video.max_total_s, request_timeout_s=video.timeout_s))
+    request = JobRequest(key=call_key(call, video), prompt=data["prompt"], duration=data["duration"],
+                         width=enc["width"], height=enc["height"], fps=enc["fps"], seed=data["seed"], reference_image=keyframe)
+    result = JobApiVideo(settings, runtime.cache_dir / "jobs").generate(request, out)
+    answered = next(m for m in chain if m.model == result.model)
+    return Billing(cost_usd=price.video_cost(answered.pricing, data["duration"], enc["width"], enc["height"]),
+                   model=result.model)
 
 
 # -- dialogue -------------------------------------------------------------------------------------

@@ -111,43 +111,111 @@ class ProviderConfig(_Strict):
     they change what a call costs or how it is scheduled, never what it produces, so they are kept
     out of every rule's params and every cache key."""
 
-    OPERATIONAL: ClassVar[frozenset[str]] = frozenset({"pricing", "concurrency", "fallback"})
+    # Where and how a request is sent changes neither the result nor the cache key: the same model
+    # behind another gateway, a longer timeout or a new key must not regenerate anything.
+    OPERATIONAL: ClassVar[frozenset[str]] = frozenset({
+        "pricing", "concurrency", "fallback", "base_url", "api_key_env", "timeout_s", "max_attempts",
+        "max_total_s", "poll_interval_s", "job_timeout_s"})
+
+    # The fields that change what each provider produces. Only these enter rule params and cache
+    # keys, so a new setting (or one a provider ignores) never re-pays for everything already made.
+    RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     pricing: Pricing = Pricing()
     concurrency: int = Field(default=4, ge=1, le=64)
 
     def result_fields(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude=set(self.OPERATIONAL))
+        dumped = self.model_dump(mode="json")
+        names = self.RESULT_FIELDS.get(dumped.get("provider", ""))
+        if names is None:
+            return {k: v for k, v in dumped.items() if k not in self.OPERATIONAL}
+        return {name: dumped[name] for name in ("provider", *names)}
 
 
-class LLMConfig(ProviderConfig):
-    provider: Literal["offline", "fake_paid"]
+class HostedConfig(ProviderConfig):
+    """Connection settings of a hosted provider. The key itself is never configured: only the name
+    of the environment variable that holds it."""
+
+    base_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=6, ge=1, le=20)
+    max_total_s: float = Field(default=600.0, gt=0)
+
+
+class LLMConfig(HostedConfig):
+    RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "offline": ("model",), "fake_paid": ("model",),
+        "openai": ("model", "temperature", "max_tokens", "json_mode", "repair_rounds", "critic_rounds", "scene_batch_size"),
+    }
+
+    provider: Literal["offline", "fake_paid", "openai"]
     model: str = Field(min_length=1)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=4000, ge=256)
+    json_mode: bool = True
+    repair_rounds: int = Field(default=2, ge=0, le=5)
+    critic_rounds: int = Field(default=2, ge=0, le=5)
+    scene_batch_size: int = Field(default=8, ge=1, le=30)
     fallback: "LLMConfig | None" = None
+
+    @model_validator(mode="after")
+    def _hosted_needs_url(self) -> "LLMConfig":
+        if self.provider == "openai" and not self.base_url:
+            raise ValueError("an openai-compatible writer needs base_url")
+        return self
 
 
 class ImageConfig(ProviderConfig):
+    RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {"procedural": ("model", "captions", "name_tags")}
+
     provider: Literal["procedural"]
     model: str = "storyboard-v1"
     captions: bool = True
     name_tags: bool = True
 
 
-class VideoConfig(ProviderConfig):
-    provider: Literal["animatic", "fake_paid"]
+class VideoConfig(HostedConfig):
+    RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "animatic": ("model", "motion", "strength"), "fake_paid": ("model", "motion", "strength"),
+        "job_api": ("model", "negative_prompt"),
+    }
+
+    provider: Literal["animatic", "fake_paid", "job_api"]
     model: str = "animatic-v1"
     motion: Literal["camera", "none"] = "camera"
     strength: float = Field(default=0.18, ge=0.0, le=0.5)
+    negative_prompt: str = "blurry, low quality, distorted, watermark"
+    poll_interval_s: float = Field(default=5.0, gt=0)
+    job_timeout_s: float = Field(default=900.0, gt=0)
+    # The next, cheaper model: used when a job fails, and when the budget says downgrade.
     fallback: "VideoConfig | None" = None
+
+    @model_validator(mode="after")
+    def _hosted_needs_url(self) -> "VideoConfig":
+        if self.provider == "job_api" and not self.base_url:
+            raise ValueError("a video job API needs base_url")
+        return self
+
+    def chain(self) -> list["VideoConfig"]:
+        models, current = [], self
+        while current is not None:
+            models.append(current)
+            current = current.fallback
+        return models
 
 
 class VoiceConfig(ProviderConfig):
+    RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {"espeak": ("model", "rate")}
+
     provider: Literal["espeak"]
     model: str = "espeak-ng"
     rate: int = Field(default=165, ge=80, le=400)
 
 
 class MusicConfig(ProviderConfig):
+    RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {"synth": ("model", "enabled", "volume_db", "duck_db")}
+
     provider: Literal["synth"]
     model: str = "synth-v1"
     enabled: bool = True

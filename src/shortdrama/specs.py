@@ -13,6 +13,7 @@ from typing import Any
 from .config import AppConfig, CharacterConfig
 from .schemas import EpisodeScript, Scene
 from .video.base import on_frames
+from .video.prompt import video_prompt
 from .writers.base import SeriesBrief
 
 
@@ -53,7 +54,11 @@ def keyframe_spec(cfg: AppConfig, scene: Scene) -> str:
 
 
 def clip_spec(cfg: AppConfig, scene: Scene) -> str:
+    cast = _cast_by_name(cfg)
+    on_screen = [{"name": n, "look": cast[n][2].look} for n in scene.characters if n in cast]
     return _dump({
+        "prompt": video_prompt(scene.camera, scene.location.setting, scene.location.description, scene.action, on_screen),
+        "seed": cfg.seed,
         "camera": scene.camera,
         "duration": on_frames(scene.duration, cfg.render.fps),
         "video": cfg.video.result_fields(),

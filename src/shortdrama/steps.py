@@ -16,7 +16,7 @@ from typing import Sequence
 from . import calls
 from .cost.call import Runtime, provider_call
 from .media import write_text_atomic
-from .schemas import EpisodeScript, check_script, read_outline, read_script, write_document
+from .schemas import EpisodeScript, check_script, read_script
 
 
 def record_config(spec: str, out: str | Path) -> None:
@@ -29,8 +29,8 @@ def record_config(spec: str, out: str | Path) -> None:
 def write_outline(spec: str, out: str | Path, runtime: Runtime | None = None) -> None:
     runtime = runtime or Runtime.from_env()
     call, llm = calls.outline_call(spec, runtime)
-    provider_call(runtime, call, llm, calls.outline_estimate(call), calls.produce_outline(spec), {"outline": Path(out)})
-    read_outline(out)  # a cached or fresh document is validated the same way
+    provider_call(runtime, call, llm, calls.outline_estimate(call), calls.produce_outline(spec), {"outline": Path(out)},
+                  validate=lambda files: calls.check_outline(spec, files["outline"]))
 
 
 def write_episode_script(spec: str, outline_path: str | Path, episode: int, out: str | Path,
@@ -38,9 +38,8 @@ def write_episode_script(spec: str, outline_path: str | Path, episode: int, out:
     runtime = runtime or Runtime.from_env()
     call, llm = calls.script_call(spec, Path(outline_path), episode, runtime)
     provider_call(runtime, call, llm, calls.script_estimate(call), calls.produce_script(spec, Path(outline_path), episode),
-                  {"script": Path(out)})
+                  {"script": Path(out)}, validate=lambda files: calls.check_episode_script(spec, episode, files["script"]))
     script = read_script(out)
-    check_script(script, calls.brief(spec).cast_names, episode=episode)
     write_text_atomic(writer_spec_path(out), spec)  # lets the next run tell a kept script from a stale one
     return script
 
@@ -55,7 +54,7 @@ def generate_clip(spec: str, keyframe: str | Path, out: str | Path, episode: int
                   runtime: Runtime | None = None) -> None:
     runtime = runtime or Runtime.from_env()
     call, video = calls.clip_call(spec, Path(keyframe), episode, scene, runtime)
-    provider_call(runtime, call, video, calls.clip_estimate(spec), calls.produce_clip(spec, Path(keyframe)),
+    provider_call(runtime, call, video, calls.clip_estimate(spec), calls.produce_clip(spec, Path(keyframe), call, runtime),
                   {"mp4": Path(out)})
 
 

@@ -52,7 +52,7 @@ def test_nested_override_reaches_the_model():
 @pytest.mark.parametrize(
     "override, expected",
     [
-        ("video=foo", "video=foo: unknown video option; choose one of: animatic, fake_paid, still"),
+        ("video=foo", "video=foo: unknown video option; choose one of: animatic, fake_paid, kling, pika, runway, still"),
         ("render=4k", "render=4k: unknown render option; choose one of: 1080p, 480p, 720p"),
         ("render.resolution=720x", 'render.resolution="720x": must be WIDTHxHEIGHT'),
         ("render.resolution=1280x720", "is not vertical 9:16"),

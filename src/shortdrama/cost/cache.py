@@ -208,6 +208,10 @@ class CallCache:
                 listing.append((folder, document))
         return listing
 
+    def forget(self, key: str) -> bool:
+        """Drop one entry (an answer that no longer passes its checks); True if there was one."""
+        return self._discard(self.entry_dir(key))
+
     def _discard(self, folder: Path) -> bool:
         """Move an entry out of its key in one rename, then delete it at leisure; readers that already
         opened its files keep reading, and a concurrent put can publish the key again at once."""

@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..config import AppConfig, BudgetConfig, ProviderConfig
+from ..errors import ShortDramaError
 from .budget import BudgetExceeded, BudgetGuard, Caps
 from .cache import CallCache, file_digest, request_key
 from .ledger import Ledger, LedgerEntry
+from .locking import exclusive_lock
 from .slots import ProviderSlots
 
 log = logging.getLogger(__name__)
@@ -40,14 +42,20 @@ class Runtime:
     cache_enabled: bool
     budget: BudgetConfig
     providers: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    budget_dir: Path | None = None  # where the money is counted; a sweep counts all its points together
 
     @property
     def ledger(self) -> Ledger:
         return Ledger(self.output_dir / "ledger.jsonl")
 
     @property
+    def spend_ledger(self) -> Ledger:
+        return Ledger((self.budget_dir or self.output_dir) / "ledger.jsonl")
+
+    @property
     def guard(self) -> BudgetGuard:
-        return BudgetGuard(self.ledger, Caps(self.budget.series_usd, self.budget.episode_usd), self.output_dir / ".budget")
+        return BudgetGuard(self.spend_ledger, Caps(self.budget.series_usd, self.budget.episode_usd),
+                           (self.budget_dir or self.output_dir) / ".budget")
 
     @property
     def cache(self) -> CallCache | None:
@@ -63,21 +71,27 @@ class Runtime:
     @classmethod
     def from_config(cls, cfg: AppConfig, output_dir: Path, default_cache_dir: Path) -> "Runtime":
         cache_dir = Path(cfg.cache.dir or os.environ.get("SHORTDRAMA_CACHE_DIR") or default_cache_dir)
+        # A sweep point (results/<series>/sweeps/<point>) spends from the sweep's purse: the series cap
+        # bounds the whole sweep, not each point.
+        budget_dir = output_dir.parent if output_dir.parent.name == "sweeps" else None
         return cls(output_dir=output_dir.resolve(), cache_dir=cache_dir.resolve(), cache_enabled=cfg.cache.enabled,
                    budget=cfg.budget,
-                   providers={g: getattr(cfg, g).model_dump(mode="json") for g in ("llm", "image", "video", "voice", "music")})
+                   providers={g: getattr(cfg, g).model_dump(mode="json") for g in ("llm", "image", "video", "voice", "music")},
+                   budget_dir=budget_dir.resolve() if budget_dir else None)
 
     def to_json(self) -> str:
         return json.dumps({"output_dir": str(self.output_dir), "cache_dir": str(self.cache_dir),
                            "cache_enabled": self.cache_enabled, "budget": self.budget.model_dump(mode="json"),
-                           "providers": dict(self.providers)}, sort_keys=True)
+                           "providers": dict(self.providers),
+                           "budget_dir": str(self.budget_dir) if self.budget_dir else None}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "Runtime":
         data = json.loads(text)
         return cls(output_dir=Path(data["output_dir"]), cache_dir=Path(data["cache_dir"]),
                    cache_enabled=data["cache_enabled"], budget=BudgetConfig.model_validate(data["budget"]),
-                   providers=data["providers"])
+                   providers=data["providers"],
+                   budget_dir=Path(data["budget_dir"]) if data.get("budget_dir") else None)
 
     @classmethod
     def from_env(cls) -> "Runtime":
@@ -107,46 +121,78 @@ class Call:
         return f"{self.rule}{where}"
 
 
-def call_key(call: Call, provider: ProviderConfig) -> str:
+def call_key(call: Call, provider: ProviderConfig, digests: Mapping[str, str] | None = None) -> str:
+    """`digests` stands in for input files that do not exist yet (a plan predicting cache hits)."""
+    known = digests or {}
     return request_key({
-        "step": call.step, "version": call.version, "provider": provider.result_fields(),
-        "request": call.request, "inputs": {name: file_digest(path) for name, path in sorted(call.inputs.items())},
+        "step": call.step, "version": call.version, "provider": provider.result_fields(), "request": call.request,
+        "inputs": {name: known.get(str(path)) or file_digest(path) for name, path in sorted(call.inputs.items())},
     })
 
 
+@dataclass(frozen=True)
+class Billing:
+    """What a provider reported for one call: its cost and, for LLMs, the tokens."""
+
+    cost_usd: float | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    model: str | None = None  # the model that really answered, when a provider fell back by itself
+
+
 Estimate = Callable[[ProviderConfig], float]
-Produce = Callable[[ProviderConfig, dict[str, Path]], "float | None"]
+Produce = Callable[[ProviderConfig, dict[str, Path]], "float | Billing | None"]
 
 
 def provider_call(runtime: Runtime, call: Call, provider: ProviderConfig, estimate: Estimate, produce: Produce,
-                  outputs: Mapping[str, Path]) -> LedgerEntry:
-    """Run (or replay from the cache) one provider call and write its `outputs`; returns its ledger entry."""
-    ledger, guard, cache = runtime.ledger, runtime.guard, runtime.cache
+                  outputs: Mapping[str, Path], validate: Callable[[Mapping[str, Path]], None] | None = None) -> LedgerEntry:
+    """Run (or replay from the cache) one provider call and write its `outputs`; returns its ledger entry.
+
+    `validate` checks the outputs (a fresh answer before it is cached, a cached one before it is used):
+    an answer that fails it is never stored, and a stored one that fails it is forgotten."""
     while True:
         key = call_key(call, provider)
-        estimated = round(estimate(provider), 6)
-        entry = cache.get(key) if cache else None
-        if entry is not None:
-            for name, dest in outputs.items():
-                cache.restore(entry, name, Path(dest))
+        # One request at a time per key: two jobs (or builds) asking the same thing pay once.
+        with exclusive_lock(runtime.cache_dir / ".locks" / f"{key}.lock"):
+            result = _call_once(runtime, call, provider, key, estimate, produce, outputs, validate)
+        if result is not None:
+            return result
+        provider = provider.fallback  # refused at the cap with on_cap=downgrade
+
+
+def _call_once(runtime: Runtime, call: Call, provider: ProviderConfig, key: str, estimate: Estimate, produce: Produce,
+               outputs: Mapping[str, Path], validate: Callable[[Mapping[str, Path]], None] | None) -> LedgerEntry | None:
+    ledger, guard, cache = runtime.ledger, runtime.guard, runtime.cache
+    estimated = round(estimate(provider), 6)
+    entry = cache.get(key) if cache else None
+    if entry is not None:
+        for name, dest in outputs.items():
+            cache.restore(entry, name, Path(dest))
+        try:
+            if validate:
+                validate(outputs)
+        except ShortDramaError as problem:
+            log.warning("cached answer %s fails its checks (%s): asking the provider again", key[:12], problem)
+            cache.forget(key)
+        else:
             hit = _entry(call, provider, key, "hit", estimated, 0.0, 0.0, "ok")
             ledger.append(hit)
             return hit
-        try:
-            reservation = guard.reserve(estimated, call.episode, call.label)
-        except BudgetExceeded as refusal:
-            ledger.append(_entry(call, provider, key, "miss", estimated, 0.0, 0.0, "refused", str(refusal)))
-            fallback = getattr(provider, "fallback", None)
-            if runtime.budget.on_cap == "downgrade" and fallback is not None:
-                log.warning("%s; downgrading %s to %s", refusal, _model(provider), _model(fallback))
-                provider = fallback
-                continue
-            raise
-        return _run_miss(runtime, call, provider, key, estimated, reservation, produce, outputs)
+    try:
+        reservation = guard.reserve(estimated, call.episode, call.label)
+    except BudgetExceeded as refusal:
+        ledger.append(_entry(call, provider, key, "miss", estimated, 0.0, 0.0, "refused", str(refusal)))
+        fallback = getattr(provider, "fallback", None)
+        if runtime.budget.on_cap == "downgrade" and fallback is not None:
+            log.warning("%s; downgrading %s to %s", refusal, _model(provider), _model(fallback))
+            return None
+        raise
+    return _run_miss(runtime, call, provider, key, estimated, reservation, produce, outputs, validate)
 
 
 def _run_miss(runtime: Runtime, call: Call, provider: ProviderConfig, key: str, estimated: float, reservation: Any,
-              produce: Produce, outputs: Mapping[str, Path]) -> LedgerEntry:
+              produce: Produce, outputs: Mapping[str, Path],
+              validate: Callable[[Mapping[str, Path]], None] | None) -> LedgerEntry:
     guard, cache = runtime.guard, runtime.cache
     slot_name = f"{getattr(provider, 'provider', 'provider')}-{_model(provider)}".replace("/", "_")
     started = time.perf_counter()
@@ -155,13 +201,18 @@ def _run_miss(runtime: Runtime, call: Call, provider: ProviderConfig, key: str, 
         try:
             with runtime.slots.acquire(slot_name, provider.concurrency):
                 actual = produce(provider, produced)
+            if validate:
+                validate(produced)
         except BaseException as error:
             failed = _entry(call, provider, key, "miss", estimated, 0.0, time.perf_counter() - started, "failed",
                             str(error).splitlines()[0][:300] if str(error) else type(error).__name__)
             guard.settle(reservation, failed)
+            if runtime.spend_ledger.path != runtime.ledger.path:
+                runtime.ledger.append(failed)
             raise
         duration = time.perf_counter() - started
-        cost = round(actual if actual is not None else estimated, 6)
+        billing = actual if isinstance(actual, Billing) else Billing(cost_usd=actual)
+        cost = round(billing.cost_usd if billing.cost_usd is not None else estimated, 6)
         if cache is not None:
             stored = cache.put(key, produced, {"provider": getattr(provider, "provider", ""), "model": _model(provider),
                                                "step": call.step, "rule": call.rule, "cost_usd": cost})
@@ -171,8 +222,11 @@ def _run_miss(runtime: Runtime, call: Call, provider: ProviderConfig, key: str, 
             for name, dest in outputs.items():
                 Path(dest).parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(produced[name], dest)
-    entry = _entry(call, provider, key, "miss", estimated, cost, duration, "ok")
+    entry = _entry(call, provider, key, "miss", estimated, cost, duration, "ok", model=billing.model,
+                   tokens=(billing.tokens_in, billing.tokens_out))
     guard.settle(reservation, entry)
+    if runtime.spend_ledger.path != runtime.ledger.path:
+        runtime.ledger.append(entry)  # a sweep point's own ledger, for its row of the comparison
     return entry
 
 
@@ -188,10 +242,10 @@ def _model(provider: Any) -> str:
 
 
 def _entry(call: Call, provider: ProviderConfig, key: str, cache: str, estimate: float, cost: float, duration: float,
-           outcome: str, message: str = "") -> LedgerEntry:
+           outcome: str, message: str = "", model: str | None = None, tokens: tuple[int, int] = (0, 0)) -> LedgerEntry:
     return LedgerEntry(
         time=datetime.now(timezone.utc).isoformat(timespec="milliseconds"), rule=call.rule, step=call.step,
-        provider=str(getattr(provider, "provider", "")), model=_model(provider), key=key, cache=cache,
+        provider=str(getattr(provider, "provider", "")), model=model or _model(provider), key=key, cache=cache,
         estimate_usd=estimate, cost_usd=cost, duration_s=round(duration, 3), outcome=outcome,
-        episode=call.episode, scene=call.scene, message=message,
+        episode=call.episode, scene=call.scene, message=message, tokens_in=tokens[0], tokens_out=tokens[1],
     )

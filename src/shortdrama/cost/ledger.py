@@ -51,6 +51,8 @@ class LedgerEntry:
     episode: int | None = None
     scene: int | None = None
     message: str = ""
+    tokens_in: int = 0  # as the provider reported them (LLMs)
+    tokens_out: int = 0
 
     def __post_init__(self) -> None:
         if self.cache not in CACHE_STATES:

@@ -52,3 +52,8 @@ def audio_cost(pricing: Pricing, duration: float) -> float:
 def training_cost(pricing: Pricing, gpu_hours: float) -> float:
     """A LoRA training run: a flat price per run and/or metered GPU time."""
     return pricing.per_call + pricing.per_training_run + pricing.per_gpu_hour * gpu_hours
+
+
+def token_cost(pricing: Pricing, tokens_in: int, tokens_out: int, calls: int = 1) -> float:
+    """What an LLM bills for the tokens its responses reported."""
+    return pricing.per_call * calls + (tokens_in * pricing.input_per_mtok + tokens_out * pricing.output_per_mtok) / 1e6

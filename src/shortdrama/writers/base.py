@@ -67,4 +67,13 @@ def make_writer(llm: LLMConfig) -> ScriptWriter:
         from .offline import OfflineWriter
 
         return OfflineWriter()
+    if llm.provider == "openai":
+        from ..http import RetryPolicy
+        from .openai_compat import ChatSettings, OpenAICompatWriter
+
+        return OpenAICompatWriter(ChatSettings(
+            base_url=llm.base_url, model=llm.model, api_key_env=llm.api_key_env, temperature=llm.temperature,
+            max_tokens=llm.max_tokens, json_mode=llm.json_mode, repair_rounds=llm.repair_rounds,
+            critic_rounds=llm.critic_rounds, scene_batch_size=llm.scene_batch_size,
+            retry=RetryPolicy(max_attempts=llm.max_attempts, max_total_s=llm.max_total_s, request_timeout_s=llm.timeout_s)))
     raise AssertionError(f"unhandled llm provider {llm.provider!r}")  # config validation lists the providers

@@ -1,0 +1,248 @@
+"""A multi-agent script writer over any OpenAI-compatible chat completions API.
+
+DeepSeek, OpenAI, gateways in front of Claude or Gemini, and local vLLM / Ollama / llama.cpp servers
+all speak `POST {base_url}/chat/completions`. Three agents share one HTTP client:
+
+- the outline writer turns the brief into an `Outline`;
+- the episode writer turns one episode of the outline into scenes, in batches of
+  `scene_batch_size` after a scene plan when an episode may be long, so no reply is truncated;
+- the continuity critic reviews each draft; its fixes, plus the findings of the same checks run
+  locally in code, go back to the episode writer for a bounded number of revision rounds.
+
+Every reply is parsed as JSON (fences and surrounding prose stripped), validated, and on failure
+sent back with the list of problems for a bounded number of repair rounds. The API key is read
+from the environment variable the settings name and travels only in the Authorization header.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+
+import httpx
+
+from ..errors import ProviderError, SchemaError
+from ..http import ProviderHTTPError, RetryPolicy, api_key, auth_headers, request
+from ..schemas import EpisodeOutline, EpisodeScript, Outline, Scene, check_script
+from . import prompts
+from .base import SeriesBrief
+from .replies import (MAX_LISTED_PROBLEMS, UnusableReply, extract_json, local_findings, one_line,
+                      parse_outline_reply, parse_patch_reply, parse_plan_reply, parse_scenes_reply,
+                      parse_verdict_reply)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CRITIC_MAX_TEMPERATURE = 0.2  # a reviewer should be steady; the writers keep the configured temperature
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    base_url: str
+    model: str
+    api_key_env: str | None
+    temperature: float = 0.7
+    max_tokens: int = 4000
+    json_mode: bool = True  # send response_format={"type": "json_object"}
+    retry: RetryPolicy = RetryPolicy()
+    repair_rounds: int = 2
+    critic_rounds: int = 2
+    scene_batch_size: int = 8
+
+
+@dataclass
+class TokenUsage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    calls: int = 0
+
+    def add(self, usage: Any) -> None:
+        self.calls += 1
+        if isinstance(usage, dict):
+            self.prompt_tokens += _count(usage.get("prompt_tokens"))
+            self.completion_tokens += _count(usage.get("completion_tokens"))
+
+
+@dataclass(frozen=True)
+class _Reply:
+    content: str
+    finish_reason: str | None
+
+
+class OpenAICompatWriter:
+    def __init__(self, settings: ChatSettings, client: httpx.Client | None = None):
+        if settings.scene_batch_size < 1 or settings.repair_rounds < 0 or settings.critic_rounds < 0:
+            raise ProviderError("llm: scene_batch_size must be >= 1 and repair/critic rounds >= 0")
+        self.settings = settings
+        self.usage = TokenUsage()
+        self._client = client if client is not None else httpx.Client()
+        self._owns_client = client is None
+        self._url = settings.base_url.rstrip("/") + "/chat/completions"
+        self._json_mode = settings.json_mode
+        self._key: str | None = None
+        self._key_read = False
+
+    def __repr__(self) -> str:  # the key is never part of any representation
+        return f"OpenAICompatWriter(model={self.settings.model!r}, base_url={self.settings.base_url!r})"
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> "OpenAICompatWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------------------------- agents
+
+    def write_outline(self, brief: SeriesBrief) -> Outline:
+        return self._structured(prompts.outline_messages(brief), lambda data: parse_outline_reply(data, brief),
+                                "outline")
+
+    def write_episode(self, brief: SeriesBrief, outline: Outline, episode: EpisodeOutline) -> EpisodeScript:
+        scenes = self._draft(brief, outline, episode)
+        scenes = self._review(brief, outline, episode, scenes)
+        script = EpisodeScript(episode=episode.episode, title=episode.title, language=brief.language,
+                               mood=episode.mood, target_duration=float(sum(s.duration for s in scenes)),
+                               scenes=scenes)
+        check_script(script, brief.cast_names, language=brief.language, episode=episode.episode)
+        return script
+
+    def _draft(self, brief: SeriesBrief, outline: Outline, episode: EpisodeOutline) -> list[Scene]:
+        n, size = episode.episode, self.settings.scene_batch_size
+        if brief.scenes_max <= size:
+            return self._structured(prompts.episode_messages(brief, outline, episode),
+                                    lambda data: parse_scenes_reply(data, count=(brief.scenes_min, brief.scenes_max)),
+                                    f"episode {n}")
+        plan = self._structured(prompts.plan_messages(brief, outline, episode),
+                                lambda data: parse_plan_reply(data, brief.scenes_min, brief.scenes_max),
+                                f"episode {n} plan")
+        scenes: list[Scene] = []
+        for first in range(1, len(plan) + 1, size):
+            last = min(len(plan), first + size - 1)
+            want = last - first + 1
+            scenes += self._structured(
+                prompts.batch_messages(brief, outline, episode, plan, scenes, first, last),
+                lambda data, first=first, want=want: parse_scenes_reply(data, count=(want, want), first=first),
+                f"episode {n} scenes {first}-{last} of {len(plan)}")
+        return scenes
+
+    def _review(self, brief: SeriesBrief, outline: Outline, episode: EpisodeOutline,
+                scenes: list[Scene]) -> list[Scene]:
+        """Critic rounds: local findings plus the critic's fixes go back to the episode writer."""
+        n, rounds = episode.episode, self.settings.critic_rounds
+        revisions = 0
+        while True:
+            local = local_findings(brief, scenes)
+            critic: list[str] = []
+            if rounds > 0:
+                critic = self._structured(prompts.critic_messages(brief, outline, episode, scenes), parse_verdict_reply,
+                                          f"episode {n} critic", temperature=min(self.settings.temperature,
+                                                                                 CRITIC_MAX_TEMPERATURE))
+            fixes = [f.text for f in local] + [fix for fix in critic if fix not in {f.text for f in local}]
+            if not fixes:
+                return scenes
+            if revisions >= rounds:
+                break
+            revisions += 1
+            log.info("episode %d: revision %d/%d for %d fixes", n, revisions, rounds, len(fixes))
+            patch = self._structured(prompts.revise_messages(brief, outline, episode, scenes, fixes),
+                                     lambda data, total=len(scenes): parse_patch_reply(data, total),
+                                     f"episode {n} revision {revisions}")
+            scenes = [patch.get(number, scene) for number, scene in enumerate(scenes, start=1)]
+        hard = [f.text for f in local if f.hard]
+        if hard:
+            raise SchemaError(one_line(f"episode {n}: still wrong after {rounds} critic rounds: " + "; ".join(hard)))
+        log.warning("episode %d: accepted with open notes after %d critic rounds: %s", n, rounds,
+                    one_line("; ".join(fixes), 600))
+        return scenes
+
+    # ------------------------------------------------------------------------------ structured
+
+    def _structured(self, messages: list[dict[str, str]], parse: Callable[[Any], T], what: str,
+                    temperature: float | None = None) -> T:
+        """Ask, parse and validate; send the problems back for up to `repair_rounds` repairs."""
+        conversation = list(messages)
+        problems: list[str] = []
+        for attempt in range(self.settings.repair_rounds + 1):
+            reply = self._chat(conversation, what, temperature)
+            truncated = reply.finish_reason == "length"
+            try:
+                if truncated:
+                    raise UnusableReply(["the reply was cut off at the token limit (finish_reason=length); "
+                                     "the JSON is incomplete"])
+                return parse(extract_json(reply.content))
+            except UnusableReply as unusable:
+                problems = unusable.problems
+            if attempt < self.settings.repair_rounds:
+                log.warning("%s: unusable reply (%s); repair %d/%d", what, one_line("; ".join(problems), 300),
+                            attempt + 1, self.settings.repair_rounds)
+                conversation += [{"role": "assistant", "content": reply.content},
+                                 prompts.repair_message(problems[:MAX_LISTED_PROBLEMS], truncated)]
+        raise SchemaError(one_line(f"{what}: no valid reply from {self.settings.model} after "
+                                    f"{self.settings.repair_rounds} repair rounds: " + "; ".join(problems)))
+
+    def _chat(self, messages: list[dict[str, str]], what: str, temperature: float | None) -> _Reply:
+        payload: dict[str, Any] = {
+            "model": self.settings.model, "messages": messages,
+            "temperature": self.settings.temperature if temperature is None else temperature,
+            "max_tokens": self.settings.max_tokens,
+        }
+        label = f"llm {self.settings.model} {what}"
+        if self._json_mode:
+            payload["response_format"] = {"type": "json_object"}
+        try:
+            response = self._post(payload, label)
+        except ProviderHTTPError as error:
+            if not (self._json_mode and error.status == 400 and _mentions_response_format(str(error))):
+                raise
+            log.warning("%s: the server rejects response_format; asking for JSON in the prompt only", label)
+            self._json_mode = False
+            payload.pop("response_format")
+            response = self._post(payload, label)
+        try:
+            body = response.json()
+            choice = body["choices"][0]
+            content = choice["message"].get("content") or ""
+            finish = choice.get("finish_reason")
+            if not isinstance(content, str):
+                raise TypeError("content is not a string")
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            raise ProviderError(self._redact(f"{label}: unexpected response: {response.text[:200]!r}")) from None
+        self.usage.add(body.get("usage"))
+        usage = body.get("usage") or {}
+        log.info("%s: %s prompt + %s completion tokens, finish_reason=%s", label, usage.get("prompt_tokens", "?"),
+                 usage.get("completion_tokens", "?"), finish)
+        return _Reply(content, finish)
+
+    def _post(self, payload: dict[str, Any], label: str) -> httpx.Response:
+        headers = auth_headers(self._api_key())
+        try:
+            return request(self._client, "POST", self._url, policy=self.settings.retry, what=label,
+                           json=payload, headers=headers)
+        except ProviderHTTPError as error:
+            message = self._redact(str(error))
+            if message != str(error):
+                raise ProviderHTTPError(message, error.status) from None
+            raise
+
+    def _api_key(self) -> str | None:
+        if not self._key_read:
+            self._key = api_key(self.settings.api_key_env, f"llm {self.settings.model}")
+            self._key_read = True
+        return self._key
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+
+def _mentions_response_format(message: str) -> bool:
+    lowered = message.lower()
+    return "response_format" in lowered or "json_object" in lowered or "response format" in lowered
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

@@ -1,0 +1,244 @@
+"""Reading the agents' replies: JSON out of a chat reply, validation against the schemas, and the
+continuity checks that code can make. Every problem is phrased for the model, which gets it back
+in a repair or a revision request."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from pydantic import ValidationError
+
+from ..schemas import Outline, Scene
+from .base import SeriesBrief
+from .phrasebook import SPEECH_UNITS_PER_SECOND
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED_PROBLEMS = 12
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+_THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
+_FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n?(.*?)```", re.S)
+
+
+@dataclass(frozen=True)
+class Finding:
+    text: str
+    hard: bool = True  # a hard finding must be gone before an episode is accepted
+
+
+class UnusableReply(Exception):
+    """A reply that cannot be used; its problems are sent back for a repair."""
+
+    def __init__(self, problems: Sequence[str]):
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
+def extract_json(content: str) -> Any:
+    """The outermost JSON object (or array) of a reply: fences, <think> blocks and prose around it are dropped."""
+    text = _THINK.sub("", content).strip()
+    if not text:
+        raise UnusableReply(["the reply is empty; it must be one JSON object"])
+    fenced = [block for block in _FENCE.findall(text) if "{" in block or "[" in block]
+    candidates = fenced + [text] if fenced else [text]
+    first_error: str | None = None
+    decoder = json.JSONDecoder()
+    for candidate in candidates:
+        starts = [i for i, ch in enumerate(candidate) if ch in "{["][:50]
+        for start in starts:
+            try:
+                value, _ = decoder.raw_decode(candidate, start)
+            except json.JSONDecodeError as error:
+                first_error = first_error or f"{error.msg} at line {error.lineno} column {error.colno}"
+                continue
+            if isinstance(value, (dict, list)):
+                return value
+    if first_error is None:
+        raise UnusableReply(["the reply contains no JSON object"])
+    raise UnusableReply([f"the reply is not valid JSON ({first_error}); it may be incomplete"])
+
+
+def parse_outline_reply(data: Any, brief: SeriesBrief) -> Outline:
+    data = _object(_unwrap(data, "episodes"))
+    try:
+        outline = Outline.model_validate({**data, "language": brief.language})
+    except ValidationError as error:
+        raise UnusableReply(describe_validation(error)) from None
+    problems = []
+    if len(outline.episodes) != brief.episodes:
+        problems.append(f'"episodes" has {len(outline.episodes)} entries; the series has exactly {brief.episodes} '
+                        f"episodes, numbered 1 to {brief.episodes}")
+    if not 3 <= len(outline.main_plot_points) <= 5:
+        problems.append(f'"main_plot_points" has {len(outline.main_plot_points)} entries; write 3 to 5')
+    texts = {"series_title": outline.series_title, "synopsis": outline.synopsis}
+    for e in outline.episodes:
+        texts.update({f"episodes[{e.episode - 1}].{k}": getattr(e, k) for k in ("title", "hook", "conflict", "cliffhanger")})
+    problems += [f"{where}: {problem}" for where, text in texts.items()
+                 if (problem := language_problem(text, brief.language))]
+    if problems:
+        raise UnusableReply(problems)
+    return outline
+
+
+def parse_scenes_reply(data: Any, count: tuple[int, int], first: int = 1) -> list[Scene]:
+    items = _scene_items(data)
+    scenes, problems = _validate_scenes(items, lambda i, item: first + i)
+    low, high = count
+    if not low <= len(items) <= high:
+        wanted = f"exactly {low}" if low == high else f"between {low} and {high}"
+        problems.insert(0, f'"scenes" has {len(items)} scenes; write {wanted} scenes')
+    if problems:
+        raise UnusableReply(problems)
+    return scenes
+
+
+def parse_plan_reply(data: Any, low: int, high: int) -> list[str]:
+    plan = _object(_unwrap(data, "plan") if isinstance(data, dict) else {"plan": data}).get("plan")
+    if not isinstance(plan, list) or not all(isinstance(p, str) and p.strip() for p in plan):
+        raise UnusableReply(['the reply needs "plan": a list of one-line scene descriptions (strings)'])
+    if not low <= len(plan) <= high:
+        raise UnusableReply([f'"plan" has {len(plan)} scenes; plan between {low} and {high} scenes'])
+    return [p.strip() for p in plan]
+
+
+def parse_patch_reply(data: Any, total: int) -> dict[int, Scene]:
+    items = _scene_items(data, allow_empty=True)
+    problems = []
+    numbers: list[int] = []
+    for i, item in enumerate(items):
+        number = item.get("number") if isinstance(item, dict) else None
+        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= total:
+            problems.append(f'changed scene {i + 1}: "number" must be the scene number it replaces, 1 to {total}')
+        numbers.append(number if isinstance(number, int) else 0)
+    if problems:
+        raise UnusableReply(problems)
+    scenes, problems = _validate_scenes(items, lambda i, item: numbers[i])
+    if problems:
+        raise UnusableReply(problems)
+    return dict(zip(numbers, scenes))
+
+
+def parse_verdict_reply(data: Any) -> list[str]:
+    """The critic's fixes ([] when it is satisfied)."""
+    data = _object(data)
+    ok, fixes = data.get("ok"), data.get("fixes", [])
+    if not isinstance(ok, bool):
+        raise UnusableReply(['"ok" must be true or false'])
+    if not isinstance(fixes, list) or not all(isinstance(f, str) for f in fixes):
+        raise UnusableReply(['"fixes" must be a list of strings'])
+    fixes = [f.strip() for f in fixes if f.strip()]
+    if not ok and not fixes:
+        log.warning("critic: not ok but no fixes named; nothing to send back")
+    return [] if ok else fixes
+
+
+def _object(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise UnusableReply(["the reply must be one JSON object"])
+    return data
+
+
+def _unwrap(data: Any, key: str) -> Any:
+    """{"outline": {...}} -> {...}: models like to wrap their answer in one more object."""
+    if isinstance(data, dict) and key not in data and len(data) == 1:
+        inner = next(iter(data.values()))
+        if isinstance(inner, dict) and key in inner:
+            return inner
+    return data
+
+
+def _scene_items(data: Any, allow_empty: bool = False) -> list[Any]:
+    if isinstance(data, list):
+        data = {"scenes": data}
+    items = _object(_unwrap(data, "scenes")).get("scenes")
+    if not isinstance(items, list) or (not items and not allow_empty):
+        raise UnusableReply(['the reply needs "scenes": a list of scene objects'])
+    return items
+
+
+def _validate_scenes(items: list[Any], number_of: Callable[[int, Any], int]) -> tuple[list[Scene], list[str]]:
+    scenes, problems = [], []
+    for i, item in enumerate(items):
+        label = f"scene {number_of(i, item)}"
+        if not isinstance(item, dict):
+            problems.append(f"{label}: must be a JSON object")
+            continue
+        try:
+            scenes.append(Scene.model_validate({k: v for k, v in item.items() if k != "number"}))
+        except ValidationError as error:
+            problems += [f"{label}: {p}" for p in describe_validation(error)]
+    return scenes, problems
+
+
+def describe_validation(error: ValidationError) -> list[str]:
+    problems = []
+    for e in error.errors()[:MAX_LISTED_PROBLEMS]:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]).lstrip(".") or "(document)"
+        got = "" if e["type"] == "missing" else f" (got {_short(e.get('input'))})"
+        problems.append(f"{where}: {e['msg']}{got}")
+    return problems
+
+
+# ------------------------------------------------------------------------------ local checks
+
+
+def local_findings(brief: SeriesBrief, scenes: Sequence[Scene]) -> list[Finding]:
+    """The critic's checks that code can make: cast, speakers on screen, ranges, counts, language,
+    and whether the dialogue can be spoken in time (the only soft one: the mixer speeds lines up or drops them)."""
+    cast = brief.cast_names
+    cast_list = ", ".join(cast)
+    findings: list[Finding] = []
+    if not brief.scenes_min <= len(scenes) <= brief.scenes_max:
+        findings.append(Finding(f"the episode has {len(scenes)} scenes; it needs {brief.scenes_min} to {brief.scenes_max}"))
+    rate = SPEECH_UNITS_PER_SECOND.get(brief.language, SPEECH_UNITS_PER_SECOND["en"])
+    for number, scene in enumerate(scenes, start=1):
+        for name in scene.characters:
+            if name not in cast:
+                findings.append(Finding(f"scene {number}: character {name!r} is not in the cast ({cast_list}); "
+                                        f"use cast members only"))
+        for line in scene.dialogue:
+            if line.speaker not in cast:
+                findings.append(Finding(f"scene {number}: speaker {line.speaker!r} is not in the cast ({cast_list}); "
+                                        f"give the line to a cast member on screen"))
+            elif line.speaker not in scene.characters:
+                findings.append(Finding(f"scene {number}: speaker {line.speaker!r} speaks but is not in the scene's "
+                                        f"characters {scene.characters}"))
+            if problem := language_problem(line.text, brief.language):
+                findings.append(Finding(f"scene {number}: the line {_short(line.text)} {problem}"))
+        if not brief.scene_seconds_min <= scene.duration <= brief.scene_seconds_max:
+            findings.append(Finding(f"scene {number}: duration {scene.duration:g} s is outside "
+                                    f"{brief.scene_seconds_min}-{brief.scene_seconds_max} s"))
+        spoken = sum(_speech_units(line.text, brief.language) for line in scene.dialogue) / rate
+        needed = spoken + 0.3 * len(scene.dialogue) + 0.45 if scene.dialogue else 0.0
+        if needed > scene.duration * 1.25:
+            findings.append(Finding(f"scene {number}: the dialogue needs about {needed:.1f} s to be spoken but the "
+                                    f"scene lasts {scene.duration:g} s; shorten the lines", hard=False))
+    return findings
+
+
+def language_problem(text: str, language: str) -> str | None:
+    cjk, latin = len(_CJK.findall(text)), len(_LATIN.findall(text))
+    if language == "zh" and cjk == 0 and latin >= 3:
+        return "is not written in Simplified Chinese"
+    if language == "en" and cjk > latin:
+        return "is not written in English"
+    return None
+
+
+def _speech_units(text: str, language: str) -> float:
+    return len(text.split()) if language == "en" else sum(1 for ch in text if ch.isalnum())
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def one_line(text: str, limit: int = 1000) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,362 @@
+"""The hosted video job client against a real, misbehaving HTTP gateway on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from fakes.video_server import Behaviour, Fault, FakeVideoServer, Script
+from shortdrama.errors import ProviderError
+from shortdrama.http import RetryPolicy
+from shortdrama.media import probe
+from shortdrama.video.job_api import JobApiModel, JobApiSettings, JobApiVideo, JobRequest
+
+KEY = "sk-test-5f3b9c1d2e"
+ENV = "FAKE_VIDEO_API_KEY"
+FAST = RetryPolicy(max_attempts=5, base_delay_s=0.01, max_delay_s=0.05, max_total_s=20, request_timeout_s=2.0)
+
+
+@pytest.fixture(autouse=True)
+def key_env(monkeypatch):
+    monkeypatch.setenv(ENV, KEY)
+
+
+def make_settings(server: FakeVideoServer, *models: str, **changes) -> JobApiSettings:
+    chain = tuple(JobApiModel(server.base_url, model, ENV) for model in (models or ("model-a",)))
+    values = dict(chain=chain, negative_prompt="blurry, extra fingers", poll_interval_s=0.01, job_timeout_s=10.0,
+                  retry=FAST, duration_tolerance_s=0.25)
+    values.update(changes)
+    return JobApiSettings(**values)
+
+
+def make_job(key: str = "clip-0001", duration: float = 2.0, reference: Path | None = None) -> JobRequest:
+    return JobRequest(key=key, prompt="Mara opens the letter; close-up", duration=duration, width=720, height=1280,
+                      fps=24, seed=7, reference_image=reference)
+
+
+def record(job_dir: Path, key: str = "clip-0001") -> dict:
+    return json.loads((job_dir / f"{key}.json").read_text())
+
+
+def assert_clip(path: Path, duration: float) -> None:
+    info = probe(path)
+    assert info.first("video") is not None and info.first("video").codec == "h264"
+    assert abs(info.duration - duration) < 0.2
+
+
+def test_submits_the_gateway_protocol_and_delivers_a_checked_clip(tmp_path):
+    keyframe = tmp_path / "key.png"
+    Image.new("RGB", (9, 16), "red").save(keyframe)
+    with FakeVideoServer(Script(default=Behaviour(processing_polls=2)), api_key=KEY) as server:
+        video = JobApiVideo(make_settings(server), tmp_path / "jobs")
+        result = video.generate(make_job(reference=keyframe), tmp_path / "out" / "clip.mp4")
+    assert (result.model, result.attempts) == ("model-a", 1)
+    [sub] = server.submissions
+    assert sub.authorization == "present"
+    body = sub.body
+    assert body["model"] == "model-a" and body["negative_prompt"] == "blurry, extra fingers"
+    assert (body["aspect_ratio"], body["resolution"], body["fps"], body["seed"], body["duration"]) == ("9:16", "720p", 24, 7, 2.0)
+    assert body["reference_image"].startswith("data:image/png;base64,")
+    assert server.polls == [result.job_id] * 3
+    assert_clip(tmp_path / "out" / "clip.mp4", 2.0)
+    rec = record(tmp_path / "jobs")
+    assert (rec["status"], rec["job_id"], rec["model"], rec["key"]) == ("completed", result.job_id, "model-a", "clip-0001")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["clip.mp4"]  # no temporary left behind
+
+
+def test_reference_image_is_omitted_without_a_keyframe(tmp_path):
+    with FakeVideoServer() as server:
+        JobApiVideo(make_settings(server), tmp_path / "jobs").generate(make_job(), tmp_path / "clip.mp4")
+    assert "reference_image" not in server.submissions[0].body
+
+
+def test_429_with_retry_after_is_honoured(tmp_path):
+    sleeps: list[float] = []
+    with FakeVideoServer(Script(submit=[Fault.http(429, retry_after=1.5)])) as server:
+        video = JobApiVideo(make_settings(server), tmp_path / "jobs", sleep=sleeps.append)
+        video.generate(make_job(), tmp_path / "clip.mp4")
+    assert sleeps[0] == 1.5  # the server's Retry-After, not the 10 ms backoff
+    assert len(server.submissions) == 1
+    assert [r.fault.status if r.fault else None for r in server.requests if r.method == "POST"] == [429, None]
+    assert_clip(tmp_path / "clip.mp4", 2.0)
+
+
+def test_bursts_of_5xx_and_dropped_connections_are_retried(tmp_path):
+    script = Script(submit=[Fault.http(503)] * 2, poll=[Fault.http(500)] * 3 + [Fault.disconnect()],
+                    download=[Fault.http(500)])
+    with FakeVideoServer(script) as server:
+        result = JobApiVideo(make_settings(server), tmp_path / "jobs").generate(make_job(), tmp_path / "clip.mp4")
+    assert len(server.submissions) == 1 and result.attempts == 1
+    assert not script.submit and not script.poll and not script.download  # every fault was met
+    assert_clip(tmp_path / "clip.mp4", 2.0)
+
+
+def test_a_reply_slower_than_the_timeout_is_retried(tmp_path):
+    policy = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=0.05, max_total_s=20, request_timeout_s=0.3)
+    script = Script(poll=[Fault.slow(1.0)], download=[Fault.slow(1.0)])
+    with FakeVideoServer(script) as server:
+        JobApiVideo(make_settings(server, retry=policy), tmp_path / "jobs").generate(make_job(), tmp_path / "clip.mp4")
+    # Each slow request was abandoned at the 0.3 s timeout and sent again (had the client waited, the slow
+    # reply would have been good and there would be no second request).
+    gets = [r for r in server.requests if r.method == "GET"]
+    assert [bool(r.fault and r.fault.delay) for r in gets] == [True, False, True, False]
+    assert_clip(tmp_path / "clip.mp4", 2.0)
+
+
+def test_a_slow_submit_retried_is_still_one_job(tmp_path):
+    # The first POST is accepted but answered after the client gave up; the Idempotency-Key makes the retry
+    # return the same job instead of a second bill.
+    policy = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=0.05, max_total_s=20, request_timeout_s=0.3)
+    with FakeVideoServer(Script(submit=[Fault.slow(0.8)])) as server:
+        result = JobApiVideo(make_settings(server, retry=policy), tmp_path / "jobs").generate(make_job(), tmp_path / "clip.mp4")
+        time.sleep(0.8)  # until the slow handler has woken and answered its (abandoned) request
+    assert result.job_id == "job-0001"
+    assert len([r for r in server.requests if r.method == "POST"]) == 2
+    assert len(server.submissions) == 1
+
+
+def test_a_failed_job_falls_back_to_the_next_model(tmp_path):
+    script = Script(models={"model-a": Behaviour(outcome="failed", error="content filter"),
+                            "model-b": Behaviour(processing_polls=2)})
+    with FakeVideoServer(script) as server:
+        video = JobApiVideo(make_settings(server, "model-a", "model-b", "model-c"), tmp_path / "jobs")
+        result = video.generate(make_job(), tmp_path / "clip.mp4")
+    assert (result.model, result.attempts) == ("model-b", 2)
+    assert [len(server.submissions_for(m)) for m in ("model-a", "model-b", "model-c")] == [1, 1, 0]
+    rec = record(tmp_path / "jobs")
+    assert (rec["model"], rec["status"], rec["job_id"]) == ("model-b", "completed", result.job_id)
+    [earlier] = rec["history"]
+    assert (earlier["model"], earlier["status"], earlier["error"]) == ("model-a", "failed", "content filter")
+    assert_clip(tmp_path / "clip.mp4", 2.0)
+
+
+def test_every_model_failing_names_each_error(tmp_path):
+    script = Script(models={"model-a": Behaviour(outcome="failed", error="nsfw detected"),
+                            "model-b": Behaviour(outcome="failed", error="capacity exhausted")})
+    with FakeVideoServer(script) as server:
+        video = JobApiVideo(make_settings(server, "model-a", "model-b"), tmp_path / "jobs")
+        with pytest.raises(ProviderError) as caught:
+            video.generate(make_job(), tmp_path / "clip.mp4")
+    message = str(caught.value)
+    assert "model-a" in message and "nsfw detected" in message
+    assert "model-b" in message and "capacity exhausted" in message
+    assert "\n" not in message
+    assert not (tmp_path / "clip.mp4").exists()
+
+
+def test_a_stuck_job_times_out_and_a_later_run_resubmits(tmp_path):
+    script = Script(models={"model-a": [Behaviour(outcome="stuck"), Behaviour()]})
+    with FakeVideoServer(script) as server:
+        video = JobApiVideo(make_settings(server, job_timeout_s=0.3), tmp_path / "jobs")
+        with pytest.raises(ProviderError, match=r"job job-0001 on model-a did not complete within 0.3 s"):
+            video.generate(make_job(), tmp_path / "clip.mp4")
+        rec = record(tmp_path / "jobs")
+        assert (rec["status"], rec["job_id"]) == ("timed_out", "job-0001")
+        assert server.poll_count("job-0001") >= 2
+        assert not (tmp_path / "clip.mp4").exists()
+
+        result = video.generate(make_job(), tmp_path / "clip.mp4")  # a timed-out job is terminal
+    assert result.job_id == "job-0002" and len(server.submissions) == 2
+    assert record(tmp_path / "jobs")["history"][-1]["status"] == "timed_out"
+
+
+def test_a_stuck_job_ends_even_when_the_injected_sleep_does_not_sleep(tmp_path):
+    with FakeVideoServer(Script(default=Behaviour(outcome="stuck"))) as server:
+        video = JobApiVideo(make_settings(server, poll_interval_s=2.0, job_timeout_s=10.0), tmp_path / "jobs",
+                            sleep=lambda s: None)
+        with pytest.raises(ProviderError, match="did not complete within 10 s"):
+            video.generate(make_job(), tmp_path / "clip.mp4")
+    assert server.poll_count("job-0001") == 5
+
+
+@pytest.mark.parametrize("fault", [Fault.truncated(), Fault.short_body()], ids=["broken-off", "silently-short"])
+def test_a_truncated_download_is_fetched_again(tmp_path, fault):
+    with FakeVideoServer(Script(download=[fault])) as server:
+        JobApiVideo(make_settings(server), tmp_path / "jobs").generate(make_job(duration=3.0), tmp_path / "clip.mp4")
+    assert server.downloads == ["job-0001", "job-0001"]
+    assert len(server.submissions) == 1
+    assert_clip(tmp_path / "clip.mp4", 3.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "jobs"]
+
+
+def test_a_corrupt_download_is_never_passed_on(tmp_path):
+    (tmp_path / "clip.mp4").write_bytes(b"")  # only a checked file may replace what is there
+    with FakeVideoServer(Script(download=[Fault.corrupted()] * 3)) as server:
+        video = JobApiVideo(make_settings(server), tmp_path / "jobs")
+        with pytest.raises(ProviderError, match="no valid video after 3 attempts .*not a decodable video"):
+            video.generate(make_job(), tmp_path / "clip.mp4")
+    assert server.downloads == ["job-0001"] * 3
+    assert (tmp_path / "clip.mp4").read_bytes() == b""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "jobs"]
+    assert record(tmp_path / "jobs")["status"] == "bad_output"  # so the next run generates anew
+
+
+def test_a_clip_of_the_wrong_duration_is_refused(tmp_path):
+    with FakeVideoServer(Script(default=Behaviour(video_duration=4.0))) as server:
+        video = JobApiVideo(make_settings(server, max_download_attempts=2), tmp_path / "jobs")
+        with pytest.raises(ProviderError, match=r"4.00 s long, 2 s requested"):
+            video.generate(make_job(), tmp_path / "clip.mp4")
+    assert not (tmp_path / "clip.mp4").exists()
+
+
+def test_a_download_over_the_size_limit_is_aborted(tmp_path):
+    with FakeVideoServer() as server:
+        video = JobApiVideo(make_settings(server, max_download_bytes=1000), tmp_path / "jobs")
+        with pytest.raises(ProviderError, match="1000-byte limit"):
+            video.generate(make_job(), tmp_path / "clip.mp4")
+    assert not (tmp_path / "clip.mp4").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jobs"]
+
+
+class Killed(BaseException):
+    """Stands in for the signal that ends a build while it waits between polls."""
+
+
+def test_a_build_killed_while_polling_resumes_the_same_job(tmp_path):
+    def killing_sleep(seconds: float) -> None:
+        raise Killed
+
+    with FakeVideoServer(Script(default=Behaviour(processing_polls=3))) as server:
+        with pytest.raises(Killed):
+            JobApiVideo(make_settings(server), tmp_path / "jobs", sleep=killing_sleep).generate(make_job(), tmp_path / "clip.mp4")
+        rec = record(tmp_path / "jobs")
+        assert (rec["status"], rec["job_id"]) == ("submitted", "job-0001")
+
+        result = JobApiVideo(make_settings(server), tmp_path / "jobs").generate(make_job(), tmp_path / "clip.mp4")
+    assert result.job_id == "job-0001"
+    assert len(server.submissions) == 1
+    assert server.polls == ["job-0001"] * 4
+    assert_clip(tmp_path / "clip.mp4", 2.0)
+
+
+def test_a_build_killed_by_sigkill_resumes_the_same_job(tmp_path):
+    child = textwrap.dedent("""
+        import sys
+        from pathlib import Path
+        from shortdrama.http import RetryPolicy
+        from shortdrama.video.job_api import JobApiModel, JobApiSettings, JobApiVideo, JobRequest
+        base_url, job_dir, out = sys.argv[1:]
+        settings = JobApiSettings(chain=(JobApiModel(base_url, "model-a", "FAKE_VIDEO_API_KEY"),),
+                                  negative_prompt="", poll_interval_s=0.05, retry=RetryPolicy(request_timeout_s=2))
+        JobApiVideo(settings, Path(job_dir)).generate(
+            JobRequest("clip-0001", "p", 2.0, 720, 1280, 24, 7, None), Path(out))
+    """)
+    job_dir = tmp_path / "jobs"
+    with FakeVideoServer(Script(default=Behaviour(processing_polls=40)), api_key=KEY) as server:
+        process = subprocess.Popen([sys.executable, "-c", child, server.base_url, str(job_dir), str(tmp_path / "clip.mp4")],
+                                   env={**os.environ}, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 30
+            while not server.polls and time.monotonic() < deadline and process.poll() is None:
+                time.sleep(0.01)
+            assert server.polls, process.stderr.read().decode() if process.poll() is not None else "never polled"
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        assert record(job_dir)["status"] == "submitted"
+        before = server.poll_count("job-0001")
+        assert before < 40
+
+        result = JobApiVideo(make_settings(server), job_dir).generate(make_job(), tmp_path / "clip.mp4")
+    assert result.job_id == "job-0001" and len(server.submissions) == 1
+    assert server.poll_count("job-0001") == 41
+    assert_clip(tmp_path / "clip.mp4", 2.0)
+
+
+def test_a_completed_job_whose_clip_was_lost_is_fetched_again_without_paying(tmp_path):
+    with FakeVideoServer() as server:
+        video = JobApiVideo(make_settings(server), tmp_path / "jobs")
+        video.generate(make_job(), tmp_path / "clip.mp4")
+        (tmp_path / "clip.mp4").unlink()
+        result = video.generate(make_job(), tmp_path / "clip.mp4")
+    assert result.job_id == "job-0001" and len(server.submissions) == 1
+    assert server.downloads == ["job-0001", "job-0001"]
+    assert_clip(tmp_path / "clip.mp4", 2.0)
+
+
+def test_the_key_is_sent_as_bearer_but_never_written_logged_or_raised(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    script = Script(submit=[Fault.http(429, retry_after=0), Fault.http(400, echo_auth=True)])
+    with FakeVideoServer(script, api_key=KEY) as server:
+        video = JobApiVideo(make_settings(server), tmp_path / "jobs")
+        with pytest.raises(ProviderError) as caught:  # the gateway echoes our headers into its error
+            video.generate(make_job(), tmp_path / "clip.mp4")
+        assert "***" in str(caught.value) and KEY not in str(caught.value)
+        assert KEY not in repr(caught.value.__cause__) and caught.value.__suppress_context__
+
+        # The fake answers 401 to anything but "Bearer <KEY>": success proves the header.
+        result = video.generate(make_job(), tmp_path / "clip.mp4")
+    assert result.job_id == "job-0001"
+    assert all(r.authorization == "present" for r in server.requests)
+    assert KEY not in (tmp_path / "jobs" / "clip-0001.json").read_text()
+    assert KEY not in caplog.text
+    assert caplog.records  # the capture did see the HTTP traffic
+
+
+def test_the_key_is_not_sent_to_another_host(tmp_path):
+    with FakeVideoServer() as storage:
+        url = f"{storage.base_url}/files/job-0001.mp4"
+        with FakeVideoServer(Script(default=Behaviour(video_url=url)), api_key=KEY) as server:
+            with pytest.raises(ProviderError, match="HTTP 404"):
+                JobApiVideo(make_settings(server), tmp_path / "jobs").generate(make_job(), tmp_path / "clip.mp4")
+    assert [r.authorization for r in storage.requests] == ["absent"]
+    assert record(tmp_path / "jobs")["status"] == "lost"
+
+
+def test_a_missing_key_names_the_variable_before_anything_is_sent(tmp_path, monkeypatch):
+    monkeypatch.delenv(ENV)
+    with FakeVideoServer() as server:
+        video = JobApiVideo(make_settings(server), tmp_path / "jobs")
+        with pytest.raises(ProviderError, match=ENV):
+            video.generate(make_job(), tmp_path / "clip.mp4")
+    assert server.requests == []
+    assert not (tmp_path / "jobs").exists()
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/clip.mp4", "/etc/passwd"])
+def test_only_http_video_urls_are_followed(tmp_path, url):
+    with FakeVideoServer(Script(default=Behaviour(video_url=url))) as server:
+        video = JobApiVideo(make_settings(server), tmp_path / "jobs")
+        if url.startswith("/"):  # relative to the gateway: an http URL that the gateway answers 404
+            with pytest.raises(ProviderError, match="HTTP 404"):
+                video.generate(make_job(), tmp_path / "clip.mp4")
+        else:
+            with pytest.raises(ProviderError, match="refusing a non-http"):
+                video.generate(make_job(), tmp_path / "clip.mp4")
+    assert not (tmp_path / "clip.mp4").exists()
+    assert server.downloads == []
+
+
+def test_a_relative_video_url_is_resolved_against_the_base_url(tmp_path):
+    with FakeVideoServer(Script(default=Behaviour(relative_url=True))) as server:
+        JobApiVideo(make_settings(server), tmp_path / "jobs").generate(make_job(), tmp_path / "clip.mp4")
+    assert server.downloads == ["job-0001"]
+    assert_clip(tmp_path / "clip.mp4", 2.0)
+
+
+def test_a_key_that_could_escape_the_job_dir_is_refused(tmp_path):
+    with FakeVideoServer() as server:
+        video = JobApiVideo(make_settings(server), tmp_path / "jobs")
+        with pytest.raises(ProviderError, match="safe file name"):
+            video.generate(make_job(key="../escape"), tmp_path / "clip.mp4")
+    assert server.requests == []
+
+
+def test_a_key_echoed_in_a_job_error_is_kept_out_of_record_and_message(tmp_path):
+    script = Script(default=Behaviour(outcome="failed", error=f"rejected request with Authorization: Bearer {KEY}"))
+    with FakeVideoServer(script) as server:
+        with pytest.raises(ProviderError) as caught:
+            JobApiVideo(make_settings(server), tmp_path / "jobs").generate(make_job(), tmp_path / "clip.mp4")
+    assert KEY not in str(caught.value) and "Bearer ***" in str(caught.value)
+    text = (tmp_path / "jobs" / "clip-0001.json").read_text()
+    assert KEY not in text and json.loads(text)["status"] == "failed"
