@@ -129,10 +129,13 @@ def _plan(args: argparse.Namespace, workflow_dir: Path, workdir: Path) -> int:
     if dry.returncode != 0:
         print(dry.stderr.strip().splitlines()[-1] if dry.stderr.strip() else "snakemake --dry-run failed", file=sys.stderr)
         return dry.returncode
+    import tempfile
+
     os.chdir(workdir)  # the planner reads scripts and inputs where Snakemake would
     wf = Workflow(load_config(args.overrides, workflow_dir / "conf"), list(args.overrides))
     runtime = wf.runtime(workflow_dir)
-    planned = Planner(wf, runtime).plan(parse_dry_run(dry.stdout + dry.stderr))
+    with tempfile.TemporaryDirectory(prefix="shortdrama-plan-") as scratch:
+        planned = Planner(wf, runtime, Path(scratch)).plan(parse_dry_run(dry.stdout + dry.stderr))
     print(plan_json(planned) if args.json else plan_report(planned, wf, runtime))
     return 0
 

@@ -71,68 +71,103 @@ def summarise_reason(reason: str) -> str:
     return ", ".join(dict.fromkeys(found)) or (reason.split(";")[0][:40] if reason else "?")
 
 
+RULE_ORDER = ["write_outline", "write_episode_script", "generate_keyframe", "speak_dialogue", "generate_clip",
+              "mix_episode_audio"]
+
+
 class Planner:
-    def __init__(self, wf: Workflow, runtime: Runtime):
-        self.wf, self.runtime, self.cache = wf, runtime, runtime.cache
+    """Prices jobs in dependency order. A job the cache will answer passes its cached files' digests
+    on to the jobs that read them, so a chain of hits (a revert, a fresh folder) is priced at $0."""
+
+    def __init__(self, wf: Workflow, runtime: Runtime, scratch: Path):
+        self.wf, self.runtime, self.cache, self.scratch = wf, runtime, runtime.cache, scratch
         self.root = Path(f"results/{wf.series}")
+        self.predicted: dict[str, str] = {}  # output path -> digest of the cached file that will land there
+        self.rerun: set[str] = set()
 
     def plan(self, jobs: list[dict[str, Any]]) -> list[PlannedJob]:
-        rerun = {out for job in jobs for out in job["output"]}
+        self.rerun = {out for job in jobs for out in job["output"]}
         pending = {job["wildcards"]["ep"] for job in jobs if job["rule"] == "write_episode_script"}
-        # Jobs behind a script that is about to be (re)written are priced by projection instead:
+        # Jobs behind a script that is about to be (re)written are priced from the new script instead:
         # what the dry run lists for them comes from a script that will not be the one used.
         listed = [job for job in jobs if job["rule"] in FREE_RULES or job["wildcards"].get("ep") not in pending
                   or job["rule"] == "write_episode_script"]
-        planned = [self._price(job, rerun) for job in listed]
-        for episode in sorted(pending):
-            planned += self._projected_scene_jobs(int(episode))
+        listed.sort(key=lambda job: RULE_ORDER.index(job["rule"]) if job["rule"] in RULE_ORDER else len(RULE_ORDER))
+        planned: list[PlannedJob] = []
+        for job in listed:
+            planned.append(self._price(job["rule"], job["wildcards"], summarise_reason(job["reason"])))
+            if job["rule"] == "write_episode_script":
+                planned += self._scene_jobs(job["wildcards"]["ep"], hit=planned[-1].cached)
         return planned
 
     def _script(self, ep: str) -> str:
-        return str(self.root / f"ep{ep}" / "script.json")
+        cached_copy = self.scratch / f"ep{ep}" / "script.json"
+        return str(cached_copy if cached_copy.exists() else self.root / f"ep{ep}" / "script.json")
 
-    def _cached(self, call: Call, provider: Any, rerun: set[str]) -> bool:
-        if self.cache is None or any(str(p) in rerun or not Path(p).exists() for p in call.inputs.values()):
+    def _lookup(self, call: Call, provider: Any, outputs: dict[str, str]) -> bool:
+        """Is this call a cache hit? If so, remember the digests of the files it will write."""
+        if self.cache is None:
             return False
-        return self.cache.get(call_key(call, provider)) is not None
+        digests = {}
+        for path in map(str, call.inputs.values()):
+            if path in self.predicted:
+                digests[path] = self.predicted[path]
+            elif path in self.rerun or not Path(path).exists():
+                return False  # produced by a job that really runs: its content is unknown
+        entry = self.cache.get(call_key(call, provider, digests))
+        if entry is None:
+            return False
+        for name, path in outputs.items():
+            if name in entry.sha256:
+                self.predicted[path] = entry.sha256[name]
+        if "script" in outputs:  # read the cached script to price the scene jobs it implies
+            copy = self.scratch / Path(outputs["script"]).parent.name / "script.json"
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            self.cache.restore(entry, "script", copy)
+        return True
 
-    def _price(self, job: dict[str, Any], rerun: set[str]) -> PlannedJob:
-        rule, wc = job["rule"], job["wildcards"]
+    def _price(self, rule: str, wc: dict[str, str], why: str) -> PlannedJob:
         ep, sc = wc.get("ep"), wc.get("sc")
-        why = summarise_reason(job["reason"])
         episode, scene = (int(ep) if ep else None), (int(sc) if sc else None)
-        if rule in FREE_RULES:
+        if rule in FREE_RULES or rule not in RULE_ORDER:
             return PlannedJob(rule, episode, scene, why, 0.0, False)
-        wf, rt = self.wf, self.runtime
+        wf, rt, ep_dir = self.wf, self.runtime, self.root / f"ep{ep}"
         if rule == "write_outline":
-            spec = wf.outline_spec()
-            call, provider = calls.outline_call(spec, rt)
-            estimate = calls.outline_estimate(call)(provider)
+            call, provider = calls.outline_call(wf.outline_spec(), rt)
+            estimate, outputs = calls.outline_estimate(call)(provider), {"outline": str(self.root / "outline.json")}
         elif rule == "write_episode_script":
-            spec = wf.script_spec(ep)
-            call, provider = calls.script_call(spec, self.root / "outline.json", episode, rt)
-            estimate = calls.script_estimate(call)(provider)
-        else:
-            script = self._script(ep)
-            if rule == "generate_keyframe":
-                call, provider = calls.keyframe_call(wf.keyframe_spec(script, sc), episode, scene, rt)
-                estimate = calls.keyframe_estimate(provider)
-            elif rule == "generate_clip":
-                spec = wf.clip_spec(script, sc)
-                call, provider = calls.clip_call(spec, self.root / f"ep{ep}" / "keyframes" / f"sc{sc}.png", episode, scene, rt)
-                estimate = calls.clip_estimate(spec)(provider)
-            elif rule == "speak_dialogue":
-                spec = wf.dialogue_spec(script, sc)
-                call, provider = calls.dialogue_call(spec, episode, scene, rt)
-                estimate = calls.dialogue_estimate(spec)(provider)
-            elif rule == "mix_episode_audio":
-                spec = wf.mix_spec(script)
-                wavs = [self.root / f"ep{ep}" / "audio" / f"sc{s}.wav" for s in wf.scene_ids(script)]
-                call, provider = calls.mix_call(spec, wavs, episode, rt)
-                estimate = calls.mix_estimate(spec)(provider)
-            else:
-                return PlannedJob(rule, episode, scene, why, 0.0, False)
-        return PlannedJob(rule, episode, scene, why, round(estimate, 6), self._cached(call, provider, rerun))
+            call, provider = calls.script_call(wf.script_spec(ep), self.root / "outline.json", episode, rt)
+            estimate, outputs = calls.script_estimate(call)(provider), {"script": str(ep_dir / "script.json")}
+        elif rule == "generate_keyframe":
+            call, provider = calls.keyframe_call(wf.keyframe_spec(self._script(ep), sc), episode, scene, rt)
+            estimate, outputs = calls.keyframe_estimate(provider), {"png": str(ep_dir / "keyframes" / f"sc{sc}.png")}
+        elif rule == "generate_clip":
+            spec = wf.clip_spec(self._script(ep), sc)
+            call, provider = calls.clip_call(spec, ep_dir / "keyframes" / f"sc{sc}.png", episode, scene, rt)
+            estimate, outputs = calls.clip_estimate(spec)(provider), {"mp4": str(ep_dir / "clips" / f"sc{sc}.mp4")}
+        elif rule == "speak_dialogue":
+            spec = wf.dialogue_spec(self._script(ep), sc)
+            call, provider = calls.dialogue_call(spec, episode, scene, rt)
+            estimate = calls.dialogue_estimate(spec)(provider)
+            outputs = {"wav": str(ep_dir / "audio" / f"sc{sc}.wav"), "cues": str(ep_dir / "audio" / f"sc{sc}.cues.json")}
+        else:  # mix_episode_audio
+            spec = wf.mix_spec(self._script(ep))
+            wavs = [ep_dir / "audio" / f"sc{s}.wav" for s in wf.scene_ids(self._script(ep))]
+            call, provider = calls.mix_call(spec, wavs, episode, rt)
+            estimate, outputs = calls.mix_estimate(spec)(provider), {"wav": str(ep_dir / "audio" / "episode_mix.wav")}
+        return PlannedJob(rule, episode, scene, why, round(estimate, 6), self._lookup(call, provider, outputs))
+
+    def _scene_jobs(self, ep: str, hit: bool) -> list[PlannedJob]:
+        """The scene jobs behind a script being written: exact when the script comes from the cache,
+        projected from the series config otherwise."""
+        if not hit:
+            return self._projected_scene_jobs(int(ep))
+        jobs = []
+        for rule in ("generate_keyframe", "speak_dialogue", "generate_clip"):
+            for sc in self.wf.scene_ids(self._script(ep)):
+                jobs.append(self._price(rule, {"ep": ep, "sc": sc}, "new script (from cache)"))
+        jobs.append(self._price("mix_episode_audio", {"ep": ep}, "new script (from cache)"))
+        return jobs
 
     def _projected_scene_jobs(self, episode: int) -> list[PlannedJob]:
         """Before its script exists, an episode is priced at the middle of the config's ranges."""

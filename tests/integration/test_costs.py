@@ -138,6 +138,18 @@ def test_plan_prices_what_the_build_then_pays(priced):
     assert {j["rule"] for j in replanned["jobs"] if j["estimate_usd"] > 0} == {"generate_clip"}
     assert replanned["total_usd"] == pytest.approx(2 * CLIP_PRICE)
 
+    # What the cache holds is not paid again: a fresh folder, and an edit that was reverted.
+    fresh = subprocess.run([CLI, "plan", "--json", "-d", str(priced / "fresh"), *PRICED], capture_output=True, text=True, cwd=REPO)
+    fresh_plan = json.loads(fresh.stdout)
+    assert fresh_plan["total_usd"] == 0 and any(j["cached"] for j in fresh_plan["jobs"])
+    original = edit_action(work, "She slams the door")
+    build(work)
+    edit_action(work, original)
+    revert = json.loads(subprocess.run([CLI, "plan", "--json", "-d", str(work), *PRICED], capture_output=True,
+                                       text=True, cwd=REPO).stdout)
+    clip = next(j for j in revert["jobs"] if j["rule"] == "generate_clip")
+    assert clip["cached"] and revert["total_usd"] == 0
+
 
 def test_sweep_pays_the_writer_once(priced):
     work = priced / "work"
@@ -150,7 +162,7 @@ def test_sweep_pays_the_writer_once(priced):
     assert steps.count("outline") == 1 and steps.count("episode_script") == 1
     assert steps.count("clip") == 4, "fake_paid clips at two resolutions; `still` clips are free and unbilled"
     sweeps = work / "results/demo/sweeps"
-    points = sorted(p.name for p in sweeps.iterdir() if p.is_dir())
+    points = sorted(p.name for p in sweeps.iterdir() if p.is_dir() and not p.name.startswith("."))
     assert points == ["video-fake-paid_render-480p", "video-fake-paid_render-720p",
                       "video-still_render-480p", "video-still_render-720p"]
     for point in points:
@@ -165,3 +177,5 @@ def test_sweep_pays_the_writer_once(priced):
                                   "video-still_render-480p": 0.0, "video-still_render-720p": 0.0})
     assert {row["point"]: int(row["clips_generated"]) for row in rows}["video-fake-paid_render-720p"] == 2
     assert "video=fake_paid render=720p" in (sweeps / "comparison.md").read_text()
+    # The series cap counts the whole sweep: every paid call of every point is in the sweep's purse.
+    assert Ledger(sweeps / "ledger.jsonl").spent() == pytest.approx(sum(cost.values()))

@@ -173,7 +173,7 @@ class OpenAICompatWriter:
             try:
                 if truncated:
                     raise UnusableReply(["the reply was cut off at the token limit (finish_reason=length); "
-                                     "the JSON is incomplete"])
+                                         "the JSON is incomplete"])
                 return parse(extract_json(reply.content))
             except UnusableReply as unusable:
                 problems = unusable.problems
@@ -219,15 +219,16 @@ class OpenAICompatWriter:
         return _Reply(content, finish)
 
     def _post(self, payload: dict[str, Any], label: str) -> httpx.Response:
-        headers = auth_headers(self._api_key())
         try:
             return request(self._client, "POST", self._url, policy=self.settings.retry, what=label,
-                           json=payload, headers=headers)
+                           json=payload, headers=auth_headers(self._api_key()))
+        except httpx.HTTPError as error:  # what the retrying request does not turn into a ProviderError
+            raise ProviderError(f"{label}: {type(error).__name__}") from None
         except ProviderHTTPError as error:
-            message = self._redact(str(error))
-            if message != str(error):
-                raise ProviderHTTPError(message, error.status) from None
-            raise
+            if not self._key or self._key not in str(error):
+                raise
+            clean = ProviderHTTPError(self._redact(str(error)), error.status)
+        raise clean  # outside the handler: the original, which shows the key, is not even kept as __context__
 
     def _api_key(self) -> str | None:
         if not self._key_read:

@@ -40,27 +40,42 @@ class UnusableReply(Exception):
 
 
 def extract_json(content: str) -> Any:
-    """The outermost JSON object (or array) of a reply: fences, <think> blocks and prose around it are dropped."""
+    """The outermost JSON object (or array) of a reply: fences, <think> blocks and prose around it are dropped.
+
+    Prose may hold brackets of its own ("the {format} you asked for"), so every opening bracket is
+    tried in turn, but only where it is not nested in an earlier, broken one: a truncated or broken
+    reply never yields one of its inner objects."""
     text = _THINK.sub("", content).strip()
     if not text:
         raise UnusableReply(["the reply is empty; it must be one JSON object"])
     fenced = [block for block in _FENCE.findall(text) if "{" in block or "[" in block]
-    candidates = fenced + [text] if fenced else [text]
     first_error: str | None = None
     decoder = json.JSONDecoder()
-    for candidate in candidates:
+    for candidate in fenced + [text]:
         starts = [i for i, ch in enumerate(candidate) if ch in "{["][:50]
         for start in starts:
+            if not _balanced(candidate[:start], closed=True):
+                continue
             try:
-                value, _ = decoder.raw_decode(candidate, start)
+                value, end = decoder.raw_decode(candidate, start)
             except json.JSONDecodeError as error:
                 first_error = first_error or f"{error.msg} at line {error.lineno} column {error.colno}"
                 continue
-            if isinstance(value, (dict, list)):
+            if _balanced(candidate[end:], closed=False):
                 return value
     if first_error is None:
         raise UnusableReply(["the reply contains no JSON object"])
     raise UnusableReply([f"the reply is not valid JSON ({first_error}); it may be incomplete"])
+
+
+def _balanced(text: str, closed: bool) -> bool:
+    """No bracket closes what `text` did not open; with `closed`, everything opened is closed too."""
+    depth = 0
+    for ch in text:
+        depth += 1 if ch in "{[" else -1 if ch in "}]" else 0
+        if depth < 0:
+            return False
+    return depth == 0 or not closed
 
 
 def parse_outline_reply(data: Any, brief: SeriesBrief) -> Outline:
@@ -79,7 +94,7 @@ def parse_outline_reply(data: Any, brief: SeriesBrief) -> Outline:
     for e in outline.episodes:
         texts.update({f"episodes[{e.episode - 1}].{k}": getattr(e, k) for k in ("title", "hook", "conflict", "cliffhanger")})
     problems += [f"{where}: {problem}" for where, text in texts.items()
-                 if (problem := language_problem(text, brief.language))]
+                 if (problem := language_problem(text, brief.language, ignore=brief.cast_names))]
     if problems:
         raise UnusableReply(problems)
     return outline
@@ -208,7 +223,7 @@ def local_findings(brief: SeriesBrief, scenes: Sequence[Scene]) -> list[Finding]
             elif line.speaker not in scene.characters:
                 findings.append(Finding(f"scene {number}: speaker {line.speaker!r} speaks but is not in the scene's "
                                         f"characters {scene.characters}"))
-            if problem := language_problem(line.text, brief.language):
+            if problem := language_problem(line.text, brief.language, ignore=cast):
                 findings.append(Finding(f"scene {number}: the line {_short(line.text)} {problem}"))
         if not brief.scene_seconds_min <= scene.duration <= brief.scene_seconds_max:
             findings.append(Finding(f"scene {number}: duration {scene.duration:g} s is outside "
@@ -221,7 +236,10 @@ def local_findings(brief: SeriesBrief, scenes: Sequence[Scene]) -> list[Finding]
     return findings
 
 
-def language_problem(text: str, language: str) -> str | None:
+def language_problem(text: str, language: str, ignore: Sequence[str] = ()) -> str | None:
+    """A rough check that a text is written in the series language (names, e.g. of the cast, aside)."""
+    for name in ignore:
+        text = text.replace(name, " ")
     cjk, latin = len(_CJK.findall(text)), len(_LATIN.findall(text))
     if language == "zh" and cjk == 0 and latin >= 3:
         return "is not written in Simplified Chinese"
