@@ -198,6 +198,8 @@ def produce_clip(spec: str, keyframe: Path, call: Call, runtime: Runtime) -> Pro
 def _hosted_clip(data: dict, keyframe: Path, call: Call, video: VideoConfig, runtime: Runtime, out: Path) -> Billing:
     from .cost.call import call_key
     from .http import RetryPolicy
+    from .video.base import Encoding
+    from .video.conform import conform_clip
     from .video.job_api import JobApiModel, JobApiSettings, JobApiVideo, JobRequest
 
     chain = video.chain()
@@ -208,7 +210,12 @@ def _hosted_clip(data: dict, keyframe: Path, call: Call, video: VideoConfig, run
         retry=RetryPolicy(max_attempts=video.max_attempts, max_total_s=video.max_total_s, request_timeout_s=video.timeout_s))
     request = JobRequest(key=call_key(call, video), prompt=data["prompt"], duration=data["duration"],
                          width=enc["width"], height=enc["height"], fps=enc["fps"], seed=data["seed"], reference_image=keyframe)
-    result = JobApiVideo(settings, runtime.cache_dir / "jobs").generate(request, out)
+    downloaded = out.with_name(out.stem + ".download.mp4")
+    try:
+        result = JobApiVideo(settings, runtime.cache_dir / "jobs").generate(request, downloaded)
+        conform_clip(downloaded, out, Encoding.from_spec(enc), data["duration"])
+    finally:
+        downloaded.unlink(missing_ok=True)
     answered = next(m for m in chain if m.model == result.model)
     return Billing(cost_usd=price.video_cost(answered.pricing, data["duration"], enc["width"], enc["height"]),
                    model=result.model)

@@ -1,0 +1,108 @@
+"""A whole series through hosted providers: the real Snakemake build talking HTTP to a fake chat
+server and a fake video job gateway on 127.0.0.1."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SNAKEMAKE, run_snakemake
+from fakes.chat_server import FakeChatServer
+from fakes.video_server import Behaviour, FakeVideoServer, Script
+from shortdrama.cost.ledger import Ledger
+from shortdrama.media import probe, read_subtitles
+
+pytestmark = pytest.mark.slow
+
+LLM_KEY, VIDEO_KEY = "sk-llm-test-0123456789", "sk-video-test-9876543210"
+HOSTED = ["llm=deepseek", "video=kling", "render=480p", "series.episodes=1", "series.scenes_per_episode.min=2",
+          "series.scenes_per_episode.max=2", "series.scene_duration.min=3", "series.scene_duration.max=3",
+          "video.poll_interval_s=0.05", "video.fallback.poll_interval_s=0.05", "video.job_timeout_s=120"]
+
+
+@pytest.fixture
+def servers(tmp_path, monkeypatch):
+    def start(script: Script):
+        chat = FakeChatServer(expected_key=LLM_KEY).__enter__()
+        video = FakeVideoServer(script, api_key=VIDEO_KEY).__enter__()
+        started.extend([chat, video])
+        monkeypatch.setenv("DEEPSEEK_API_KEY", LLM_KEY)
+        monkeypatch.setenv("VIDEO_GATEWAY_API_KEY", VIDEO_KEY)
+        monkeypatch.setenv("VIDEO_GATEWAY_URL", video.base_url)
+        monkeypatch.setenv("SHORTDRAMA_CACHE_DIR", str(tmp_path / "cache"))
+        return chat, video, [*HOSTED, f"llm.base_url={chat.base_url}"]
+
+    started: list = []
+    yield start
+    for server in reversed(started):
+        server.__exit__(None, None, None)
+
+
+def _config(overrides: list[str]) -> str:
+    return f"overrides={json.dumps(overrides)}"
+
+
+def test_full_series_through_both_fake_servers(tmp_path, servers):
+    chat, video, overrides = servers(Script())
+    work = tmp_path / "work"
+    run_snakemake(work, _config(overrides))
+    script = json.loads((work / "results/demo/ep01/script.json").read_text())
+    final = work / "results/demo/episode_01_final.mp4"
+    info = probe(final)
+    assert (info.first("video").codec, info.first("video").width, info.first("video").height) == ("h264", 480, 854)
+    assert info.first("audio").codec == "aac" and info.first("subtitle").codec == "mov_text"
+    assert info.duration == pytest.approx(sum(s["duration"] for s in script["scenes"]), abs=0.25)
+    lines = [line["text"] for s in script["scenes"] for line in s["dialogue"]]
+    assert [text for _, _, text in read_subtitles(final)] == lines
+
+    assert len(video.submissions) == len(script["scenes"]), "one paid job per clip"
+    assert all(s.body["reference_image"].startswith("data:image/png;base64,") for s in video.submissions)
+    assert all(s.authorization == "present" for s in video.submissions)
+    entries = Ledger(work / "results/demo/ledger.jsonl").entries()
+    writer = [e for e in entries if e.step in ("outline", "episode_script")]
+    assert writer and all(e.tokens_in > 0 and e.tokens_out > 0 and e.cost_usd > 0 for e in writer)
+    clips = [e for e in entries if e.step == "clip"]
+    assert [e.cost_usd for e in clips] == pytest.approx([0.5, 0.5]), "kling-v1-6: 3 s billed as 5 s x $0.10"
+
+    for folder in (work / "results", work / "logs", work / ".snakemake", tmp_path / "cache"):
+        for path in folder.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                assert LLM_KEY.encode() not in data and VIDEO_KEY.encode() not in data, f"a key leaked into {path}"
+
+
+def test_missing_key_is_one_clear_line(tmp_path, servers, monkeypatch):
+    _, video, overrides = servers(Script())
+    monkeypatch.delenv("DEEPSEEK_API_KEY")
+    proc = run_snakemake(tmp_path / "work", _config(overrides), check=False)
+    assert proc.returncode != 0
+    assert "set the environment variable DEEPSEEK_API_KEY to your API key" in proc.stderr
+    assert not video.submissions
+
+
+def test_killed_while_polling_resumes_the_same_job(tmp_path, servers):
+    # Every job answers "processing" for a while, long enough to kill the build mid-poll.
+    chat, video, overrides = servers(Script(default=Behaviour(processing_polls=80)))
+    work = tmp_path / "work"
+    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(work), "--cores", "2", "--config", _config(overrides)]
+    build = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                             env={**os.environ})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (video.submissions and len(video.polls) >= 5):
+        time.sleep(0.1)
+    assert video.submissions, "the build never submitted a clip"
+    os.killpg(build.pid, signal.SIGKILL)
+    build.wait()
+    submitted = {s.job_id for s in video.submissions}
+    polls_before = len(video.polls)
+
+    run_snakemake(work, extra=("--unlock",))
+    run_snakemake(work, _config(overrides))
+    script = json.loads((work / "results/demo/ep01/script.json").read_text())
+    assert len(video.submissions) == len(script["scenes"]), "no clip was submitted (and paid) twice"
+    assert submitted <= set(video.polls[polls_before:]), "the jobs of the killed build were polled again, not resubmitted"
+    assert (work / "results/demo/episode_01_final.mp4").exists()
