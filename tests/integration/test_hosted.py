@@ -106,3 +106,26 @@ def test_killed_while_polling_resumes_the_same_job(tmp_path, servers):
     assert len(video.submissions) == len(script["scenes"]), "no clip was submitted (and paid) twice"
     assert submitted <= set(video.polls[polls_before:]), "the jobs of the killed build were polled again, not resubmitted"
     assert (work / "results/demo/episode_01_final.mp4").exists()
+
+
+def _interleaved(polls: list[str]) -> bool:
+    """True when some job was polled again after another job's polls had started."""
+    finished: set[str] = set()
+    current = None
+    for job in polls:
+        if job != current:
+            if job in finished:
+                return True
+            if current is not None:
+                finished.add(current)
+            current = job
+    return False
+
+
+@pytest.mark.parametrize("video_api, overlap", [(1, False), (2, True)])
+def test_snakemake_resources_cap_concurrent_video_jobs(tmp_path, servers, video_api, overlap):
+    # Jobs long enough (60 polls) that two clips would overlap if allowed; cores are not the limit.
+    chat, video, overrides = servers(Script(default=Behaviour(processing_polls=60)))
+    run_snakemake(tmp_path / "work", _config(overrides), extra=("--cores", "4", "--resources", f"video_api={video_api}"))
+    assert len(video.submissions) == 2
+    assert _interleaved(list(video.polls)) is overlap
