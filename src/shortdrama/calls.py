@@ -16,7 +16,7 @@ from .config import ImageConfig, LLMConfig, MusicConfig, ProviderConfig, VideoCo
 from .cost import pricing as price
 from .cost.call import Billing, Call, Estimate, Produce, Runtime
 from .cost.cache import canonical_json
-from .errors import SchemaError
+from .errors import ProviderError, SchemaError
 from .fake_paid import count_fake_call
 from .media import write_text_atomic
 from .schemas import read_outline, write_document
@@ -38,8 +38,8 @@ def brief(spec: str) -> SeriesBrief:
 def _writer_billing(writer: Any, llm: LLMConfig) -> Billing | None:
     """A hosted writer reports the tokens of every agent call it made; they are what is billed."""
     usage = getattr(writer, "usage", None)
-    if usage is None:
-        return None
+    if usage is None or not (usage.prompt_tokens or usage.completion_tokens):
+        return None  # no usage reported: the caller falls back to an estimate from the text sizes
     return Billing(cost_usd=price.token_cost(llm.pricing, usage.prompt_tokens, usage.completion_tokens, usage.calls),
                    tokens_in=usage.prompt_tokens, tokens_out=usage.completion_tokens)
 
@@ -208,7 +208,13 @@ def _hosted_clip(data: dict, keyframe: Path, call: Call, video: VideoConfig, run
         chain=tuple(JobApiModel(base_url=m.base_url, model=m.model, api_key_env=m.api_key_env) for m in chain),
         negative_prompt=video.negative_prompt, poll_interval_s=video.poll_interval_s, job_timeout_s=video.job_timeout_s,
         retry=RetryPolicy(max_attempts=video.max_attempts, max_total_s=video.max_total_s, request_timeout_s=video.timeout_s))
-    request = JobRequest(key=call_key(call, video), prompt=data["prompt"], duration=data["duration"],
+    sellable = video.pricing.billing_seconds
+    if sellable and data["duration"] > max(sellable):
+        raise ProviderError(f"scene lasts {data['duration']:g} s but {video.model} sells clips of at most "
+                            f"{max(sellable):g} s: shorten or split the scene")
+    # Ask for the length the API sells (a 3 s scene is bought as a 5 s clip); conform trims it.
+    bought = price.billed_seconds(data["duration"], sellable)
+    request = JobRequest(key=call_key(call, video), prompt=data["prompt"], duration=bought,
                          width=enc["width"], height=enc["height"], fps=enc["fps"], seed=data["seed"], reference_image=keyframe)
     downloaded = out.with_name(out.stem + ".download.mp4")
     try:

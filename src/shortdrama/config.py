@@ -14,12 +14,12 @@ from typing import Any, ClassVar, Literal, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .config_errors import GROUPS, explain_hydra_error, explain_validation_error
+from .config_errors import group_options as _options_in
 from .errors import ConfigError
 from .naming import slugify
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
-GROUPS = ("series", "llm", "image", "video", "voice", "music", "render", "budget")
-PROVIDER_GROUPS = ("llm", "image", "video", "voice", "music")
 
 
 class _Strict(BaseModel):
@@ -136,7 +136,8 @@ class HostedConfig(ProviderConfig):
     """Connection settings of a hosted provider. The key itself is never configured: only the name
     of the environment variable that holds it."""
 
-    base_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    # No user:password@ and no ?query: a URL ends up in job records and logs, a key must not.
+    base_url: str | None = Field(default=None, pattern=r"^https?://[^\s@?#]+$")
     api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     timeout_s: float = Field(default=60.0, gt=0)
     max_attempts: int = Field(default=6, ge=1, le=20)
@@ -351,77 +352,15 @@ def compose_raw(overrides: Sequence[str] = (), conf_dir: Path | None = None) -> 
             cfg = compose(config_name="config", overrides=overrides)
         return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
     except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(_explain_hydra_error(exc, overrides, conf)) from None
+        raise ConfigError(explain_hydra_error(exc, overrides, conf, compose_raw)) from None
 
 
 def validate_config(raw: Mapping[str, Any]) -> AppConfig:
     try:
         return AppConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_explain_validation_error(exc, raw)) from None
+        raise ConfigError(explain_validation_error(exc, raw)) from None
 
 
 def group_options(group: str, conf_dir: Path | None = None) -> list[str]:
-    folder = Path(conf_dir or CONF_DIR) / group
-    return sorted(p.stem for p in folder.glob("*.yaml"))
-
-
-def _explain_hydra_error(exc: Exception, overrides: list[str], conf: Path) -> str:
-    text = str(exc)
-    missing = re.search(r"Could not find '([^/']+)/([^']+)'", text)
-    if missing:
-        group, option = missing.groups()
-        choices = ", ".join(group_options(group, conf))
-        return f"{group}={option}: unknown {group} option; choose one of: {choices}"
-    not_in_struct = re.search(r"Could not override '([^']+)'", text) or re.search(r"Key '([^']+)' is not in struct", text)
-    if not_in_struct:
-        key = not_in_struct.group(1)
-        given = next((o for o in overrides if o.lstrip("+~").split("=", 1)[0] == key), key)
-        return f"{given}: unknown key {key!r}; known keys there: {_known_keys(key, conf, overrides)}"
-    if type(exc).__name__ == "OverrideParseException" or "LexerNoViableAlt" in text:
-        bad = text.split(":", 1)[-1].strip().splitlines()[0]
-        return f"cannot parse the override {bad!r}: quote values with spaces or non-ASCII text, e.g. key='value'"
-    first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return f"cannot compose the configuration: {first_line}"
-
-
-def _known_keys(dotted: str, conf: Path, overrides: list[str]) -> str:
-    """The keys that do exist next to an unknown one, so the message shows what was meant."""
-    parent = dotted.rsplit(".", 1)[0] if "." in dotted else ""
-    try:
-        raw = compose_raw([o for o in overrides if o.lstrip("+~").split("=", 1)[0] != dotted], conf)
-    except ConfigError:
-        return "(see conf/)"
-    node: Any = raw
-    for part in parent.split(".") if parent else []:
-        if not isinstance(node, dict) or part not in node:
-            break  # list the keys of the deepest level that exists
-        node = node[part]
-    return ", ".join(sorted(node)) if isinstance(node, dict) and node else ", ".join(GROUPS)
-
-
-def _explain_validation_error(exc: ValidationError, raw: Mapping[str, Any]) -> str:
-    error = exc.errors()[0]
-    location = [str(part) for part in error["loc"]]
-    key = ".".join(location)
-    if error["type"] == "extra_forbidden":
-        return f"{key}: unknown key; remove it or check its spelling"
-    value = _lookup(raw, error["loc"])
-    message = error["msg"].removeprefix("Value error, ")
-    return f"{key}={_show(value)}: {message}"
-
-
-def _lookup(raw: Any, loc: tuple[Any, ...]) -> Any:
-    node = raw
-    for part in loc:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return node
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False) if len(json.dumps(value)) < 60 else type(value).__name__
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else str(value)
+    return _options_in(group, Path(conf_dir or CONF_DIR))

@@ -15,6 +15,8 @@ def run_step(smk: Any, step: Callable[..., Any], *args: Any) -> None:
     handlers: list[logging.Handler] = [logging.FileHandler(log_path, mode="w", encoding="utf-8")] if log_path else []
     logging.basicConfig(level=logging.INFO, handlers=handlers or None, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs full URLs, signed download links included
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
     log = logging.getLogger(f"shortdrama.{step.__name__}")
     started = time.perf_counter()
     log.info("start %s %s", step.__name__, dict(smk.wildcards.items()))

@@ -37,11 +37,12 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from shortdrama.schemas import CAMERA_DIRECTIONS, MOODS
+
+from .http_base import FakeHandler, QuietServer, send_json
 
 KINDS = ("outline", "plan", "scenes", "revise", "critic", "unknown")
 
@@ -407,7 +408,7 @@ class FakeChatServer:
         self._once: dict[str, list[Fault]] = {}
         self._always: dict[str, list[Fault]] = {}
         self._lock = threading.Lock()
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd = QuietServer(("127.0.0.1", 0), FakeHandler)
         self._httpd.fake = self
 
     @property
@@ -454,15 +455,17 @@ class FakeChatServer:
 
     # --- request handling (runs on the server's threads)
 
-    def handle(self, h: "_Handler") -> None:
+    def handle(self, h: "FakeHandler", method: str) -> None:
+        if method != "POST":
+            return send_json(h, 404, {"error": {"message": "only POST /v1/chat/completions"}})
         raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
         if urlsplit(h.path).path != f"{self.PREFIX}/chat/completions":
-            return _send_json(h, 404, {"error": {"message": f"no route {h.path}"}})
+            return send_json(h, 404, {"error": {"message": f"no route {h.path}"}})
         try:
             body = json.loads(raw)
             assert isinstance(body, dict) and isinstance(body.get("messages"), list)
         except (ValueError, AssertionError):
-            return _send_json(h, 400, {"error": {"message": "the body must be JSON with a messages list"}})
+            return send_json(h, 400, {"error": {"message": "the body must be JSON with a messages list"}})
         auth = h.headers.get("Authorization")
         kind, repair = classify(body)
         with self._lock:
@@ -489,19 +492,19 @@ class FakeChatServer:
                 return [queue.pop(0), *always]
         return always
 
-    def _answer(self, h: "_Handler", received: Received, reply: Reply, auth: str | None) -> None:
+    def _answer(self, h: "FakeHandler", received: Received, reply: Reply, auth: str | None) -> None:
         if reply.delay:
             time.sleep(reply.delay)
         if reply.status != 200:
             message = reply.error + (f" (received Authorization: {auth})" if reply.echo_auth else "")
             with self._lock:
                 received.status = reply.status
-            return _send_json(h, reply.status, {"error": {"message": message, "type": "fake_error"}}, reply.headers)
+            return send_json(h, reply.status, {"error": {"message": message, "type": "fake_error"}}, reply.headers)
         text = reply.content or ""
         usage = usage_for(received.body, text)
         with self._lock:
             received.status, received.usage = 200, usage
-        _send_json(h, 200, {
+        send_json(h, 200, {
             "id": f"chatcmpl-fake-{received.index}", "object": "chat.completion", "created": 0,
             "model": received.body.get("model", "fake"),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
@@ -513,39 +516,3 @@ class FakeChatServer:
 def _check_kind(kind: str) -> None:
     if kind != "any" and kind not in KINDS:
         raise ValueError(f"unknown request kind {kind!r}; one of any, {', '.join(KINDS)}")
-
-
-def _send_json(h: "_Handler", status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-    payload = json.dumps(body, ensure_ascii=False).encode()
-    h.send_response(status)
-    h.send_header("Content-Type", "application/json")
-    h.send_header("Content-Length", str(len(payload)))
-    for name, value in (headers or {}).items():
-        h.send_header(name, value)
-    h.end_headers()
-    h.wfile.write(payload)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeChatServer
-
-    def handle_error(self, request, client_address) -> None:  # noqa: ANN001
-        pass  # clients that time out and hang up are part of the script
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as real gateways do; every reply carries Content-Length
-    server: _Server
-
-    def do_POST(self) -> None:
-        try:
-            self.server.fake.handle(self)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    def do_GET(self) -> None:
-        _send_json(self, 404, {"error": {"message": "only POST /v1/chat/completions"}})
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass

@@ -31,12 +31,13 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from shortdrama.media import run_ffmpeg
+
+from .http_base import FakeHandler, QuietServer, send_json
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ class FakeVideoServer:
         self._by_idempotency: dict[str, str] = {}
         self._per_model: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd = QuietServer(("127.0.0.1", 0), FakeHandler)
         self._httpd.fake = self
         self._thread: threading.Thread | None = None
 
@@ -186,7 +187,7 @@ class FakeVideoServer:
 
     # --- request handling (runs on the server's threads) ---
 
-    def handle(self, h: "_Handler", method: str) -> None:
+    def handle(self, h: "FakeHandler", method: str) -> None:
         raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
         path = urlsplit(h.path).path
         route, arg = self._route(method, path)
@@ -206,17 +207,17 @@ class FakeVideoServer:
                 if fault.echo_auth:
                     body["received_authorization"] = auth or ""
                 headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-                return _send_json(h, fault.status, body, headers)
+                return send_json(h, fault.status, body, headers)
         if route is None:
-            return _send_json(h, 404, {"error": f"no route {method} {path}"})
+            return send_json(h, 404, {"error": f"no route {method} {path}"})
         if self.api_key is not None and auth != f"Bearer {self.api_key}":
-            return _send_json(h, 401, {"error": "missing or wrong API key"})
+            return send_json(h, 401, {"error": "missing or wrong API key"})
         if route == "submit":
             return self._submit(h, raw)
         with self._lock:
             job = self._jobs.get(arg)
         if job is None:
-            return _send_json(h, 404, {"error": f"no job {arg}"})
+            return send_json(h, 404, {"error": f"no job {arg}"})
         if route == "poll":
             return self._poll(h, job)
         return self._download(h, job, fault)
@@ -233,23 +234,23 @@ class FakeVideoServer:
             return "download", rest[len("files/"):-len(".mp4")]
         return None, ""
 
-    def _submit(self, h: "_Handler", raw: bytes) -> None:
+    def _submit(self, h: "FakeHandler", raw: bytes) -> None:
         try:
             body = json.loads(raw)
             model, duration = str(body["model"]), float(body["duration"])
         except (ValueError, KeyError, TypeError):
-            return _send_json(h, 400, {"error": "bad request body"})
+            return send_json(h, 400, {"error": "bad request body"})
         key = h.headers.get("Idempotency-Key")
         with self._lock:
             if key and key in self._by_idempotency:  # a retried submit: the same job, not a new bill
-                return _send_json(h, 200, {"job_id": self._by_idempotency[key]})
+                return send_json(h, 200, {"job_id": self._by_idempotency[key]})
             job_id = f"job-{len(self._jobs) + 1:04d}"
             self._jobs[job_id] = _Job(job_id, model, duration, self._behaviour(model))
             if key:
                 self._by_idempotency[key] = job_id
             auth = "present" if h.headers.get("Authorization") else "absent"
             self.submissions.append(Submission(job_id, model, body, auth, key))
-        _send_json(h, 200, {"job_id": job_id})
+        send_json(h, 200, {"job_id": job_id})
 
     def _behaviour(self, model: str) -> Behaviour:
         chosen = self.script.models.get(model, self.script.default)
@@ -259,19 +260,19 @@ class FakeVideoServer:
             return chosen[min(used, len(chosen) - 1)]
         return chosen
 
-    def _poll(self, h: "_Handler", job: _Job) -> None:
+    def _poll(self, h: "FakeHandler", job: _Job) -> None:
         with self._lock:
             job.polls += 1
             self.polls.append(job.id)
             polls, b = job.polls, job.behaviour
         if b.outcome == "stuck" or polls <= b.processing_polls:
-            return _send_json(h, 200, {"status": "queued" if polls == 1 else "processing"})
+            return send_json(h, 200, {"status": "queued" if polls == 1 else "processing"})
         if b.outcome == "failed":
-            return _send_json(h, 200, {"status": "failed", "error": b.error})
+            return send_json(h, 200, {"status": "failed", "error": b.error})
         url = b.video_url or (f"files/{job.id}.mp4" if b.relative_url else f"{self.base_url}/files/{job.id}.mp4")
-        _send_json(h, 200, {"status": "completed", "video_url": url})
+        send_json(h, 200, {"status": "completed", "video_url": url})
 
-    def _download(self, h: "_Handler", job: _Job, fault: Fault | None) -> None:
+    def _download(self, h: "FakeHandler", job: _Job, fault: Fault | None) -> None:
         with self._lock:
             self.downloads.append(job.id)
         data = video_bytes(job.behaviour.video_duration or job.duration)
@@ -288,42 +289,3 @@ class FakeVideoServer:
             h.close_connection = True
             return
         h.wfile.write(data)
-
-
-def _send_json(h: "_Handler", status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-    payload = json.dumps(body).encode()
-    h.send_response(status)
-    h.send_header("Content-Type", "application/json")
-    h.send_header("Content-Length", str(len(payload)))
-    for name, value in (headers or {}).items():
-        h.send_header(name, value)
-    h.end_headers()
-    h.wfile.write(payload)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # a handler sleeping through a scripted slow reply must not hold up shutdown
-    fake: FakeVideoServer
-
-    def handle_error(self, request, client_address) -> None:  # noqa: ANN001
-        pass  # clients that time out and hang up are part of the script
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as real gateways do; every reply carries Content-Length
-    server: _Server
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def _serve(self, method: str) -> None:
-        try:
-            self.server.fake.handle(self, method)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass

@@ -61,6 +61,8 @@ def test_full_series_through_both_fake_servers(tmp_path, servers):
 
     assert len(video.submissions) == len(script["scenes"]), "one paid job per clip"
     assert all(s.body["reference_image"].startswith("data:image/png;base64,") for s in video.submissions)
+    assert [s.body["duration"] for s in video.submissions] == [5, 5], "3 s scenes are bought as the 5 s clips sold"
+    assert all(s.body["prompt"].count("..") == 0 and "On screen:" in s.body["prompt"] for s in video.submissions)
     assert all(s.authorization == "present" for s in video.submissions)
     entries = Ledger(work / "results/demo/ledger.jsonl").entries()
     writer = [e for e in entries if e.step in ("outline", "episode_script")]

@@ -111,3 +111,20 @@ def test_snakemake_config_maps_to_hydra_overrides():
 def test_too_many_scenes_is_a_config_error():
     with pytest.raises(ConfigError, match="at most 99 scenes"):
         load_config(["series.scenes_per_episode.max=120"])
+
+
+def test_hosted_presets_name_a_key_variable_never_a_key():
+    for option in ("deepseek", "gpt41", "claude_sonnet", "gemini_flash"):
+        llm = load_config([f"llm={option}"]).llm
+        assert llm.api_key_env and llm.api_key_env.endswith("_API_KEY") and llm.base_url.startswith("https://")
+    for option in ("kling", "runway", "pika"):
+        video = load_config([f"video={option}"]).video
+        assert video.api_key_env == "VIDEO_GATEWAY_API_KEY" and len(video.chain()) == 2
+        assert video.pricing.resolution_multiplier["1080p"] == 1.5
+    assert "base_url" not in load_config(["video=kling"]).video.result_fields(), "a gateway change re-pays nothing"
+
+
+@pytest.mark.parametrize("url", ["https://user:sk-secret@gateway.example/v1", "https://gateway.example/v1?key=sk-secret"])
+def test_a_base_url_cannot_carry_a_credential(url):
+    with pytest.raises(ConfigError, match="llm.base_url"):
+        load_config(["llm=local", f"llm.base_url='{url}'"])

@@ -153,7 +153,7 @@ class JobApiVideo:
             except _JobFailed as failure:
                 self._update(rec, status="failed", error=str(failure))
                 errors.append(f"{entry.model} (job {rec['job_id']}): {failure}")
-                log.warning("video %s: job %s failed (%s)%s", entry.model, rec["job_id"], failure,
+                log.warning("video %s: job %s failed (%s)%s", entry.model, rec["job_id"], self._redact(str(failure)),
                             "; falling back" if index + 1 < len(self.settings.chain) else "")
                 history = [*rec.pop("history"), rec]
                 continue

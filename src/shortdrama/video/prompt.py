@@ -17,4 +17,4 @@ def video_prompt(camera: str, setting: str, place: str, action: str, characters:
     people = "; ".join(f"{c['name']} ({c['look']})" for c in characters)
     shot = CAMERA_PHRASES.get(camera, camera)
     where = f"{'interior' if setting == 'INT' else 'exterior'}, {place}"
-    return f"{shot}. {action}. On screen: {people}. Setting: {where}. Style: {STYLE}."
+    return f"{shot}. {action.rstrip(' .。')}. On screen: {people}. Setting: {where}. Style: {STYLE}."

@@ -1,0 +1,80 @@
+"""One clear line for every configuration mistake: which key, which value, what is allowed."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from pydantic import ValidationError
+
+from .errors import ConfigError
+
+GROUPS = ("series", "llm", "image", "video", "voice", "music", "render", "budget")
+Compose = Callable[[Sequence[str], Path], dict[str, Any]]
+
+
+def group_options(group: str, conf_dir: Path) -> list[str]:
+    return sorted(p.stem for p in (Path(conf_dir) / group).glob("*.yaml"))
+
+
+def explain_hydra_error(exc: Exception, overrides: list[str], conf: Path, compose: Compose) -> str:
+    text = str(exc)
+    missing = re.search(r"Could not find '([^/']+)/([^']+)'", text)
+    if missing:
+        group, option = missing.groups()
+        choices = ", ".join(group_options(group, conf))
+        return f"{group}={option}: unknown {group} option; choose one of: {choices}"
+    not_in_struct = re.search(r"Could not override '([^']+)'", text) or re.search(r"Key '([^']+)' is not in struct", text)
+    if not_in_struct:
+        key = not_in_struct.group(1)
+        given = next((o for o in overrides if o.lstrip("+~").split("=", 1)[0] == key), key)
+        return f"{given}: unknown key {key!r}; known keys there: {_known_keys(key, conf, overrides, compose)}"
+    if type(exc).__name__ == "OverrideParseException" or "LexerNoViableAlt" in text:
+        bad = text.split(":", 1)[-1].strip().splitlines()[0]
+        return f"cannot parse the override {bad!r}: quote values with spaces or non-ASCII text, e.g. key='value'"
+    first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"cannot compose the configuration: {first_line}"
+
+
+def _known_keys(dotted: str, conf: Path, overrides: list[str], compose: Compose) -> str:
+    """The keys that do exist next to an unknown one, so the message shows what was meant."""
+    parent = dotted.rsplit(".", 1)[0] if "." in dotted else ""
+    try:
+        raw = compose([o for o in overrides if o.lstrip("+~").split("=", 1)[0] != dotted], conf)
+    except ConfigError:
+        return "(see conf/)"
+    node: Any = raw
+    for part in parent.split(".") if parent else []:
+        if not isinstance(node, dict) or part not in node:
+            break  # list the keys of the deepest level that exists
+        node = node[part]
+    return ", ".join(sorted(node)) if isinstance(node, dict) and node else ", ".join(GROUPS)
+
+
+def explain_validation_error(exc: ValidationError, raw: Mapping[str, Any]) -> str:
+    error = exc.errors()[0]
+    location = [str(part) for part in error["loc"]]
+    key = ".".join(location)
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key; remove it or check its spelling"
+    value = _lookup(raw, error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{key}={_show(value)}: {message}"
+
+
+def _lookup(raw: Any, loc: tuple[Any, ...]) -> Any:
+    node = raw
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False) if len(json.dumps(value)) < 60 else type(value).__name__
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else str(value)

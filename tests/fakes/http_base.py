@@ -1,0 +1,47 @@
+"""The plumbing both fake servers share: a quiet threading HTTP server whose handler hands every
+request to the fake's `handle(handler, method)`, and a JSON reply helper."""
+
+from __future__ import annotations
+
+import json
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True  # a handler sleeping through a scripted slow reply must not hold up shutdown
+    fake: Any
+
+    def handle_error(self, request, client_address) -> None:  # noqa: ANN001
+        pass  # clients that time out and hang up are part of the script
+
+
+class FakeHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as real gateways do; every reply carries Content-Length
+    server: QuietServer
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
+        try:
+            self.server.fake.handle(self, method)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+def send_json(h: BaseHTTPRequestHandler, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
+    payload = json.dumps(body, ensure_ascii=False).encode()
+    h.send_response(status)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Content-Length", str(len(payload)))
+    for name, value in (headers or {}).items():
+        h.send_header(name, value)
+    h.end_headers()
+    h.wfile.write(payload)
