@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from rebuild import build
+from rebuild import build, print_ratios
 
 
 def main() -> None:
@@ -26,11 +26,7 @@ def main() -> None:
         rows = [("cold cache", *build(Path(tmp) / "a", args.cores, config)),
                 ("warm cache, fresh folder", *build(Path(tmp) / "b", args.cores, config)),
                 ("cache disabled", *build(Path(tmp) / "c", args.cores, [*config, "cache__enabled=false"]))]
-    baseline = rows[0][1]
-    print(f"series={args.series} cores={args.cores}  (ratios against the cold-cache build of this run)")
-    print(f"{'case':28} {'jobs':>5} {'seconds':>8} {'ratio':>7}")
-    for name, seconds, jobs in rows:
-        print(f"{name:28} {jobs:5d} {seconds:8.2f} {seconds / baseline:7.3f}")
+    print_ratios(rows, f"series={args.series} cores={args.cores}  (ratios against the cold-cache build of this run)")
 
 
 if __name__ == "__main__":

@@ -52,8 +52,13 @@ def main() -> None:
         edit_script(work, args.series, lambda s: s.update(action="A different action."))
         rows.append(("one scene's action edited", *build(work, args.cores, config)))
         rows.append(("video=still", *build(work, args.cores, [*config, "video=still"])))
+    print_ratios(rows, f"series={args.series} cores={args.cores}  (ratios against the full build of this run)")
+
+
+def print_ratios(rows: list[tuple[str, float, int]], title: str) -> None:
+    """Each case's wall time as a ratio of the first row's, measured in the same run."""
     baseline = rows[0][1]
-    print(f"series={args.series} cores={args.cores}  (ratios against the full build of this run)")
+    print(title)
     print(f"{'case':28} {'jobs':>5} {'seconds':>8} {'ratio':>7}")
     for name, seconds, jobs in rows:
         print(f"{name:28} {jobs:5d} {seconds:8.2f} {seconds / baseline:7.3f}")

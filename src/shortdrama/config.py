@@ -143,8 +143,18 @@ class HostedConfig(ProviderConfig):
     max_attempts: int = Field(default=6, ge=1, le=20)
     max_total_s: float = Field(default=600.0, gt=0)
 
+    HOSTED_PROVIDERS: ClassVar[frozenset[str]] = frozenset()  # the providers that send requests
+
+    @model_validator(mode="after")
+    def _hosted_needs_url(self) -> "HostedConfig":
+        provider = getattr(self, "provider", "")
+        if provider in self.HOSTED_PROVIDERS and not self.base_url:
+            raise ValueError(f"provider {provider} needs base_url")
+        return self
+
 
 class LLMConfig(HostedConfig):
+    HOSTED_PROVIDERS: ClassVar[frozenset[str]] = frozenset({"openai"})
     RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
         "offline": ("model",), "fake_paid": ("model",),
         "openai": ("model", "temperature", "max_tokens", "json_mode", "repair_rounds", "critic_rounds", "scene_batch_size"),
@@ -160,12 +170,6 @@ class LLMConfig(HostedConfig):
     scene_batch_size: int = Field(default=8, ge=1, le=30)
     fallback: "LLMConfig | None" = None
 
-    @model_validator(mode="after")
-    def _hosted_needs_url(self) -> "LLMConfig":
-        if self.provider == "openai" and not self.base_url:
-            raise ValueError("an openai-compatible writer needs base_url")
-        return self
-
 
 class ImageConfig(ProviderConfig):
     RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {"procedural": ("model", "captions", "name_tags")}
@@ -177,6 +181,7 @@ class ImageConfig(ProviderConfig):
 
 
 class VideoConfig(HostedConfig):
+    HOSTED_PROVIDERS: ClassVar[frozenset[str]] = frozenset({"job_api"})
     RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
         "animatic": ("model", "motion", "strength"), "fake_paid": ("model", "motion", "strength"),
         "job_api": ("model", "negative_prompt"),
@@ -191,12 +196,6 @@ class VideoConfig(HostedConfig):
     job_timeout_s: float = Field(default=900.0, gt=0)
     # The next, cheaper model: used when a job fails, and when the budget says downgrade.
     fallback: "VideoConfig | None" = None
-
-    @model_validator(mode="after")
-    def _hosted_needs_url(self) -> "VideoConfig":
-        if self.provider == "job_api" and not self.base_url:
-            raise ValueError("a video job API needs base_url")
-        return self
 
     def chain(self) -> list["VideoConfig"]:
         models, current = [], self
