@@ -185,8 +185,8 @@ def produce_clip(spec: str, keyframe: Path, call: Call, runtime: Runtime) -> Pro
         from .video.base import ClipRequest, Encoding
 
         data = json.loads(spec)
-        if video.provider == "job_api":
-            return _hosted_clip(data, keyframe, call, video, runtime, outputs["mp4"])
+        if video.provider in HOSTED_CLIP_MAKERS:
+            return HOSTED_CLIP_MAKERS[video.provider](data, keyframe, call, video, runtime, outputs["mp4"])
         request = ClipRequest(keyframe=keyframe, camera=data["camera"], duration=data["duration"],
                               encoding=Encoding.from_spec(data["encoding"]))
         AnimaticVideo(motion=video.motion, strength=video.strength).generate(request, outputs["mp4"])
@@ -195,7 +195,7 @@ def produce_clip(spec: str, keyframe: Path, call: Call, runtime: Runtime) -> Pro
     return produce
 
 
-def _hosted_clip(data: dict, keyframe: Path, call: Call, video: VideoConfig, runtime: Runtime, out: Path) -> Billing:
+def _job_api_clip(data: dict, keyframe: Path, call: Call, video: VideoConfig, runtime: Runtime, out: Path) -> Billing:
     from .cost.call import call_key
     from .http import RetryPolicy
     from .video.base import Encoding
@@ -225,6 +225,10 @@ def _hosted_clip(data: dict, keyframe: Path, call: Call, video: VideoConfig, run
     answered = next(m for m in chain if m.model == result.model)
     return Billing(cost_usd=price.video_cost(answered.pricing, data["duration"], enc["width"], enc["height"]),
                    model=result.model)
+
+
+# A vendor-native API (its own paths and auth) is one more module and one entry here.
+HOSTED_CLIP_MAKERS = {"job_api": _job_api_clip}
 
 
 # -- dialogue -------------------------------------------------------------------------------------
