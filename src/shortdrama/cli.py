@@ -5,6 +5,7 @@
     shortdrama costs [HYDRA_OVERRIDE ...]       the ledger by step, episode and provider
     shortdrama sweep video=a,b render=720p,1080p   one build per combination, and a comparison
     shortdrama cache stats|prune                the shared call cache
+    shortdrama check-references [HYDRA_OVERRIDE ...]   validate the characters' reference images
     shortdrama config [HYDRA_OVERRIDE ...]      print the composed, validated configuration
     shortdrama schema OUT_DIR                   write the JSON Schemas of outline.json and script.json
 """
@@ -60,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     cache.add_argument("--older-than-days", type=float, default=None)
     cache.add_argument("--max-bytes", type=int, default=None)
     cache.add_argument("overrides", nargs="*")
+    refs = sub.add_parser("check-references", help="validate every character's reference images")
+    refs.add_argument("--min-count", type=int, default=10)
+    refs.add_argument("--min-short-side", type=int, default=512)
+    refs.add_argument("overrides", nargs="*")
     show = sub.add_parser("config", help="print the composed, validated configuration as YAML")
     show.add_argument("overrides", nargs="*")
     schema = sub.add_parser("schema", help="write JSON Schemas of the documents")
@@ -87,6 +92,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "sweep":
         return _sweep(args, workflow_dir, (args.directory or workflow_dir).resolve())
     cfg = load_config(args.overrides, workflow_dir / "conf")  # fail here, before Snakemake starts
+    if args.command == "check-references":
+        return _check_references(args, cfg, workflow_dir)
     if args.command == "config":
         import yaml
 
@@ -138,6 +145,25 @@ def _plan(args: argparse.Namespace, workflow_dir: Path, workdir: Path) -> int:
         planned = Planner(wf, runtime, Path(scratch)).plan(parse_dry_run(dry.stdout + dry.stderr))
     print(plan_json(planned) if args.json else plan_report(planned, wf, runtime))
     return 0
+
+
+def _check_references(args: argparse.Namespace, cfg, workflow_dir: Path) -> int:  # noqa: ANN001
+    """Each character on its own line; one failing set does not stop the others being checked."""
+    from .characters.references import ReferenceRules, expand_references, validate_references
+
+    rules = ReferenceRules(min_count=args.min_count, min_short_side=args.min_short_side)
+    failed = 0
+    for cid, character in cfg.series.cast.items():
+        if not character.references:
+            print(f"{cid}: no references given")
+            continue
+        try:
+            usable = validate_references(cid, expand_references(character.references, workflow_dir), rules)
+            print(f"{cid}: ok, {len(usable)} usable reference images")
+        except ShortDramaError as error:
+            failed += 1
+            print(f"shortdrama: error: {error}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _costs(cfg, workdir: Path) -> int:  # noqa: ANN001

@@ -42,6 +42,8 @@ class CharacterConfig(_Strict):
     role: str = Field(min_length=1)
     look: str = Field(min_length=1)
     gender: Literal["female", "male"] | None = None
+    # Reference photos for the character's LoRA: files or folders, relative to the checkout.
+    references: list[str] = Field(default_factory=list)
 
 
 class SeriesConfig(_Strict):

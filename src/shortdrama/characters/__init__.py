@@ -1,0 +1,1 @@
+"""Characters: reference images and (with the lora stage) one adapter per character."""
