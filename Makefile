@@ -4,6 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+DIFFUSION_STAMP := $(VENV)/.diffusion-stamp
 CORES ?= 2
 
 .PHONY: demo test bench clean
@@ -13,13 +14,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
+# The tests also cover the diffusion code path (torch, diffusers, peft) with tiny models built in code.
+$(DIFFUSION_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,diffusion]'
+	touch $(DIFFUSION_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 	@echo
 	@echo "The demo series is ready:"
 	@ls -1 $(CURDIR)/results/demo/episode_*_final.mp4
 
-test: $(STAMP)
+test: $(DIFFUSION_STAMP)
 	$(BIN)/pytest -n 2 --timeout 900
 
 bench: $(STAMP)

@@ -1,0 +1,116 @@
+"""A tiny randomly-initialised SD 1.x pipeline built in code, the way diffusers' tests build their dummy components.
+
+For tests and offline demos of the LoRA code path only: it draws noise, not pictures. Nothing is downloaded; the
+byte-level CLIP tokenizer vocabulary is generated here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+# A few merges so common caption words are not all single characters; the vocabulary stays far below vocab_size.
+_MERGES = ("s k", "sk s</w>", "p h", "o t", "o f</w>", "i n", "a n", "o n</w>", "e r", "o u", "t h", "e r</w>")
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2/CLIP's reversible byte -> printable unicode map (the alphabet of a byte-level BPE)."""
+    bs = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, (chr(c) for c in cs)))
+
+
+def write_tiny_clip_vocab(folder: Path) -> Path:
+    """vocab.json + merges.txt of a tiny byte-level CLIP BPE: 2 specials, 256 bytes, 256 word-final bytes, merges."""
+    folder.mkdir(parents=True, exist_ok=True)
+    alphabet = list(_bytes_to_unicode().values())
+    vocab: dict[str, int] = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for ch in alphabet:
+        vocab[ch] = len(vocab)
+    for ch in alphabet:
+        vocab[ch + "</w>"] = len(vocab)
+    for merge in _MERGES:
+        left, right = merge.split(" ")
+        vocab.setdefault(left + right, len(vocab))
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(_MERGES) + "\n", encoding="utf-8")
+    return folder
+
+
+def build_tiny_sd_model(out_dir: Path, seed: int = 0) -> Path:
+    """Write a tiny random StableDiffusionPipeline to `out_dir` (a real local diffusers model directory)."""
+    import tempfile
+
+    from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    out_dir = Path(out_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        tokenizer = CLIPTokenizer.from_pretrained(write_tiny_clip_vocab(Path(tmp)), model_max_length=77)
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=2,
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+    )
+    scheduler = PNDMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        skip_prk_steps=True,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+    torch.manual_seed(seed)
+    vae = AutoencoderKL(
+        block_out_channels=[32, 64],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
+        latent_channels=4,
+    )
+    torch.manual_seed(seed)
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            hidden_size=32,
+            intermediate_size=37,
+            layer_norm_eps=1e-05,
+            num_attention_heads=4,
+            num_hidden_layers=5,
+            vocab_size=1000,
+            max_position_embeddings=tokenizer.model_max_length,
+        )
+    )
+    for module in (unet, vae, text_encoder):
+        module.eval()
+    pipe = StableDiffusionPipeline(
+        unet=unet,
+        scheduler=scheduler,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pipe.save_pretrained(out_dir, safe_serialization=True)
+    return out_dir

@@ -1,0 +1,278 @@
+"""The LoRA training loop (diffusers' train_text_to_image_lora recipe), with atomic checkpoints and resume.
+
+One step = one optimizer update over `gradient_accumulation` micro-batches of `batch_size` images. Data order, noise
+and timesteps are drawn from torch.Generators seeded by (seed, epoch) and (seed, step), so a resumed run draws exactly
+what an uninterrupted run would have drawn.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from shortdrama.errors import ConfigError, ProviderError
+from shortdrama.lora.dataset import CaptionedImages
+from shortdrama.lora.model import SDComponents, add_lora, load_sd_components
+from shortdrama.lora.settings import LoraSettings
+
+ADAPTER_FILE = "pytorch_lora_weights.safetensors"
+CHECKPOINTS = "checkpoints"
+_STEP_DIR = re.compile(r"^step-(\d+)$")
+# Settings that change the adapter's shape: a checkpoint made with other values cannot be resumed.
+_SHAPE_KEYS = ("rank", "alpha", "target_modules")
+
+
+@dataclass
+class TrainResult:
+    steps_done: int
+    final_loss: float | None
+    losses: list[float] = field(default_factory=list)  # one per step run by this call
+    adapter: Path | None = None
+    seconds: float = 0.0
+    resumed_from: int = 0
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def weight_dtype_for(mixed_precision: str, device: torch.device, log: Callable[[str], None]) -> torch.dtype:
+    """The dtype of the frozen weights: fp16/bf16 only where the device supports it, else fp32."""
+    if mixed_precision == "no":
+        return torch.float32
+    if device.type == "cuda":
+        if mixed_precision == "fp16":
+            return torch.float16
+        if torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+    log(f"mixed_precision={mixed_precision} is not supported on {device.type}; training in fp32")
+    return torch.float32
+
+
+def latest_checkpoint(out_dir: Path) -> Path | None:
+    root = Path(out_dir) / CHECKPOINTS
+    if not root.is_dir():
+        return None
+    found = [(int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := _STEP_DIR.match(p.name))]
+    return max(found)[1] if found else None
+
+
+def _sample_indices(n_images: int, start: int, count: int, seed: int) -> list[int]:
+    """Items start..start+count of an endless stream of per-epoch shuffles of range(n_images)."""
+    out: list[int] = []
+    perms: dict[int, list[int]] = {}
+    for k in range(start, start + count):
+        epoch, pos = divmod(k, n_images)
+        if epoch not in perms:
+            g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+            perms[epoch] = torch.randperm(n_images, generator=g).tolist()
+        out.append(perms[epoch][pos])
+    return out
+
+
+def _encode_prompts(sd: SDComponents, captions: list[str], device: torch.device) -> torch.Tensor:
+    tok = sd.tokenizer
+    ids = tok(captions, padding="max_length", max_length=tok.model_max_length, truncation=True, return_tensors="pt")
+    return sd.text_encoder(ids.input_ids.to(device), return_dict=False)[0]
+
+
+def _target(sd: SDComponents, latents: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+    prediction_type = sd.noise_scheduler.config.prediction_type
+    if prediction_type == "epsilon":
+        return noise
+    if prediction_type == "v_prediction":
+        return sd.noise_scheduler.get_velocity(latents, noise, timesteps)
+    raise ProviderError(f"unsupported scheduler prediction_type {prediction_type!r} (epsilon or v_prediction)")
+
+
+def _micro_batch_loss(
+    sd: SDComponents, batch: list[dict], device: torch.device, weight_dtype: torch.dtype, gen: torch.Generator
+) -> torch.Tensor:
+    pixel_values = torch.stack([item["pixel_values"] for item in batch]).to(device, dtype=weight_dtype)
+    with torch.no_grad():
+        latents = sd.vae.encode(pixel_values).latent_dist.sample(generator=gen) * sd.vae.config.scaling_factor
+        encoder_hidden_states = _encode_prompts(sd, [item["caption"] for item in batch], device)
+    noise = torch.randn(latents.shape, generator=gen, dtype=torch.float32).to(device, dtype=latents.dtype)
+    bsz = latents.shape[0]
+    timesteps = torch.randint(0, sd.noise_scheduler.config.num_train_timesteps, (bsz,), generator=gen).to(device)
+    noisy_latents = sd.noise_scheduler.add_noise(latents, noise, timesteps)
+    target = _target(sd, latents, noise, timesteps)
+    autocast = weight_dtype != torch.float32
+    with torch.autocast(device.type, dtype=weight_dtype, enabled=autocast):
+        model_pred = sd.unet(noisy_latents, timesteps, encoder_hidden_states, return_dict=False)[0]
+    return F.mse_loss(model_pred.float(), target.float(), reduction="mean")
+
+
+def _save_checkpoint(
+    out_dir: Path, step: int, unet, optimizer, scaler, settings: LoraSettings, last_loss: float
+) -> Path:
+    """out_dir/checkpoints/step-N/: LoRA state (peft format), optimizer (and grad scaler) state, step. Atomic."""
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    root = Path(out_dir) / CHECKPOINTS
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step-{step}"
+    tmp = Path(tempfile.mkdtemp(prefix=f".step-{step}.", dir=root))
+    try:
+        lora = {k: v.detach().to("cpu").contiguous() for k, v in get_peft_model_state_dict(unet).items()}
+        save_file(lora, tmp / "adapter_model.safetensors")
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        if scaler is not None:
+            torch.save(scaler.state_dict(), tmp / "scaler.pt")
+        state = {"step": step, "last_loss": last_loss, "settings": asdict(settings)}
+        (tmp / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True))
+        if final.exists():
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def _load_checkpoint(path: Path, unet, optimizer, scaler, settings: LoraSettings, device: torch.device) -> dict:
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    state = json.loads((path / "state.json").read_text())
+    saved = state.get("settings", {})
+    for key in _SHAPE_KEYS:
+        mine = getattr(settings, key)
+        theirs = tuple(saved[key]) if key == "target_modules" else saved.get(key)
+        if theirs != mine:
+            raise ConfigError(
+                f"cannot resume from {path}: it was trained with {key}={theirs!r}, now {key}={mine!r}; "
+                f"delete {path.parent} or train into another output directory"
+            )
+    lora = load_file(path / "adapter_model.safetensors", device=str(device))
+    result = set_peft_model_state_dict(unet, lora, adapter_name="default")
+    unexpected = getattr(result, "unexpected_keys", None)
+    if unexpected:
+        raise ProviderError(f"checkpoint {path} does not fit this model: unexpected LoRA keys {unexpected[:3]}...")
+    optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location=device, weights_only=True))
+    for group in optimizer.param_groups:  # the learning rate may be changed between runs
+        group["lr"] = settings.learning_rate
+    if scaler is not None and (path / "scaler.pt").exists():
+        scaler.load_state_dict(torch.load(path / "scaler.pt", weights_only=True))
+    return state
+
+
+def save_adapter(out_dir: Path, unet) -> Path:
+    """The final adapter in the standard diffusers format (out_dir/pytorch_lora_weights.safetensors), atomically."""
+    from diffusers import StableDiffusionPipeline
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft import get_peft_model_state_dict
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
+    with tempfile.TemporaryDirectory(prefix=".adapter.", dir=out_dir) as tmp:
+        StableDiffusionPipeline.save_lora_weights(tmp, unet_lora_layers=layers, safe_serialization=True)
+        os.replace(Path(tmp) / ADAPTER_FILE, out_dir / ADAPTER_FILE)
+    return out_dir / ADAPTER_FILE
+
+
+def train_lora(
+    model_dir: Path,
+    images: list[Path],
+    captions: list[str],
+    out_dir: Path,
+    settings: LoraSettings,
+    log: Callable[[str], None] = print,
+    *,
+    device: str | None = None,
+) -> TrainResult:
+    """Train (or resume training) a character LoRA on `images`/`captions`; write the adapter into `out_dir`."""
+    started = time.monotonic()
+    out_dir = Path(out_dir)
+    dataset = CaptionedImages(images, captions, settings.resolution, trigger=settings.trigger)
+    sd = load_sd_components(model_dir)
+    dev = pick_device(device)
+    weight_dtype = weight_dtype_for(settings.mixed_precision, dev, log)
+
+    for module in (sd.vae, sd.text_encoder, sd.unet):  # frozen base weights in the training dtype
+        module.to(dev) if weight_dtype == torch.float32 else module.to(dev, dtype=weight_dtype)
+    sd.vae.eval()
+    sd.text_encoder.eval()
+    # The gaussian LoRA init draws from torch's global RNG: seed it from settings.seed without leaking the seed.
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(settings.seed)
+        params = add_lora(sd.unet, settings, vae=sd.vae, text_encoder=sd.text_encoder)
+    sd.unet.train()
+    optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, betas=(0.9, 0.999), weight_decay=1e-2, eps=1e-8)
+    scaler = torch.amp.GradScaler(dev.type) if weight_dtype == torch.float16 else None
+
+    start_step, last_loss = 0, None
+    checkpoint = latest_checkpoint(out_dir)
+    if checkpoint is not None:
+        state = _load_checkpoint(checkpoint, sd.unet, optimizer, scaler, settings, dev)
+        start_step, last_loss = int(state["step"]), state.get("last_loss")
+        log(f"resuming from {checkpoint} (step {start_step})")
+
+    total = settings.steps
+    n_params = sum(p.numel() for p in params)
+    log(
+        f"training LoRA rank {settings.rank} ({n_params:,} params) on {len(dataset)} images at "
+        f"{settings.resolution}px, steps {start_step}->{total}, device {dev.type}, dtype {str(weight_dtype)[6:]}"
+    )
+    per_step = settings.batch_size * settings.gradient_accumulation
+    log_every = max(1, total // 50)
+    losses: list[float] = []
+    loop_started = time.monotonic()
+    for step in range(start_step + 1, total + 1):
+        gen = torch.Generator().manual_seed(settings.seed * 1_000_003 + step)
+        indices = _sample_indices(len(dataset), (step - 1) * per_step, per_step, settings.seed)
+        optimizer.zero_grad(set_to_none=True)
+        step_loss = 0.0
+        for micro in range(settings.gradient_accumulation):
+            chunk = indices[micro * settings.batch_size : (micro + 1) * settings.batch_size]
+            loss = _micro_batch_loss(sd, [dataset[i] for i in chunk], dev, weight_dtype, gen)
+            if not torch.isfinite(loss):
+                raise ProviderError(f"LoRA training diverged at step {step}: loss is {loss.item()}")
+            scaled = loss / settings.gradient_accumulation
+            (scaler.scale(scaled) if scaler is not None else scaled).backward()
+            step_loss += loss.item() / settings.gradient_accumulation
+        if scaler is not None:
+            scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        losses.append(step_loss)
+        last_loss = step_loss
+        if step % log_every == 0 or step == total:
+            done_here = step - start_step
+            eta = (time.monotonic() - loop_started) / done_here * (total - step)
+            log(f"step {step}/{total} loss {step_loss:.4f} eta {eta:.0f}s")
+        if step % settings.checkpoint_every == 0 or step == total:
+            _save_checkpoint(out_dir, step, sd.unet, optimizer, scaler, settings, step_loss)
+
+    sd.unet.eval()
+    adapter = save_adapter(out_dir, sd.unet)
+    steps_done = max(start_step, total) if losses else start_step
+    seconds = time.monotonic() - started
+    summary = {
+        "steps_done": steps_done,
+        "final_loss": last_loss,
+        "settings": asdict(settings),
+        "model_dir": str(Path(model_dir)),
+        "images": len(dataset),
+    }
+    (out_dir / "training.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+    log(f"saved {adapter} after {steps_done} steps in {seconds:.1f}s")
+    return TrainResult(steps_done, last_loss, losses, adapter, seconds, resumed_from=start_step)
