@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .config_errors import GROUPS, explain_hydra_error, explain_validation_error
+from .config_errors import GROUPS, explain_hydra_error, explain_validation_error  # noqa: F401 - GROUPS is re-exported
 from .config_errors import group_options as _options_in
 from .errors import ConfigError
 from .naming import slugify

@@ -2,8 +2,6 @@
 their calls apart from the ledger."""
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path

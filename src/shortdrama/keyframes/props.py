@@ -109,7 +109,7 @@ def kitchen(stage: Stage) -> None:
 
 
 def office(stage: Stage) -> None:
-    w, h, hz, pal = stage.w, stage.h, stage.horizon, stage.palette
+    w, h, hz = stage.w, stage.h, stage.horizon
     wx0, wx1 = (w * 0.07, w * 0.45) if stage.window_left else (w * 0.55, w * 0.93)
     for y in range(int(h * 0.145), int(h * 0.33), max(3, h // 120)):
         stage.draw.line([wx0, y, wx1, y], fill=(235, 235, 230, 170), width=max(1, h // 400))
