@@ -7,6 +7,7 @@ min_version("9.0")
 
 include: "rules/common.smk"
 include: "rules/script.smk"
+include: "rules/characters.smk"
 include: "rules/keyframes.smk"
 include: "rules/clips.smk"
 include: "rules/audio.smk"

@@ -23,6 +23,7 @@ os.environ[RUNTIME_ENV] = WF.runtime(workflow.basedir).to_json()
 
 wildcard_constraints:
     series=re.escape(SERIES),
+    character=r"[a-z][a-z0-9_]*",
     ep=r"\d\d",
     sc=r"\d\d",
 
@@ -78,3 +79,15 @@ def mix_spec(wildcards):
 
 def render_spec(wildcards):
     return WF.render_spec(script_json(wildcards))
+
+
+def character_references(wildcards):
+    return WF.character_references(wildcards.character, workflow.basedir)
+
+
+def lora_spec(wildcards):
+    return WF.lora_spec(wildcards.character)
+
+
+def keyframe_loras(wildcards):
+    return WF.keyframe_loras(script_json(wildcards), wildcards.sc)

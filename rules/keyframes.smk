@@ -5,6 +5,7 @@
 rule generate_keyframe:
     input:
         script=ancient(rules.write_episode_script.output.script),
+        loras=keyframe_loras,
     output:
         png="results/{series}/ep{ep}/keyframes/sc{sc}.png",
     params:

@@ -133,10 +133,13 @@ def produce_script(spec: str, outline_path: Path, episode: int) -> Produce:
 
 # -- keyframes ------------------------------------------------------------------------------------
 
-def keyframe_call(spec: str, episode: int, scene: int, runtime: Runtime) -> tuple[Call, ImageConfig]:
+def keyframe_call(spec: str, episode: int, scene: int, runtime: Runtime,
+                  loras: Sequence[Path] = ()) -> tuple[Call, ImageConfig]:
     data = json.loads(spec)
-    request = {k: data[k] for k in ("scene", "characters", "size", "seed")}
-    call = Call(rule="generate_keyframe", step="keyframe", version=1, request=request, episode=episode, scene=scene)
+    request = {k: data.get(k) for k in ("scene", "characters", "size", "seed", "lora_weight")}
+    inputs = {f"lora_{Path(p).parent.name}": Path(p) for p in loras}
+    call = Call(rule="generate_keyframe", step="keyframe", version=1, request=request, inputs=inputs,
+                episode=episode, scene=scene)
     return call, _merged(ImageConfig, runtime, "image", data["image"])
 
 
@@ -144,13 +147,15 @@ def keyframe_estimate(image: ImageConfig) -> float:
     return price.image_cost(image.pricing)
 
 
-def produce_keyframe(spec: str) -> Produce:
+def produce_keyframe(spec: str, loras: Sequence[Path] = ()) -> Produce:
     def produce(image: ImageConfig, outputs: dict[str, Path]) -> None:
         from .keyframes.base import CharacterLook, KeyframeRequest
         from .keyframes.procedural import ProceduralKeyframes
 
         data = json.loads(spec)
         scene = data["scene"]
+        if image.provider == "diffusers":
+            return _diffusion_keyframe(data, image, loras, outputs["png"])
         request = KeyframeRequest(
             setting=scene["location"]["setting"], place=scene["location"]["description"], action=scene["action"],
             camera=scene["camera"],
@@ -159,6 +164,69 @@ def produce_keyframe(spec: str) -> Produce:
             width=data["size"][0], height=data["size"][1], seed=data["seed"], caption=scene["action"],
         )
         ProceduralKeyframes(show_caption=image.captions, show_name_tags=image.name_tags).generate(request, outputs["png"])
+
+    return produce
+
+
+def _diffusion_keyframe(data: dict, image: ImageConfig, loras: Sequence[Path], out: Path) -> None:
+    from .keyframes.diffusion import CharacterAdapter, generate_keyframe
+    from .lora.dataset import trigger_token
+    from .video.prompt import video_prompt
+
+    if image.model_dir is None:
+        raise ProviderError("image.model_dir is not set: point it at a local diffusers model directory")
+    scene = data["scene"]
+    prompt = video_prompt(scene["camera"], scene["location"]["setting"], scene["location"]["description"],
+                          scene["action"], data["characters"])
+    adapters = [CharacterAdapter(name=Path(p).parent.name, path=Path(p), trigger=trigger_token(Path(p).parent.name))
+                for p in loras]
+    generate_keyframe(_checkout_path(image.model_dir), prompt, "blurry, low quality, watermark, text", adapters,
+                      data["lora_weight"] or 0.0, image.steps, image.guidance, (image.gen_width, image.gen_height),
+                      tuple(data["size"]), data["seed"], out)
+
+
+def _checkout_path(path: str) -> Path:
+    """Model folders in the config are relative to the checkout, wherever the build's results go."""
+    candidate = Path(path)
+    return candidate if candidate.is_absolute() else Path(__file__).resolve().parents[2] / candidate
+
+
+# -- character LoRAs ------------------------------------------------------------------------------
+
+def lora_call(spec: str, references: Sequence[Path], runtime: Runtime) -> tuple[Call, ImageConfig]:
+    data = json.loads(spec)
+    inputs = {f"ref_{i:03d}": Path(p) for i, p in enumerate(references)}
+    call = Call(rule="train_character_lora", step="lora_training", version=1,
+                request={k: data[k] for k in ("character", "look", "lora")}, inputs=inputs)
+    return call, _merged(ImageConfig, runtime, "image", data["image"])
+
+
+def lora_estimate(image: ImageConfig) -> float:
+    return price.training_cost(image.pricing, 0.0)
+
+
+def produce_lora(spec: str, references: Sequence[Path], final: Path) -> Produce:
+    def produce(image: ImageConfig, outputs: dict[str, Path]) -> None:
+        import shutil
+
+        from .characters.references import ReferenceRules, validate_references
+        from .lora.dataset import caption_for, trigger_token
+        from .lora.settings import LoraSettings
+        from .lora.train import train_lora
+
+        data = json.loads(spec)
+        rules = ReferenceRules(min_count=data["references"]["min_count"],
+                               min_short_side=data["references"]["min_short_side"])
+        usable = validate_references(data["character"], references, rules)
+        token = trigger_token(data["character"])
+        settings = LoraSettings(**{k: v for k, v in data["lora"].items() if k in LoraSettings.__dataclass_fields__},
+                                trigger=token.split("_", 1)[0])
+        # Checkpoints live beside the final adapter, so an interrupted training resumes on the next run.
+        work = final.parent / "training"
+        result = train_lora(_checkout_path(image.model_dir or ""), [u.path for u in usable],
+                            [caption_for(token, data["look"])] * len(usable), work, settings,
+                            log=logging.getLogger(__name__).info)
+        shutil.copyfile(result.adapter, outputs["lora"])
 
     return produce
 

@@ -174,9 +174,18 @@ class LLMConfig(HostedConfig):
 
 
 class ImageConfig(ProviderConfig):
-    RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {"procedural": ("model", "captions", "name_tags")}
+    RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "procedural": ("model", "captions", "name_tags"),
+        "diffusers": ("model", "model_dir", "steps", "guidance", "gen_width", "gen_height"),
+    }
 
-    provider: Literal["procedural"]
+    provider: Literal["procedural", "diffusers"]
+    # diffusers: a local model directory (diffusers layout), relative to the checkout; never downloaded.
+    model_dir: str | None = None
+    steps: int = Field(default=25, ge=1, le=200)
+    guidance: float = Field(default=7.5, ge=0.0, le=30.0)
+    gen_width: int = Field(default=512, ge=8, multiple_of=8)
+    gen_height: int = Field(default=904, ge=8, multiple_of=8)
     model: str = "storyboard-v1"
     captions: bool = True
     name_tags: bool = True
@@ -262,6 +271,25 @@ class RenderConfig(_Strict):
         return int(self.resolution.split("x")[1])
 
 
+class LoraStageConfig(_Strict):
+    """One LoRA per character, trained on its reference images with the image group's base model."""
+
+    enabled: bool = False
+    rank: int = Field(default=16, ge=1, le=256)
+    alpha: int = Field(default=16, ge=1)
+    steps: int = Field(default=1000, ge=1)
+    learning_rate: float = Field(default=1e-4, gt=0)
+    resolution: int = Field(default=512, ge=8, multiple_of=8)
+    batch_size: int = Field(default=1, ge=1)
+    gradient_accumulation: int = Field(default=1, ge=1)
+    mixed_precision: Literal["no", "fp16", "bf16"] = "fp16"
+    checkpoint_every: int = Field(default=100, ge=1)
+    min_references: int = Field(default=10, ge=1)
+    min_short_side: int = Field(default=512, ge=8)
+    weight: float = Field(default=0.8, ge=0.0, le=2.0, description="adapter weight when generating keyframes")
+    seed: int = 0
+
+
 class BudgetConfig(_Strict):
     series_usd: float | None = Field(default=None, ge=0.0, description="cap on one build's paid calls; null = none")
     episode_usd: float | None = Field(default=None, ge=0.0, description="cap per episode; null = none")
@@ -283,6 +311,7 @@ class AppConfig(_Strict):
     music: MusicConfig
     render: RenderConfig
     budget: BudgetConfig
+    lora: LoraStageConfig = LoraStageConfig()
     cache: CacheConfig = CacheConfig()
     seed: int = 0
     output_dir: str | None = Field(default=None, description="results/<series> unless set (sweeps set it)")

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from .errors import ConfigError
 
-GROUPS = ("series", "llm", "image", "video", "voice", "music", "render", "budget")
+GROUPS = ("series", "llm", "image", "video", "voice", "music", "render", "budget", "lora")
 Compose = Callable[[Sequence[str], Path], dict[str, Any]]
 
 

@@ -39,6 +39,16 @@ def _cast_by_name(cfg: AppConfig) -> dict[str, tuple[int, str, CharacterConfig]]
     return {c.name: (index, cid, c) for index, (cid, c) in enumerate(cfg.series.cast.items())}
 
 
+def lora_spec(cfg: AppConfig, character_id: str) -> str:
+    """What a character's adapter depends on: its look (captions), the base model, the training
+    settings. The reference images themselves are file inputs of the rule."""
+    character = cfg.series.cast[character_id]
+    settings = cfg.lora.model_dump(mode="json", exclude={"weight", "min_references", "min_short_side", "enabled"})
+    return _dump({"character": character_id, "name": character.name, "look": character.look,
+                  "image": cfg.image.result_fields(), "lora": settings,
+                  "references": {"min_count": cfg.lora.min_references, "min_short_side": cfg.lora.min_short_side}})
+
+
 def keyframe_spec(cfg: AppConfig, scene: Scene) -> str:
     cast = _cast_by_name(cfg)
     # The role is left out: it changes nothing in the picture, so editing it must redraw nothing.
@@ -50,6 +60,7 @@ def keyframe_spec(cfg: AppConfig, scene: Scene) -> str:
         "image": cfg.image.result_fields(),
         "size": [cfg.render.width, cfg.render.height],
         "seed": cfg.seed,
+        "lora_weight": cfg.lora.weight if cfg.lora.enabled else None,
     })
 
 

@@ -44,10 +44,20 @@ def write_episode_script(spec: str, outline_path: str | Path, episode: int, out:
     return script
 
 
-def generate_keyframe(spec: str, out: str | Path, episode: int = 0, scene: int = 0, runtime: Runtime | None = None) -> None:
+def generate_keyframe(spec: str, out: str | Path, episode: int = 0, scene: int = 0, loras: Sequence[str | Path] = (),
+                      runtime: Runtime | None = None) -> None:
     runtime = runtime or Runtime.from_env()
-    call, image = calls.keyframe_call(spec, episode, scene, runtime)
-    provider_call(runtime, call, image, calls.keyframe_estimate, calls.produce_keyframe(spec), {"png": Path(out)})
+    adapters = [Path(p) for p in loras]
+    call, image = calls.keyframe_call(spec, episode, scene, runtime, adapters)
+    provider_call(runtime, call, image, calls.keyframe_estimate, calls.produce_keyframe(spec, adapters), {"png": Path(out)})
+
+
+def train_character_lora(spec: str, references: Sequence[str | Path], out: str | Path,
+                         runtime: Runtime | None = None) -> None:
+    runtime = runtime or Runtime.from_env()
+    call, image = calls.lora_call(spec, [Path(p) for p in references], runtime)
+    provider_call(runtime, call, image, calls.lora_estimate, calls.produce_lora(spec, [Path(p) for p in references], Path(out)),
+                  {"lora": Path(out)})
 
 
 def generate_clip(spec: str, keyframe: str | Path, out: str | Path, episode: int = 0, scene: int = 0,

@@ -80,6 +80,26 @@ class Workflow:
             hit = cache[key] = (mtime, read(key))
         return hit[1]
 
+    # -- character LoRAs -------------------------------------------------------------------
+    def lora_path(self, character_id: str) -> str:
+        return f"results/{self.series}/characters/{character_id}/lora.safetensors"
+
+    def character_references(self, character_id: str, checkout: str | os.PathLike) -> list[str]:
+        from .characters.references import expand_references
+
+        entries = self.cfg.series.cast[character_id].references
+        return [str(p) for p in expand_references(entries, Path(checkout))]
+
+    def keyframe_loras(self, script_path: str | os.PathLike, sc: str) -> list[str]:
+        """The adapters of the characters on screen: retraining one reruns only the shots it is in."""
+        if not self.cfg.lora.enabled:
+            return []
+        ids = {c.name: cid for cid, c in self.cfg.series.cast.items()}
+        return [self.lora_path(ids[name]) for name in self.scene(script_path, sc).characters if name in ids]
+
+    def lora_spec(self, character_id: str) -> str:
+        return specs.lora_spec(self.cfg, character_id)
+
     def scene_ids(self, script_path: str | os.PathLike) -> list[str]:
         return [f"{n:02d}" for n in range(1, len(self.script(script_path).scenes) + 1)]
 
