@@ -7,20 +7,15 @@ the cache disabled, each as a ratio of the cold build measured in the same run.
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 from pathlib import Path
 
-from rebuild import build, print_ratios
+from rebuild import bench_arguments, build, print_ratios
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--series", default="demo")
-    parser.add_argument("--cores", type=int, default=2)
-    args = parser.parse_args()
-    config = [f"series={args.series}"]
+    args, config = bench_arguments()
     with tempfile.TemporaryDirectory(prefix="shortdrama-bench-cache-") as tmp:
         os.environ["SHORTDRAMA_CACHE_DIR"] = str(Path(tmp) / "cache")
         rows = [("cold cache", *build(Path(tmp) / "a", args.cores, config)),

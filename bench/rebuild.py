@@ -37,12 +37,16 @@ def edit_script(workdir: Path, series: str, change) -> None:  # noqa: ANN001
     path.write_text(json.dumps(script, indent=2, ensure_ascii=False))
 
 
-def main() -> None:
+def bench_arguments() -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--series", default="demo")
     parser.add_argument("--cores", type=int, default=2)
     args = parser.parse_args()
-    config = [f"series={args.series}"]
+    return args, [f"series={args.series}"]
+
+
+def main() -> None:
+    args, config = bench_arguments()
     with tempfile.TemporaryDirectory(prefix="shortdrama-bench-") as tmp:
         work = Path(tmp)
         rows = [("full build", *build(work, args.cores, config))]

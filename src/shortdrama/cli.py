@@ -178,10 +178,10 @@ def _costs(cfg, workdir: Path) -> int:  # noqa: ANN001
 
 
 def _cache(args: argparse.Namespace, cfg, workflow_dir: Path) -> int:  # noqa: ANN001
-    from .cost.call import Runtime
-
-    runtime = Runtime.from_config(cfg, Path(output_folder(cfg)), workflow_dir / ".cache" / "shortdrama")
     from .cost.cache import CallCache
+    from .workflow import Workflow
+
+    runtime = Workflow(cfg, []).runtime(workflow_dir)
 
     store = CallCache(runtime.cache_dir)
     if args.action == "prune":

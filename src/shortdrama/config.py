@@ -53,13 +53,6 @@ class SeriesConfig(_Strict):
     episodes: int = Field(ge=1, le=99)
     scenes_per_episode: IntRange
     scene_duration: IntRange
-
-    @field_validator("scenes_per_episode")
-    @classmethod
-    def _two_digit_scenes(cls, value: IntRange) -> IntRange:
-        if value.max > 99:
-            raise ValueError(f"an episode has at most 99 scenes, not {value.max}")
-        return value
     cast: dict[str, CharacterConfig]
 
     @field_validator("cast")
@@ -75,11 +68,18 @@ class SeriesConfig(_Strict):
             raise ValueError("two characters share a name")
         return cast
 
-    @field_validator("scene_duration")
+    # Scene files are named with two digits; a scene is one generated clip.
+    _RANGE_LIMITS: ClassVar[dict[str, tuple[int, str]]] = {
+        "scenes_per_episode": (99, "an episode has at most 99 scenes, not {}"),
+        "scene_duration": (60, "a scene lasts at most 60 s, not {}"),
+    }
+
+    @field_validator("scenes_per_episode", "scene_duration")
     @classmethod
-    def _scene_length(cls, value: IntRange) -> IntRange:
-        if value.max > 60:
-            raise ValueError(f"a scene lasts at most 60 s, not {value.max}")
+    def _within_limits(cls, value: IntRange, info: Any) -> IntRange:
+        limit, message = cls._RANGE_LIMITS[info.field_name]
+        if value.max > limit:
+            raise ValueError(message.format(value.max))
         return value
 
     @property

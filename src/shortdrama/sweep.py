@@ -67,8 +67,8 @@ def expand_sweep(overrides: Sequence[str]) -> tuple[list[str], list[SweepPoint]]
 
 def summarise_point(point: SweepPoint, folder: Path, exit_code: int, seconds: float) -> PointResult:
     ledger = Ledger(folder / "ledger.jsonl")
-    entries = ledger.entries() if (folder / "ledger.jsonl").exists() else []
-    spent = sum(e.cost_usd for e in entries if e.outcome in ("ok", "failed"))
+    entries = ledger.entries()
+    spent = ledger.spent()
     clips = sum(1 for e in entries if e.step == "clip" and e.cache == "miss" and e.outcome == "ok")
     return PointResult(point, folder, exit_code, seconds, round(spent, 6), clips,
                        sorted(folder.glob("episode_*_final.mp4")))

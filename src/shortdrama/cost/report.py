@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
-from .ledger import LedgerEntry
+from .ledger import BILLED_OUTCOMES, LedgerEntry
 
 
 @dataclass
@@ -31,7 +31,7 @@ class Tally:
             self.saved += entry.estimate_usd
         else:
             self.misses += 1
-        if entry.outcome in ("ok", "failed"):
+        if entry.outcome in BILLED_OUTCOMES:
             self.spent += entry.cost_usd
 
 
