@@ -1,60 +1,25 @@
 """A tiny randomly-initialised SD 1.x pipeline built in code, the way diffusers' tests build their dummy components.
 
 For tests and offline demos of the LoRA code path only: it draws noise, not pictures. Nothing is downloaded; the
-byte-level CLIP tokenizer vocabulary is generated here.
+byte-level CLIP tokenizer comes from shortdrama.tiny_tokenizers.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
-# A few merges so common caption words are not all single characters; the vocabulary stays far below vocab_size.
-_MERGES = ("s k", "sk s</w>", "p h", "o t", "o f</w>", "i n", "a n", "o n</w>", "e r", "o u", "t h", "e r</w>")
-
-
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2/CLIP's reversible byte -> printable unicode map (the alphabet of a byte-level BPE)."""
-    bs = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, (chr(c) for c in cs)))
-
-
-def write_tiny_clip_vocab(folder: Path) -> Path:
-    """vocab.json + merges.txt of a tiny byte-level CLIP BPE: 2 specials, 256 bytes, 256 word-final bytes, merges."""
-    folder.mkdir(parents=True, exist_ok=True)
-    alphabet = list(_bytes_to_unicode().values())
-    vocab: dict[str, int] = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for ch in alphabet:
-        vocab[ch] = len(vocab)
-    for ch in alphabet:
-        vocab[ch + "</w>"] = len(vocab)
-    for merge in _MERGES:
-        left, right = merge.split(" ")
-        vocab.setdefault(left + right, len(vocab))
-    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(_MERGES) + "\n", encoding="utf-8")
-    return folder
+from shortdrama.tiny_tokenizers import tiny_clip_tokenizer
 
 
 def build_tiny_sd_model(out_dir: Path, seed: int = 0) -> Path:
     """Write a tiny random StableDiffusionPipeline to `out_dir` (a real local diffusers model directory)."""
-    import tempfile
-
     from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from transformers import CLIPTextConfig, CLIPTextModel
 
     out_dir = Path(out_dir)
-    with tempfile.TemporaryDirectory() as tmp:
-        tokenizer = CLIPTokenizer.from_pretrained(write_tiny_clip_vocab(Path(tmp)), model_max_length=77)
+    tokenizer = tiny_clip_tokenizer()
 
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
