@@ -17,4 +17,5 @@ include: "rules/render.smk"
 rule all:
     input:
         final_targets(),
+        contact_sheets,
     default_target: True

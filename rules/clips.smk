@@ -10,7 +10,9 @@ rule generate_clip:
     params:
         spec=clip_spec,
     resources:
-        video_api=1,
+        video_api=1 - WF.uses_gpu("video"),
+        gpu=WF.uses_gpu("video"),
+        mem_mb=1000 + 31000 * WF.uses_gpu("video"),
     log:
         "logs/{series}/ep{ep}/generate_clip/sc{sc}.log",
     benchmark:

@@ -89,5 +89,21 @@ def lora_spec(wildcards):
     return WF.lora_spec(wildcards.character)
 
 
+def references_spec(wildcards):
+    return WF.references_spec(wildcards.character)
+
+
+def contact_sheet_spec(wildcards):
+    return WF.contact_sheet_spec(wildcards.character)
+
+
+def contact_sheets(wildcards):
+    """Sheets of the characters on screen: known once the episode scripts are written."""
+    if not WF.cfg.lora.enabled:
+        return []
+    scripts = [checkpoints.write_episode_script.get(series=SERIES, ep=ep).output.script for ep in WF.episodes]
+    return WF.contact_sheets(scripts)
+
+
 def keyframe_loras(wildcards):
     return WF.keyframe_loras(script_json(wildcards), wildcards.sc)

@@ -10,6 +10,9 @@ rule generate_keyframe:
         png="results/{series}/ep{ep}/keyframes/sc{sc}.png",
     params:
         spec=keyframe_spec,
+    resources:
+        gpu=WF.uses_gpu("image"),
+        mem_mb=1000 + 11000 * WF.uses_gpu("image"),
     log:
         "logs/{series}/ep{ep}/generate_keyframe/sc{sc}.log",
     benchmark:

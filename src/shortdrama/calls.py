@@ -191,46 +191,6 @@ def _checkout_path(path: str) -> Path:
     return candidate if candidate.is_absolute() else Path(__file__).resolve().parents[2] / candidate
 
 
-# -- character LoRAs ------------------------------------------------------------------------------
-
-def lora_call(spec: str, references: Sequence[Path], runtime: Runtime) -> tuple[Call, ImageConfig]:
-    data = json.loads(spec)
-    inputs = {f"ref_{i:03d}": Path(p) for i, p in enumerate(references)}
-    call = Call(rule="train_character_lora", step="lora_training", version=1,
-                request={k: data[k] for k in ("character", "look", "lora")}, inputs=inputs)
-    return call, _merged(ImageConfig, runtime, "image", data["image"])
-
-
-def lora_estimate(image: ImageConfig) -> float:
-    return price.training_cost(image.pricing, 0.0)
-
-
-def produce_lora(spec: str, references: Sequence[Path], final: Path) -> Produce:
-    def produce(image: ImageConfig, outputs: dict[str, Path]) -> None:
-        import shutil
-
-        from .characters.references import ReferenceRules, validate_references
-        from .lora.dataset import caption_for, trigger_token
-        from .lora.settings import LoraSettings
-        from .lora.train import train_lora
-
-        data = json.loads(spec)
-        rules = ReferenceRules(min_count=data["references"]["min_count"],
-                               min_short_side=data["references"]["min_short_side"])
-        usable = validate_references(data["character"], references, rules)
-        token = trigger_token(data["character"])
-        settings = LoraSettings(**{k: v for k, v in data["lora"].items() if k in LoraSettings.__dataclass_fields__},
-                                trigger=token.split("_", 1)[0])
-        # Checkpoints live beside the final adapter, so an interrupted training resumes on the next run.
-        work = final.parent / "training"
-        result = train_lora(_checkout_path(image.model_dir or ""), [u.path for u in usable],
-                            [caption_for(token, data["look"])] * len(usable), work, settings,
-                            log=logging.getLogger(__name__).info)
-        shutil.copyfile(result.adapter, outputs["lora"])
-
-    return produce
-
-
 # -- clips ----------------------------------------------------------------------------------------
 
 def clip_call(spec: str, keyframe: Path, episode: int, scene: int, runtime: Runtime) -> tuple[Call, VideoConfig]:
@@ -255,6 +215,8 @@ def produce_clip(spec: str, keyframe: Path, call: Call, runtime: Runtime) -> Pro
         data = json.loads(spec)
         if video.provider in HOSTED_CLIP_MAKERS:
             return HOSTED_CLIP_MAKERS[video.provider](data, keyframe, call, video, runtime, outputs["mp4"])
+        if video.provider == "diffusers":
+            return _local_diffusion_clip(data, keyframe, video, outputs["mp4"])
         request = ClipRequest(keyframe=keyframe, camera=data["camera"], duration=data["duration"],
                               encoding=Encoding.from_spec(data["encoding"]))
         AnimaticVideo(motion=video.motion, strength=video.strength).generate(request, outputs["mp4"])
@@ -293,6 +255,21 @@ def _job_api_clip(data: dict, keyframe: Path, call: Call, video: VideoConfig, ru
     answered = next(m for m in chain if m.model == result.model)
     return Billing(cost_usd=price.video_cost(answered.pricing, data["duration"], enc["width"], enc["height"]),
                    model=result.model)
+
+
+def _local_diffusion_clip(data: dict, keyframe: Path, video: VideoConfig, out: Path) -> None:
+    from .video.base import Encoding
+    from .video.diffusion import LocalVideoSettings, generate_local_clip
+
+    if not video.model_dir:
+        raise ProviderError("video.model_dir is not set: point it at a local diffusers image-to-video model directory")
+    settings = LocalVideoSettings(
+        model_dir=_checkout_path(video.model_dir), pipeline=video.pipeline, steps=video.steps, guidance=video.guidance,
+        gen_width=video.gen_width, gen_height=video.gen_height, num_frames=video.num_frames,
+        native_fps=video.native_fps, extend=video.extend, negative_prompt=video.negative_prompt)
+    report = generate_local_clip(settings, keyframe, data["prompt"], data["seed"], data["duration"],
+                                 Encoding.from_spec(data["encoding"]), out)
+    logging.getLogger(__name__).info("local clip: %s", report)
 
 
 # A vendor-native API (its own paths and auth) is one more module and one entry here.

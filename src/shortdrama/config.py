@@ -176,12 +176,15 @@ class LLMConfig(HostedConfig):
 class ImageConfig(ProviderConfig):
     RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
         "procedural": ("model", "captions", "name_tags"),
-        "diffusers": ("model", "model_dir", "steps", "guidance", "gen_width", "gen_height"),
+        "diffusers": ("model", "model_dir", "family", "scheduler", "steps", "guidance", "gen_width", "gen_height"),
     }
 
     provider: Literal["procedural", "diffusers"]
     # diffusers: a local model directory (diffusers layout), relative to the checkout; never downloaded.
     model_dir: str | None = None
+    family: Literal["sd15", "sdxl", "sd3"] = "sd15"
+    scheduler: Literal["default", "ddim", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "unipc",
+                       "flow_match_euler"] = "default"
     steps: int = Field(default=25, ge=1, le=200)
     guidance: float = Field(default=7.5, ge=0.0, le=30.0)
     gen_width: int = Field(default=512, ge=8, multiple_of=8)
@@ -196,10 +199,24 @@ class VideoConfig(HostedConfig):
     RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
         "animatic": ("model", "motion", "strength"), "fake_paid": ("model", "motion", "strength"),
         "job_api": ("model", "negative_prompt"),
+        "diffusers": ("model", "model_dir", "pipeline", "steps", "guidance", "gen_width", "gen_height", "num_frames",
+                      "native_fps", "extend", "negative_prompt"),
     }
 
-    provider: Literal["animatic", "fake_paid", "job_api"]
+    provider: Literal["animatic", "fake_paid", "job_api", "diffusers"]
     model: str = "animatic-v1"
+    # diffusers: a local image-to-video model directory, relative to the checkout; never downloaded.
+    model_dir: str | None = None
+    pipeline: Literal["wan_i2v"] = "wan_i2v"
+    steps: int = Field(default=30, ge=1, le=200)
+    guidance: float = Field(default=5.0, ge=0.0, le=30.0)
+    gen_width: int = Field(default=480, ge=16, multiple_of=16)
+    gen_height: int = Field(default=832, ge=16, multiple_of=16)
+    num_frames: int = Field(default=81, ge=1, description="frames per generation; Wan needs 4k+1")
+    native_fps: int = Field(default=16, ge=1, le=60)
+    extend: Literal["interpolate", "loop"] = Field(
+        default="interpolate", description="a scene longer than the model's clip: slow it down with blended "
+                                           "in-between frames, or play it forward and back")
     motion: Literal["camera", "none"] = "camera"
     strength: float = Field(default=0.18, ge=0.0, le=0.5)
     negative_prompt: str = "blurry, low quality, distorted, watermark"
@@ -287,6 +304,8 @@ class LoraStageConfig(_Strict):
     min_references: int = Field(default=10, ge=1)
     min_short_side: int = Field(default=512, ge=8)
     weight: float = Field(default=0.8, ge=0.0, le=2.0, description="adapter weight when generating keyframes")
+    reference_count: int = Field(default=12, ge=1, le=200,
+                                 description="images generated for a character whose cast entry has no references")
     seed: int = 0
 
 
@@ -315,6 +334,26 @@ class AppConfig(_Strict):
     cache: CacheConfig = CacheConfig()
     seed: int = 0
     output_dir: str | None = Field(default=None, description="results/<series> unless set (sweeps set it)")
+
+    @model_validator(mode="after")
+    def _models_fit_together(self) -> "AppConfig":
+        if self.lora.enabled and self.image.provider != "diffusers":
+            raise ValueError("lora: character LoRAs are trained on a diffusion image model; "
+                             "add image=sd15 (or sdxl, sd3) with its weights on disk, or use lora=none")
+        if self.lora.enabled and self.lora.reference_count < self.lora.min_references:
+            raise ValueError(f"lora.reference_count ({self.lora.reference_count}) is below lora.min_references "
+                             f"({self.lora.min_references}): generated reference sets would never pass validation")
+        if self.image.provider == "diffusers":
+            flow = self.image.family == "sd3"
+            if self.image.scheduler not in ("default", "flow_match_euler" if flow else "ddim") and (
+                    flow or self.image.scheduler == "flow_match_euler"):
+                usable = "default, flow_match_euler" if flow else "default, ddim, euler, euler_a, dpmpp_2m, ..."
+                raise ValueError(f"image.scheduler={self.image.scheduler} does not fit image.family="
+                                 f"{self.image.family}; use one of {usable}")
+        for group, model in (("image", self.image), ("video", self.video)):
+            if model.provider == "diffusers" and not model.model_dir:
+                raise ValueError(f"{group}.model_dir is not set: point it at a local diffusers model directory")
+        return self
 
     @field_validator("output_dir")
     @classmethod

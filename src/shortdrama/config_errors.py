@@ -59,8 +59,10 @@ def explain_validation_error(exc: ValidationError, raw: Mapping[str, Any]) -> st
     key = ".".join(location)
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown key; remove it or check its spelling"
-    value = _lookup(raw, error["loc"])
     message = error["msg"].removeprefix("Value error, ")
+    if not location:  # a check across groups: its message names the keys itself
+        return message
+    value = _lookup(raw, error["loc"])
     return f"{key}={_show(value)}: {message}"
 
 

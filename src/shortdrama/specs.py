@@ -41,12 +41,33 @@ def _cast_by_name(cfg: AppConfig) -> dict[str, tuple[int, str, CharacterConfig]]
 
 def lora_spec(cfg: AppConfig, character_id: str) -> str:
     """What a character's adapter depends on: its look (captions), the base model, the training
-    settings. The reference images themselves are file inputs of the rule."""
+    settings. The reference images (given or generated) and their caption sidecars are file inputs."""
     character = cfg.series.cast[character_id]
-    settings = cfg.lora.model_dump(mode="json", exclude={"weight", "min_references", "min_short_side", "enabled"})
+    settings = cfg.lora.model_dump(mode="json", exclude={"weight", "min_references", "min_short_side", "enabled",
+                                                        "reference_count"})
     return _dump({"character": character_id, "name": character.name, "look": character.look,
                   "image": cfg.image.result_fields(), "lora": settings,
                   "references": {"min_count": cfg.lora.min_references, "min_short_side": cfg.lora.min_short_side}})
+
+
+def reference_size(cfg: AppConfig) -> int:
+    """Generated references are square, at the training resolution and never under the validation minimum."""
+    side = max(cfg.lora.resolution, cfg.lora.min_short_side)
+    return -(-side // 8) * 8
+
+
+def references_spec(cfg: AppConfig, character_id: str) -> str:
+    """A generated reference set depends on the look, the base model and how many, how large, which seed."""
+    character = cfg.series.cast[character_id]
+    return _dump({"character": character_id, "look": character.look, "image": cfg.image.result_fields(),
+                  "count": cfg.lora.reference_count, "size": reference_size(cfg), "seed": cfg.lora.seed})
+
+
+def contact_sheet_spec(cfg: AppConfig, character_id: str) -> str:
+    """The sheet redraws when the adapter (a file input), the look, the image model or the weight changes."""
+    character = cfg.series.cast[character_id]
+    return _dump({"character": character_id, "name": character.name, "look": character.look,
+                  "image": cfg.image.result_fields(), "weight": cfg.lora.weight, "seed": cfg.lora.seed})
 
 
 def keyframe_spec(cfg: AppConfig, scene: Scene) -> str:

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from . import calls
+from . import calls, character_calls
 from .cost.call import Runtime, provider_call
 from .media import write_text_atomic
 from .schemas import EpisodeScript, check_script, read_script
@@ -52,12 +52,27 @@ def generate_keyframe(spec: str, out: str | Path, episode: int = 0, scene: int =
     provider_call(runtime, call, image, calls.keyframe_estimate, calls.produce_keyframe(spec, adapters), {"png": Path(out)})
 
 
+def generate_character_references(spec: str, images: Sequence[str | Path], runtime: Runtime | None = None) -> None:
+    runtime = runtime or Runtime.from_env()
+    call, image = character_calls.references_call(spec, runtime)
+    provider_call(runtime, call, image, character_calls.references_estimate(spec),
+                  character_calls.produce_references(spec), character_calls.reference_outputs(images))
+
+
 def train_character_lora(spec: str, references: Sequence[str | Path], out: str | Path,
                          runtime: Runtime | None = None) -> None:
     runtime = runtime or Runtime.from_env()
-    call, image = calls.lora_call(spec, [Path(p) for p in references], runtime)
-    provider_call(runtime, call, image, calls.lora_estimate, calls.produce_lora(spec, [Path(p) for p in references], Path(out)),
-                  {"lora": Path(out)})
+    references = [Path(p) for p in references]
+    call, image = character_calls.lora_call(spec, references, runtime)
+    provider_call(runtime, call, image, character_calls.lora_estimate,
+                  character_calls.produce_lora(spec, references, Path(out)), {"lora": Path(out)})
+
+
+def draw_contact_sheet(spec: str, lora: str | Path, out: str | Path, runtime: Runtime | None = None) -> None:
+    runtime = runtime or Runtime.from_env()
+    call, image = character_calls.contact_sheet_call(spec, Path(lora), runtime)
+    provider_call(runtime, call, image, character_calls.contact_sheet_estimate,
+                  character_calls.produce_contact_sheet(spec, Path(lora)), {"png": Path(out)})
 
 
 def generate_clip(spec: str, keyframe: str | Path, out: str | Path, episode: int = 0, scene: int = 0,

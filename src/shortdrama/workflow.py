@@ -85,10 +85,33 @@ class Workflow:
         return f"results/{self.series}/characters/{character_id}/lora.safetensors"
 
     def character_references(self, character_id: str, checkout: str | os.PathLike) -> list[str]:
+        """The photos given in the cast entry (with any caption sidecars), else the generated set."""
+        from .characters.generated import caption_sidecar
         from .characters.references import expand_references
 
         entries = self.cfg.series.cast[character_id].references
-        return [str(p) for p in expand_references(entries, Path(checkout))]
+        if not entries:
+            images = self.generated_references(character_id)
+            return images + [str(caption_sidecar(Path(p))) for p in images]
+        images = [Path(p) for p in expand_references(entries, Path(checkout))]
+        return [str(p) for p in images] + [str(caption_sidecar(p)) for p in images if caption_sidecar(p).is_file()]
+
+    def uses_gpu(self, group: str) -> int:
+        """1 when the group's model runs locally on a GPU: the `gpu` resource a profile caps and a cluster places."""
+        return int(getattr(self.cfg, group).provider == "diffusers")
+
+    def generated_references(self, character_id: str) -> list[str]:
+        folder = f"results/{self.series}/characters/{character_id}/references"
+        return [f"{folder}/ref_{i:02d}.png" for i in range(self.cfg.lora.reference_count)]
+
+    def contact_sheets(self, script_paths: list[str]) -> list[str]:
+        """One sheet per character with a LoRA, i.e. per character on screen in the given scripts."""
+        if not self.cfg.lora.enabled:
+            return []
+        ids = {c.name: cid for cid, c in self.cfg.series.cast.items()}
+        on_screen = {name for path in script_paths for scene in self.script(path).scenes for name in scene.characters}
+        return [f"results/{self.series}/characters/{cid}/contact_sheet.png"
+                for name, cid in ids.items() if name in on_screen]
 
     def keyframe_loras(self, script_path: str | os.PathLike, sc: str) -> list[str]:
         """The adapters of the characters on screen: retraining one reruns only the shots it is in."""
@@ -99,6 +122,12 @@ class Workflow:
 
     def lora_spec(self, character_id: str) -> str:
         return specs.lora_spec(self.cfg, character_id)
+
+    def references_spec(self, character_id: str) -> str:
+        return specs.references_spec(self.cfg, character_id)
+
+    def contact_sheet_spec(self, character_id: str) -> str:
+        return specs.contact_sheet_spec(self.cfg, character_id)
 
     def scene_ids(self, script_path: str | os.PathLike) -> list[str]:
         return [f"{n:02d}" for n in range(1, len(self.script(script_path).scenes) + 1)]

@@ -37,30 +37,46 @@ def references(folder: Path, seed: int, count: int = 2) -> Path:
 
 
 def test_loras_train_per_character_and_retraining_one_redraws_only_its_scenes(tmp_path, tiny_model):
-    refs = {cid: references(tmp_path / "refs" / cid, seed) for seed, cid in enumerate(("xiaoyu", "meifang", "haoyu"))}
+    # Two characters bring photos; Zhang Meifang has none, so the image model draws her reference set.
+    refs = {cid: references(tmp_path / "refs" / cid, seed) for seed, cid in enumerate(("xiaoyu", "haoyu"))}
     overrides = ["series.episodes=1", "series.scenes_per_episode.min=3", "series.scenes_per_episode.max=3",
                  "series.scene_duration.min=2", "series.scene_duration.max=2", "render=480p", "video=still",
                  "lora=sd15", "lora.steps=2", "lora.resolution=32", "lora.mixed_precision=no", "lora.checkpoint_every=1",
-                 "lora.min_references=2", "lora.min_short_side=32", "image=sd15", f"image.model_dir={tiny_model}",
-                 "image.steps=2", "image.gen_width=32", "image.gen_height=56"]
+                 "lora.min_references=2", "lora.min_short_side=32", "lora.reference_count=3", "image=sd15",
+                 f"image.model_dir={tiny_model}", "image.steps=2", "image.gen_width=32", "image.gen_height=56"]
     overrides += [f"series.cast.{cid}.references=['{folder}']" for cid, folder in refs.items()]
     config = f"overrides={json.dumps(overrides)}"
     work = tmp_path / "work"
     first = jobs_run(run_snakemake(work, config))
     script = json.loads((work / "results/demo/ep01/script.json").read_text())
     on_screen = {name for scene in script["scenes"] for name in scene["characters"]}
+    ids = {"Lin Xiaoyu": "xiaoyu", "Zhang Meifang": "meifang", "Chen Haoyu": "haoyu"}
     assert first["train_character_lora"] == len(on_screen)
+    assert first["draw_contact_sheet"] == len(on_screen)
+    assert first["generate_character_references"] == (1 if "Zhang Meifang" in on_screen else 0)
     assert first["generate_keyframe"] == 3
+    characters = work / "results/demo/characters"
+    for name in on_screen:
+        sheet = Image.open(characters / ids[name] / "contact_sheet.png")
+        assert sheet.width >= 2 * 256 and sheet.height > 2 * 256  # a 2x2 grid of labelled samples
+    if "Zhang Meifang" in on_screen:
+        generated = sorted((characters / "meifang/references").glob("ref_*.png"))
+        assert [p.name for p in generated] == ["ref_00.png", "ref_01.png", "ref_02.png"]
+        assert all(Image.open(p).size == (32, 32) for p in generated)
+        captions = {(p.with_suffix(".txt")).read_text().strip() for p in generated}
+        assert len(captions) == 3  # each image has its own angle/expression caption
     for png in (work / "results/demo/ep01/keyframes").glob("sc*.png"):
         assert Image.open(png).size == (480, 854)
     assert (work / "results/demo/episode_01_final.mp4").exists()
 
     # A new reference photo for one character retrains only that character, and redraws only its shots.
-    references(refs["meifang"], seed=99, count=3)
+    references(refs["haoyu"], seed=99, count=3)
     second = jobs_run(run_snakemake(work, config))
-    with_her = sum(1 for scene in script["scenes"] if "Zhang Meifang" in scene["characters"])
-    assert second["train_character_lora"] == (1 if "Zhang Meifang" in on_screen else 0)
-    assert second["generate_keyframe"] == with_her
+    with_him = sum(1 for scene in script["scenes"] if "Chen Haoyu" in scene["characters"])
+    assert second["train_character_lora"] == (1 if "Chen Haoyu" in on_screen else 0)
+    assert second["draw_contact_sheet"] == second["train_character_lora"]
+    assert second["generate_keyframe"] == with_him
+    assert second["generate_character_references"] == 0
     assert second["write_episode_script"] == 0 and second["speak_dialogue"] == 0
 
 

@@ -18,9 +18,23 @@ def test_defaults_compose_and_validate():
 def test_every_yaml_in_conf_composes_and_validates(group):
     options = group_options(group)
     assert options, f"conf/{group}/ has no options"
+    # A LoRA preset trains on the diffusion image model of the same name (lora=sdxl with image=sdxl).
+    partner = {"lora": "image"}.get(group)
     for option in options:
-        cfg = load_config([f"{group}={option}"])
+        extra = [f"{partner}={option}"] if partner and option in group_options(partner) else []
+        cfg = load_config([f"{group}={option}", *extra])
         assert getattr(cfg, group) is not None
+
+
+def test_lora_without_a_diffusion_image_model_is_one_clear_error():
+    with pytest.raises(ConfigError, match="LoRAs are trained on a diffusion image model; add image=sd15"):
+        load_config(["lora=sd15"])
+
+
+def test_scheduler_must_fit_the_model_family():
+    with pytest.raises(ConfigError, match="image.scheduler=ddim does not fit image.family=sd3"):
+        load_config(["image=sd3", "image.scheduler=ddim"])
+    assert load_config(["image=sdxl", "image.scheduler=dpmpp_2m_karras"]).image.scheduler == "dpmpp_2m_karras"
 
 
 def test_every_yaml_file_is_reachable_from_a_group():

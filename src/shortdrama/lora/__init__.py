@@ -1,6 +1,7 @@
-"""Character LoRA training for SD 1.x-family pipelines, following diffusers' train_text_to_image_lora recipe.
+"""Character LoRA training for SD 1.x, SDXL and SD3 pipelines, following diffusers' LoRA training recipes.
 
-Split into small modules: `settings` (the knobs), `dataset` (image/caption pairs), `model` (load a local
-diffusers model directory, add the adapter), `train` (the loop, checkpoints, resume, final adapter) and
-`tiny` (a tiny random model built in code, for tests and offline demos only).
+Split into small modules: `settings` (the knobs), `dataset` (image/caption pairs), `family` + `sd15`/`sdxl`/`sd3`
+(what differs per model family: layout, loading, loss, adapter format) looked up by name in `families`, `model`
+(load a local diffusers model directory, add the adapter), `train` (the loop, checkpoints, resume, final adapter)
+and `tiny` (tiny random models built in code, for tests and offline demos only).
 """

@@ -1,60 +1,38 @@
-"""Model setup: load the frozen SD components from a local diffusers directory and add a LoRA adapter to the UNet."""
+"""Model setup: check and load a local diffusers model directory of one family, add a LoRA adapter to its denoiser.
+
+The per-family parts (layout, loading, loss) live in lora/family.py and sd15/sdxl/sd3.py; this module keeps the
+family-independent steps and the SD 1.x entry points older callers use.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Sequence
 
 import torch
 
 from shortdrama.errors import ProviderError
+from shortdrama.lora.families import get_family
+from shortdrama.lora.family import Components
 from shortdrama.lora.settings import LoraSettings
 
-SUBFOLDERS = ("tokenizer", "text_encoder", "vae", "unet", "scheduler")
+SUBFOLDERS = get_family("sd15").subfolders
+SDComponents = Components  # the SD 1.x name of the loaded parts (.unet, .tokenizer, .text_encoder still work)
 
 
-@dataclass
-class SDComponents:
-    tokenizer: Any
-    text_encoder: Any
-    vae: Any
-    unet: Any
-    noise_scheduler: Any
-
-
-def check_model_dir(model_dir: Path) -> Path:
+def check_model_dir(model_dir: Path, family: str = "sd15") -> Path:
     """The model directory, or a ProviderError that says what is missing and where it should go."""
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise ProviderError(
-            f"LoRA base model not found: {model_dir} does not exist. Put a local diffusers-format SD 1.x model "
-            f"there (a folder with model_index.json and the subfolders {', '.join(SUBFOLDERS)}); nothing is downloaded."
-        )
-    missing = [name for name in SUBFOLDERS if not (model_dir / name).is_dir()]
-    if missing:
-        raise ProviderError(
-            f"LoRA base model at {model_dir} is incomplete: missing subfolder(s) {', '.join(missing)}. "
-            f"A diffusers-format model directory needs {', '.join(SUBFOLDERS)} (e.g. from pipeline.save_pretrained)."
-        )
-    return model_dir
+    return get_family(family).check_model_dir(model_dir)
 
 
-def load_sd_components(model_dir: Path) -> SDComponents:
-    """Tokenizer, text encoder, VAE, UNet and the DDPM training scheduler, from local files only."""
-    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextModel, CLIPTokenizer
+def load_components(model_dir: Path, family: str = "sd15") -> Components:
+    """The frozen parts of a `family` model and its training scheduler, from local files only."""
+    return get_family(family).load(model_dir)
 
-    model_dir = check_model_dir(model_dir)
-    try:
-        tokenizer = CLIPTokenizer.from_pretrained(model_dir, subfolder="tokenizer", local_files_only=True)
-        text_encoder = CLIPTextModel.from_pretrained(model_dir, subfolder="text_encoder", local_files_only=True)
-        vae = AutoencoderKL.from_pretrained(model_dir, subfolder="vae", local_files_only=True)
-        unet = UNet2DConditionModel.from_pretrained(model_dir, subfolder="unet", local_files_only=True)
-        noise_scheduler = DDPMScheduler.from_pretrained(model_dir, subfolder="scheduler", local_files_only=True)
-    except (OSError, ValueError, EnvironmentError) as exc:
-        raise ProviderError(f"cannot load the LoRA base model from {model_dir}: {exc}") from exc
-    return SDComponents(tokenizer, text_encoder, vae, unet, noise_scheduler)
+
+def load_sd_components(model_dir: Path) -> Components:
+    """Tokenizer, text encoder, VAE, UNet and the DDPM training scheduler of an SD 1.x model, from local files only."""
+    return load_components(model_dir, "sd15")
 
 
 def lora_config(settings: LoraSettings):
@@ -73,20 +51,24 @@ def freeze(*modules: torch.nn.Module) -> None:
         module.requires_grad_(False)
 
 
-def add_lora(unet, settings: LoraSettings, *, vae=None, text_encoder=None) -> list[torch.nn.Parameter]:
-    """Freeze the base weights, add the adapter to the UNet, upcast the trainable (LoRA) params to fp32; return them."""
+def add_lora(
+    denoiser, settings: LoraSettings, *, vae=None, text_encoder=None, frozen: Sequence[torch.nn.Module] = ()
+) -> list[torch.nn.Parameter]:
+    """Freeze the base weights, add the adapter to the denoiser (UNet or transformer), upcast the trainable (LoRA)
+    params to fp32; return them."""
     from diffusers.training_utils import cast_training_params
 
-    freeze(*(m for m in (unet, vae, text_encoder) if m is not None))
+    kind = type(denoiser).__name__
+    freeze(denoiser, *(m for m in (vae, text_encoder, *frozen) if m is not None))
     try:
-        unet.add_adapter(lora_config(settings))
+        denoiser.add_adapter(lora_config(settings))
     except ValueError as exc:  # peft: target modules not found in the base model
         targets = list(settings.target_modules)
-        raise ProviderError(f"cannot add LoRA to the UNet (target_modules={targets}): {exc}") from exc
-    cast_training_params(unet, dtype=torch.float32)
-    params = [p for p in unet.parameters() if p.requires_grad]
+        raise ProviderError(f"cannot add LoRA to the {kind} (target_modules={targets}): {exc}") from exc
+    cast_training_params(denoiser, dtype=torch.float32)
+    params = [p for p in denoiser.parameters() if p.requires_grad]
     if not params:
         raise ProviderError(
-            f"LoRA target modules {list(settings.target_modules)} matched nothing in the UNet; nothing would be trained"
+            f"LoRA target modules {list(settings.target_modules)} matched nothing in the {kind}; nothing would be trained"
         )
     return params

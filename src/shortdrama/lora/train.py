@@ -1,5 +1,8 @@
 """The LoRA training loop (diffusers' train_text_to_image_lora recipe), with atomic checkpoints and resume.
 
+The loop is the same for every model family (sd15, sdxl, sd3); the family supplies the parts, the loss of one
+micro-batch and the adapter's save format.
+
 One step = one optimizer update over `gradient_accumulation` micro-batches of `batch_size` images. Data order, noise
 and timesteps are drawn from torch.Generators seeded by (seed, epoch) and (seed, step), so a resumed run draws exactly
 what an uninterrupted run would have drawn.
@@ -18,11 +21,12 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
 from shortdrama.errors import ConfigError, ProviderError
 from shortdrama.lora.dataset import CaptionedImages
-from shortdrama.lora.model import SDComponents, add_lora, load_sd_components
+from shortdrama.lora.families import get_family
+from shortdrama.lora.family import Family
+from shortdrama.lora.model import add_lora
 from shortdrama.lora.settings import LoraSettings
 
 ADAPTER_FILE = "pytorch_lora_weights.safetensors"
@@ -82,41 +86,8 @@ def _sample_indices(n_images: int, start: int, count: int, seed: int) -> list[in
     return out
 
 
-def _encode_prompts(sd: SDComponents, captions: list[str], device: torch.device) -> torch.Tensor:
-    tok = sd.tokenizer
-    ids = tok(captions, padding="max_length", max_length=tok.model_max_length, truncation=True, return_tensors="pt")
-    return sd.text_encoder(ids.input_ids.to(device), return_dict=False)[0]
-
-
-def _target(sd: SDComponents, latents: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
-    prediction_type = sd.noise_scheduler.config.prediction_type
-    if prediction_type == "epsilon":
-        return noise
-    if prediction_type == "v_prediction":
-        return sd.noise_scheduler.get_velocity(latents, noise, timesteps)
-    raise ProviderError(f"unsupported scheduler prediction_type {prediction_type!r} (epsilon or v_prediction)")
-
-
-def _micro_batch_loss(
-    sd: SDComponents, batch: list[dict], device: torch.device, weight_dtype: torch.dtype, gen: torch.Generator
-) -> torch.Tensor:
-    pixel_values = torch.stack([item["pixel_values"] for item in batch]).to(device, dtype=weight_dtype)
-    with torch.no_grad():
-        latents = sd.vae.encode(pixel_values).latent_dist.sample(generator=gen) * sd.vae.config.scaling_factor
-        encoder_hidden_states = _encode_prompts(sd, [item["caption"] for item in batch], device)
-    noise = torch.randn(latents.shape, generator=gen, dtype=torch.float32).to(device, dtype=latents.dtype)
-    bsz = latents.shape[0]
-    timesteps = torch.randint(0, sd.noise_scheduler.config.num_train_timesteps, (bsz,), generator=gen).to(device)
-    noisy_latents = sd.noise_scheduler.add_noise(latents, noise, timesteps)
-    target = _target(sd, latents, noise, timesteps)
-    autocast = weight_dtype != torch.float32
-    with torch.autocast(device.type, dtype=weight_dtype, enabled=autocast):
-        model_pred = sd.unet(noisy_latents, timesteps, encoder_hidden_states, return_dict=False)[0]
-    return F.mse_loss(model_pred.float(), target.float(), reduction="mean")
-
-
 def _save_checkpoint(
-    out_dir: Path, step: int, unet, optimizer, scaler, settings: LoraSettings, last_loss: float
+    out_dir: Path, step: int, denoiser, optimizer, scaler, settings: LoraSettings, last_loss: float, family: Family
 ) -> Path:
     """out_dir/checkpoints/step-N/: LoRA state (peft format), optimizer (and grad scaler) state, step. Atomic."""
     from peft import get_peft_model_state_dict
@@ -127,12 +98,12 @@ def _save_checkpoint(
     final = root / f"step-{step}"
     tmp = Path(tempfile.mkdtemp(prefix=f".step-{step}.", dir=root))
     try:
-        lora = {k: v.detach().to("cpu").contiguous() for k, v in get_peft_model_state_dict(unet).items()}
+        lora = {k: v.detach().to("cpu").contiguous() for k, v in get_peft_model_state_dict(denoiser).items()}
         save_file(lora, tmp / "adapter_model.safetensors")
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         if scaler is not None:
             torch.save(scaler.state_dict(), tmp / "scaler.pt")
-        state = {"step": step, "last_loss": last_loss, "settings": asdict(settings)}
+        state = {"step": step, "last_loss": last_loss, "settings": asdict(settings), "family": family.name}
         (tmp / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True))
         if final.exists():
             shutil.rmtree(final)
@@ -143,11 +114,19 @@ def _save_checkpoint(
     return final
 
 
-def _load_checkpoint(path: Path, unet, optimizer, scaler, settings: LoraSettings, device: torch.device) -> dict:
+def _load_checkpoint(
+    path: Path, denoiser, optimizer, scaler, settings: LoraSettings, device: torch.device, family: Family
+) -> dict:
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
     state = json.loads((path / "state.json").read_text())
+    theirs = state.get("family", "sd15")  # checkpoints from before there were families are SD 1.x
+    if theirs != family.name:
+        raise ConfigError(
+            f"cannot resume from {path}: it is a {theirs} checkpoint, now training family={family.name}; "
+            f"delete {path.parent} or train into another output directory"
+        )
     saved = state.get("settings", {})
     for key in _SHAPE_KEYS:
         mine = getattr(settings, key)
@@ -158,7 +137,13 @@ def _load_checkpoint(path: Path, unet, optimizer, scaler, settings: LoraSettings
                 f"delete {path.parent} or train into another output directory"
             )
     lora = load_file(path / "adapter_model.safetensors", device=str(device))
-    result = set_peft_model_state_dict(unet, lora, adapter_name="default")
+    try:
+        result = set_peft_model_state_dict(denoiser, lora, adapter_name="default")
+    except RuntimeError as exc:  # torch: size mismatch, i.e. trained on another base model
+        raise ProviderError(
+            f"checkpoint {path} does not fit this {family.title} model (was it trained on another base model?): "
+            f"{str(exc).splitlines()[0]} ...; delete {path.parent} or train into another output directory"
+        ) from exc
     unexpected = getattr(result, "unexpected_keys", None)
     if unexpected:
         raise ProviderError(f"checkpoint {path} does not fit this model: unexpected LoRA keys {unexpected[:3]}...")
@@ -170,17 +155,20 @@ def _load_checkpoint(path: Path, unet, optimizer, scaler, settings: LoraSettings
     return state
 
 
-def save_adapter(out_dir: Path, unet) -> Path:
-    """The final adapter in the standard diffusers format (out_dir/pytorch_lora_weights.safetensors), atomically."""
-    from diffusers import StableDiffusionPipeline
+def save_adapter(out_dir: Path, denoiser, family: str = "sd15") -> Path:
+    """The final adapter in the standard diffusers format (out_dir/pytorch_lora_weights.safetensors), atomically.
+
+    Keys are prefixed `unet.` (sd15, sdxl) or `transformer.` (sd3), as the family pipeline's load_lora_weights reads.
+    """
     from diffusers.utils import convert_state_dict_to_diffusers
     from peft import get_peft_model_state_dict
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
+    state = {k: v.detach().to("cpu", dtype=torch.float32) for k, v in get_peft_model_state_dict(denoiser).items()}
+    layers = convert_state_dict_to_diffusers(state)
     with tempfile.TemporaryDirectory(prefix=".adapter.", dir=out_dir) as tmp:
-        StableDiffusionPipeline.save_lora_weights(tmp, unet_lora_layers=layers, safe_serialization=True)
+        get_family(family).save_lora_layers(Path(tmp), layers)
         os.replace(Path(tmp) / ADAPTER_FILE, out_dir / ADAPTER_FILE)
     return out_dir / ADAPTER_FILE
 
@@ -194,38 +182,39 @@ def train_lora(
     log: Callable[[str], None] = print,
     *,
     device: str | None = None,
+    family: str = "sd15",
 ) -> TrainResult:
-    """Train (or resume training) a character LoRA on `images`/`captions`; write the adapter into `out_dir`."""
+    """Train (or resume training) a character LoRA on `images`/`captions` for a `family` base model ("sd15",
+    "sdxl" or "sd3"); write the adapter into `out_dir`."""
     started = time.monotonic()
     out_dir = Path(out_dir)
+    kind = get_family(family)
     dataset = CaptionedImages(images, captions, settings.resolution, trigger=settings.trigger)
-    sd = load_sd_components(model_dir)
+    parts = kind.load(model_dir)
     dev = pick_device(device)
     weight_dtype = weight_dtype_for(settings.mixed_precision, dev, log)
 
-    for module in (sd.vae, sd.text_encoder, sd.unet):  # frozen base weights in the training dtype
-        module.to(dev) if weight_dtype == torch.float32 else module.to(dev, dtype=weight_dtype)
-    sd.vae.eval()
-    sd.text_encoder.eval()
+    kind.place(parts, dev, weight_dtype)  # frozen base weights in the training dtype
+    denoiser = parts.denoiser
     # The gaussian LoRA init draws from torch's global RNG: seed it from settings.seed without leaking the seed.
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(settings.seed)
-        params = add_lora(sd.unet, settings, vae=sd.vae, text_encoder=sd.text_encoder)
-    sd.unet.train()
+        params = add_lora(denoiser, settings, frozen=parts.frozen_modules())
+    denoiser.train()
     optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, betas=(0.9, 0.999), weight_decay=1e-2, eps=1e-8)
     scaler = torch.amp.GradScaler(dev.type) if weight_dtype == torch.float16 else None
 
     start_step, last_loss = 0, None
     checkpoint = latest_checkpoint(out_dir)
     if checkpoint is not None:
-        state = _load_checkpoint(checkpoint, sd.unet, optimizer, scaler, settings, dev)
+        state = _load_checkpoint(checkpoint, denoiser, optimizer, scaler, settings, dev, kind)
         start_step, last_loss = int(state["step"]), state.get("last_loss")
         log(f"resuming from {checkpoint} (step {start_step})")
 
     total = settings.steps
     n_params = sum(p.numel() for p in params)
     log(
-        f"training LoRA rank {settings.rank} ({n_params:,} params) on {len(dataset)} images at "
+        f"training {kind.title} LoRA rank {settings.rank} ({n_params:,} params) on {len(dataset)} images at "
         f"{settings.resolution}px, steps {start_step}->{total}, device {dev.type}, dtype {str(weight_dtype)[6:]}"
     )
     per_step = settings.batch_size * settings.gradient_accumulation
@@ -239,7 +228,7 @@ def train_lora(
         step_loss = 0.0
         for micro in range(settings.gradient_accumulation):
             chunk = indices[micro * settings.batch_size : (micro + 1) * settings.batch_size]
-            loss = _micro_batch_loss(sd, [dataset[i] for i in chunk], dev, weight_dtype, gen)
+            loss = kind.micro_batch_loss(parts, [dataset[i] for i in chunk], dev, weight_dtype, gen)
             if not torch.isfinite(loss):
                 raise ProviderError(f"LoRA training diverged at step {step}: loss is {loss.item()}")
             scaled = loss / settings.gradient_accumulation
@@ -260,16 +249,17 @@ def train_lora(
             eta = (time.monotonic() - loop_started) / done_here * (total - step)
             log(f"step {step}/{total} loss {step_loss:.4f} eta {eta:.0f}s")
         if step % settings.checkpoint_every == 0 or step == total:
-            _save_checkpoint(out_dir, step, sd.unet, optimizer, scaler, settings, step_loss)
+            _save_checkpoint(out_dir, step, denoiser, optimizer, scaler, settings, step_loss, kind)
 
-    sd.unet.eval()
-    adapter = save_adapter(out_dir, sd.unet)
+    denoiser.eval()
+    adapter = save_adapter(out_dir, denoiser, kind.name)
     steps_done = max(start_step, total) if losses else start_step
     seconds = time.monotonic() - started
     summary = {
         "steps_done": steps_done,
         "final_loss": last_loss,
         "settings": asdict(settings),
+        "family": kind.name,
         "model_dir": str(Path(model_dir)),
         "images": len(dataset),
     }

@@ -1,0 +1,149 @@
+"""The character steps as provider calls (cache-keyed, priced, ledgered like every other step):
+a generated reference set, the LoRA training run, and the contact sheet of the trained adapter."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Callable, Sequence
+
+from PIL import Image
+
+from .calls import _checkout_path, _merged
+from .config import ImageConfig
+from .cost import pricing as price
+from .cost.call import Call, Produce, Runtime
+from .errors import ProviderError
+
+log = logging.getLogger(__name__)
+
+
+def _model_dir(image: ImageConfig) -> Path:
+    if not image.model_dir:
+        raise ProviderError("image.model_dir is not set: point it at a local diffusers model directory")
+    return _checkout_path(image.model_dir)
+
+
+def _drawer(image: ImageConfig, gen_size: tuple[int, int], adapters=(), weight: float = 0.0
+            ) -> Callable[[str, str, int], Image.Image]:
+    """One pipeline for the whole job; every draw reuses it."""
+    from .keyframes.diffusion import draw, load_text_to_image
+
+    pipe = load_text_to_image(_model_dir(image), family=image.family, scheduler=image.scheduler,
+                              adapters=adapters, weight=weight)
+    return lambda prompt, negative, seed: draw(pipe, prompt, negative, seed, image.steps, image.guidance, gen_size)
+
+
+# -- generated references -------------------------------------------------------------------------
+
+def references_call(spec: str, runtime: Runtime) -> tuple[Call, ImageConfig]:
+    data = json.loads(spec)
+    call = Call(rule="generate_character_references", step="reference_images", version=1,
+                request={k: data[k] for k in ("character", "look", "count", "size", "seed")})
+    return call, _merged(ImageConfig, runtime, "image", data["image"])
+
+
+def references_estimate(spec: str):
+    count = json.loads(spec)["count"]
+    return lambda image: price.image_cost(image.pricing) * count
+
+
+def produce_references(spec: str) -> Produce:
+    def produce(image: ImageConfig, outputs: dict[str, Path]) -> None:
+        from .characters.generated import generate_reference_set
+        from .characters.references import ReferenceRules
+
+        data = json.loads(spec)
+        images = [outputs[f"ref_{i:02d}"] for i in range(data["count"])]
+        size = data["size"]
+        generate_reference_set(_drawer(image, (size, size)), data["character"], data["look"], data["seed"], size,
+                               images, ReferenceRules(min_count=1, min_short_side=size))
+        # Each caption sidecar lands beside its image, which is where reference_outputs names it.
+        missing = [name for name, path in outputs.items() if not path.is_file()]
+        if missing:
+            raise ProviderError(f"reference generation for {data['character']} left out {', '.join(missing)}")
+
+    return produce
+
+
+def reference_outputs(images: Sequence[str | Path]) -> dict[str, Path]:
+    from .characters.generated import caption_sidecar
+
+    outputs = {f"ref_{i:02d}": Path(p) for i, p in enumerate(images)}
+    outputs.update({f"caption_{i:02d}": caption_sidecar(Path(p)) for i, p in enumerate(images)})
+    return outputs
+
+
+# -- LoRA training --------------------------------------------------------------------------------
+
+def lora_call(spec: str, references: Sequence[Path], runtime: Runtime) -> tuple[Call, ImageConfig]:
+    data = json.loads(spec)
+    inputs = {f"ref_{i:03d}": Path(p) for i, p in enumerate(references)}
+    call = Call(rule="train_character_lora", step="lora_training", version=1,
+                request={k: data[k] for k in ("character", "look", "lora")}, inputs=inputs)
+    return call, _merged(ImageConfig, runtime, "image", data["image"])
+
+
+def lora_estimate(image: ImageConfig) -> float:
+    return price.training_cost(image.pricing, 0.0)
+
+
+def produce_lora(spec: str, references: Sequence[Path], final: Path) -> Produce:
+    def produce(image: ImageConfig, outputs: dict[str, Path]) -> None:
+        import shutil
+
+        from .characters.generated import read_caption_sidecar
+        from .characters.references import IMAGE_SUFFIXES, ReferenceRules, validate_references
+        from .lora.dataset import caption_for, trigger_token
+        from .lora.settings import LoraSettings
+        from .lora.train import train_lora
+
+        data = json.loads(spec)
+        rules = ReferenceRules(min_count=data["references"]["min_count"],
+                               min_short_side=data["references"]["min_short_side"])
+        photos = [p for p in references if Path(p).suffix.lower() in IMAGE_SUFFIXES]
+        usable = validate_references(data["character"], photos, rules)
+        token = trigger_token(data["character"])
+        settings = LoraSettings(**{k: v for k, v in data["lora"].items() if k in LoraSettings.__dataclass_fields__},
+                                trigger=token.split("_", 1)[0])
+        captions = [", ".join(filter(None, (caption_for(token, data["look"]), read_caption_sidecar(u.path))))
+                    for u in usable]
+        # Checkpoints live beside the final adapter, so an interrupted training resumes on the next run.
+        work = final.parent / "training"
+        result = train_lora(_model_dir(image), [u.path for u in usable], captions, work, settings,
+                            log=log.info, family=image.family)
+        shutil.copyfile(result.adapter, outputs["lora"])
+
+    return produce
+
+
+# -- contact sheet ----------------------------------------------------------------------------------
+
+def contact_sheet_call(spec: str, lora: Path, runtime: Runtime) -> tuple[Call, ImageConfig]:
+    data = json.loads(spec)
+    call = Call(rule="draw_contact_sheet", step="contact_sheet", version=1,
+                request={k: data[k] for k in ("character", "name", "look", "weight", "seed")}, inputs={"lora": lora})
+    return call, _merged(ImageConfig, runtime, "image", data["image"])
+
+
+def contact_sheet_estimate(image: ImageConfig) -> float:
+    from .characters.generated import SHEET_SHOTS
+
+    return price.image_cost(image.pricing) * len(SHEET_SHOTS)
+
+
+def produce_contact_sheet(spec: str, lora: Path) -> Produce:
+    def produce(image: ImageConfig, outputs: dict[str, Path]) -> None:
+        from .characters.generated import draw_contact_sheet
+        from .keyframes.diffusion import CharacterAdapter
+        from .lora.dataset import trigger_token
+
+        data = json.loads(spec)
+        token = trigger_token(data["character"])
+        adapter = CharacterAdapter(name=data["character"], path=Path(lora), trigger=token)
+        drawer = _drawer(image, (image.gen_width, image.gen_height), adapters=[adapter], weight=data["weight"])
+        draw_contact_sheet(drawer, token, data["look"], data["seed"], outputs["png"],
+                           title=f"{data['name']} ({token}, weight {data['weight']:g})")
+
+    return produce
