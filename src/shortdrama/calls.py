@@ -182,7 +182,7 @@ def _diffusion_keyframe(data: dict, image: ImageConfig, loras: Sequence[Path], o
                 for p in loras]
     generate_keyframe(_checkout_path(image.model_dir), prompt, "blurry, low quality, watermark, text", adapters,
                       data["lora_weight"] or 0.0, image.steps, image.guidance, (image.gen_width, image.gen_height),
-                      tuple(data["size"]), data["seed"], out)
+                      tuple(data["size"]), data["seed"], out, family=image.family, scheduler=image.scheduler)
 
 
 def _checkout_path(path: str) -> Path:
@@ -266,10 +266,11 @@ def _local_diffusion_clip(data: dict, keyframe: Path, video: VideoConfig, out: P
     settings = LocalVideoSettings(
         model_dir=_checkout_path(video.model_dir), pipeline=video.pipeline, steps=video.steps, guidance=video.guidance,
         gen_width=video.gen_width, gen_height=video.gen_height, num_frames=video.num_frames,
-        native_fps=video.native_fps, extend=video.extend, negative_prompt=video.negative_prompt)
+        native_fps=video.native_fps, extend=video.extend, negative_prompt=video.negative_prompt,
+        cpu_offload=video.cpu_offload)
     report = generate_local_clip(settings, keyframe, data["prompt"], data["seed"], data["duration"],
                                  Encoding.from_spec(data["encoding"]), out)
-    logging.getLogger(__name__).info("local clip: %s", report)
+    logging.getLogger(__name__).info("local clip: %s", report.summary())
 
 
 # A vendor-native API (its own paths and auth) is one more module and one entry here.

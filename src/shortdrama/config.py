@@ -207,7 +207,7 @@ class VideoConfig(HostedConfig):
     model: str = "animatic-v1"
     # diffusers: a local image-to-video model directory, relative to the checkout; never downloaded.
     model_dir: str | None = None
-    pipeline: Literal["wan_i2v"] = "wan_i2v"
+    pipeline: Literal["wan_i2v", "wan22_ti2v", "wan22_i2v"] = "wan_i2v"
     steps: int = Field(default=30, ge=1, le=200)
     guidance: float = Field(default=5.0, ge=0.0, le=30.0)
     gen_width: int = Field(default=480, ge=16, multiple_of=16)
@@ -217,6 +217,8 @@ class VideoConfig(HostedConfig):
     extend: Literal["interpolate", "loop"] = Field(
         default="interpolate", description="a scene longer than the model's clip: slow it down with blended "
                                            "in-between frames, or play it forward and back")
+    cpu_offload: bool = Field(default=False, description="CUDA: one model component on the GPU at a time "
+                                                         "(slower; lets a 14B model run on a 24 GB card)")
     motion: Literal["camera", "none"] = "camera"
     strength: float = Field(default=0.18, ge=0.0, le=0.5)
     negative_prompt: str = "blurry, low quality, distorted, watermark"

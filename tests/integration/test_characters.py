@@ -1,5 +1,6 @@
-"""Character LoRAs in the real build: a tiny Stable Diffusion model built in code stands in for the
-weights, so the whole path (references -> training -> keyframes with adapters) runs on CPU offline."""
+"""Diffusion models in the real build: tiny Stable Diffusion / SDXL / Wan models built in code stand in for the
+weights, so the whole path (references -> training -> keyframes with adapters -> image-to-video clips) runs on
+CPU offline."""
 
 import json
 import re
@@ -89,3 +90,31 @@ def test_missing_base_model_is_one_clear_line(tmp_path):
     proc = run_snakemake(tmp_path / "work", f"overrides={json.dumps(overrides)}", check=False)
     assert proc.returncode != 0
     assert f"LoRA base model not found: {tmp_path / 'nowhere'} does not exist" in proc.stderr
+
+
+def test_sdxl_keyframes_and_wan_clips_switch_the_build_to_local_diffusion(tmp_path):
+    from shortdrama.lora.tiny import build_tiny_sdxl_model
+    from shortdrama.media import probe
+    from shortdrama.video.tiny_wan import build_tiny_wan_i2v_model
+
+    sdxl = build_tiny_sdxl_model(tmp_path / "models/tiny-sdxl")
+    wan = build_tiny_wan_i2v_model(tmp_path / "models/tiny-wan")
+    overrides = ["series.episodes=1", "series.scenes_per_episode.min=2", "series.scenes_per_episode.max=2",
+                 "series.scene_duration.min=2", "series.scene_duration.max=3", "render=480p",
+                 "image=sdxl", f"image.model_dir={sdxl}", "image.steps=2", "image.gen_width=32", "image.gen_height=56",
+                 "video=wan21_i2v", f"video.model_dir={wan}", "video.steps=2", "video.gen_width=32",
+                 "video.gen_height=48", "video.num_frames=9", "video.native_fps=8"]
+    work = tmp_path / "work"
+    jobs = jobs_run(run_snakemake(work, f"overrides={json.dumps(overrides)}"))
+    assert jobs["generate_keyframe"] == 2 and jobs["generate_clip"] == 2
+    script = json.loads((work / "results/demo/ep01/script.json").read_text())
+    for number, scene in enumerate(script["scenes"], start=1):
+        clip = probe(work / f"results/demo/ep01/clips/sc{number:02d}.mp4")
+        video = clip.first("video")
+        assert (video.width, video.height) == (480, 854)
+        # 9 native frames at 8 fps = 1.125 s: every scene is longer, so each clip was slowed down to fit.
+        assert abs(clip.duration - scene["duration"]) <= 1 / 24 + 1e-6
+    log = (work / "logs/demo/ep01/generate_clip/sc01.log").read_text()
+    assert "wan_i2v on cpu" in log and "interpolated" in log
+    final = probe(work / "results/demo/episode_01_final.mp4")
+    assert abs(final.duration - sum(s["duration"] for s in script["scenes"])) < 0.25
