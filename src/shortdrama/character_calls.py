@@ -95,15 +95,18 @@ def produce_lora(spec: str, references: Sequence[Path], final: Path) -> Produce:
 
         from .characters.generated import read_caption_sidecar
         from .characters.references import IMAGE_SUFFIXES, ReferenceRules, validate_references
-        from .lora.dataset import caption_for, trigger_token
-        from .lora.settings import LoraSettings
-        from .lora.train import train_lora
 
         data = json.loads(spec)
         rules = ReferenceRules(min_count=data["references"]["min_count"],
                                min_short_side=data["references"]["min_short_side"])
         photos = [p for p in references if Path(p).suffix.lower() in IMAGE_SUFFIXES]
+        # Before torch is even imported: a bad set is reported in a second, not after the model loads.
         usable = validate_references(data["character"], photos, rules)
+
+        from .lora.dataset import caption_for, trigger_token
+        from .lora.settings import LoraSettings
+        from .lora.train import train_lora
+
         token = trigger_token(data["character"])
         settings = LoraSettings(**{k: v for k, v in data["lora"].items() if k in LoraSettings.__dataclass_fields__},
                                 trigger=token.split("_", 1)[0])

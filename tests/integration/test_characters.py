@@ -83,11 +83,10 @@ def test_loras_train_per_character_and_retraining_one_redraws_only_its_scenes(tm
 
 def test_missing_base_model_is_one_clear_line(tmp_path):
     refs = references(tmp_path / "refs", seed=1)
-    overrides = ["series.episodes=1", "series.scenes_per_episode.min=2", "series.scenes_per_episode.max=2",
-                 "render=480p", "lora=sd15", "lora.min_references=2", "lora.min_short_side=32", "image=sd15",
-                 f"image.model_dir={tmp_path / 'nowhere'}"]
-    overrides += [f"series.cast.{cid}.references=['{refs}']" for cid in ("xiaoyu", "meifang", "haoyu")]
-    proc = run_snakemake(tmp_path / "work", f"overrides={json.dumps(overrides)}", check=False)
+    overrides = ["lora=sd15", "lora.min_references=2", "lora.min_short_side=32", "image=sd15",
+                 f"image.model_dir={tmp_path / 'nowhere'}", f"series.cast.xiaoyu.references=['{refs}']"]
+    proc = run_snakemake(tmp_path / "work", f"overrides={json.dumps(overrides)}",
+                         extra=("results/demo/characters/xiaoyu/lora.safetensors",), check=False)
     assert proc.returncode != 0
     assert f"LoRA base model not found: {tmp_path / 'nowhere'} does not exist" in proc.stderr
 
@@ -118,3 +117,20 @@ def test_sdxl_keyframes_and_wan_clips_switch_the_build_to_local_diffusion(tmp_pa
     assert "wan_i2v on cpu" in log and "interpolated" in log
     final = probe(work / "results/demo/episode_01_final.mp4")
     assert abs(final.duration - sum(s["duration"] for s in script["scenes"])) < 0.25
+
+
+def test_a_bad_reference_set_stops_only_its_character(tmp_path, tiny_model):
+    good = references(tmp_path / "refs/xiaoyu", seed=3)
+    bad = references(tmp_path / "refs/haoyu", seed=4)
+    Image.new("RGB", (16, 16)).save(bad / "tiny.png")
+    (bad / "notes.png").write_text("not an image")
+    overrides = ["lora=sd15", "lora.steps=1", "lora.resolution=32", "lora.mixed_precision=no", "lora.min_references=2",
+                 "lora.min_short_side=32", "image=sd15", f"image.model_dir={tiny_model}",
+                 f"series.cast.xiaoyu.references=['{good}']", f"series.cast.haoyu.references=['{bad}']"]
+    targets = [f"results/demo/characters/{cid}/lora.safetensors" for cid in ("haoyu", "xiaoyu")]
+    proc = run_snakemake(tmp_path / "work", f"overrides={json.dumps(overrides)}", extra=("--keep-going", *targets),
+                         check=False)
+    assert proc.returncode != 0
+    assert ("character haoyu: reference images: 2 usable: notes.png (not a readable image); "
+            "tiny.png (16x16 is under 32 px on the short side)") in proc.stderr
+    assert (tmp_path / "work" / targets[1]).is_file() and not (tmp_path / "work" / targets[0]).exists()
