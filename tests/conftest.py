@@ -42,7 +42,8 @@ def run_snakemake(workdir: Path, *config: str, extra: tuple[str, ...] = (), chec
     cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2", *extra]
     if config:
         cmd += ["--config", *config]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Offline like CI: a model that is not on disk must fail, never be fetched from a hub.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")

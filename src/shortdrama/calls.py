@@ -19,6 +19,7 @@ from .cost.cache import canonical_json
 from .errors import ProviderError, SchemaError
 from .fake_paid import count_fake_call
 from .media import write_text_atomic
+from .model_paths import resolve_model
 from .schemas import read_outline, write_document
 from .writers.base import SeriesBrief
 
@@ -173,22 +174,14 @@ def _diffusion_keyframe(data: dict, image: ImageConfig, loras: Sequence[Path], o
     from .lora.dataset import trigger_token
     from .video.prompt import video_prompt
 
-    if image.model_dir is None:
-        raise ProviderError("image.model_dir is not set: point it at a local diffusers model directory")
     scene = data["scene"]
     prompt = video_prompt(scene["camera"], scene["location"]["setting"], scene["location"]["description"],
                           scene["action"], data["characters"])
     adapters = [CharacterAdapter(name=Path(p).parent.name, path=Path(p), trigger=trigger_token(Path(p).parent.name))
                 for p in loras]
-    generate_keyframe(_checkout_path(image.model_dir), prompt, "blurry, low quality, watermark, text", adapters,
+    generate_keyframe(resolve_model(image.model_dir, "image"), prompt, "blurry, low quality, watermark, text", adapters,
                       data["lora_weight"] or 0.0, image.steps, image.guidance, (image.gen_width, image.gen_height),
                       tuple(data["size"]), data["seed"], out, family=image.family, scheduler=image.scheduler)
-
-
-def _checkout_path(path: str) -> Path:
-    """Model folders in the config are relative to the checkout, wherever the build's results go."""
-    candidate = Path(path)
-    return candidate if candidate.is_absolute() else Path(__file__).resolve().parents[2] / candidate
 
 
 # -- clips ----------------------------------------------------------------------------------------
@@ -261,10 +254,8 @@ def _local_diffusion_clip(data: dict, keyframe: Path, video: VideoConfig, out: P
     from .video.base import Encoding
     from .video.diffusion import LocalVideoSettings, generate_local_clip
 
-    if not video.model_dir:
-        raise ProviderError("video.model_dir is not set: point it at a local diffusers image-to-video model directory")
     settings = LocalVideoSettings(
-        model_dir=_checkout_path(video.model_dir), pipeline=video.pipeline, steps=video.steps, guidance=video.guidance,
+        model_dir=resolve_model(video.model_dir, "video"), pipeline=video.pipeline, steps=video.steps, guidance=video.guidance,
         gen_width=video.gen_width, gen_height=video.gen_height, num_frames=video.num_frames,
         native_fps=video.native_fps, extend=video.extend, negative_prompt=video.negative_prompt,
         cpu_offload=video.cpu_offload)

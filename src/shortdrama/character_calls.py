@@ -10,19 +10,18 @@ from typing import Callable, Sequence
 
 from PIL import Image
 
-from .calls import _checkout_path, _merged
+from .calls import _merged
 from .config import ImageConfig
 from .cost import pricing as price
 from .cost.call import Call, Produce, Runtime
 from .errors import ProviderError
+from .model_paths import resolve_model
 
 log = logging.getLogger(__name__)
 
 
 def _model_dir(image: ImageConfig) -> Path:
-    if not image.model_dir:
-        raise ProviderError("image.model_dir is not set: point it at a local diffusers model directory")
-    return _checkout_path(image.model_dir)
+    return resolve_model(image.model_dir, "image")
 
 
 def _drawer(image: ImageConfig, gen_size: tuple[int, int], adapters=(), weight: float = 0.0

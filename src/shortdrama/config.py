@@ -180,7 +180,8 @@ class ImageConfig(ProviderConfig):
     }
 
     provider: Literal["procedural", "diffusers"]
-    # diffusers: a local model directory (diffusers layout), relative to the checkout; never downloaded.
+    # diffusers: a model folder (diffusers layout, relative to the checkout) or a Hugging Face model id
+    # resolved from the local Hugging Face cache only; never downloaded.
     model_dir: str | None = None
     family: Literal["sd15", "sdxl", "sd3"] = "sd15"
     scheduler: Literal["default", "ddim", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "unipc",
@@ -205,7 +206,7 @@ class VideoConfig(HostedConfig):
 
     provider: Literal["animatic", "fake_paid", "job_api", "diffusers"]
     model: str = "animatic-v1"
-    # diffusers: a local image-to-video model directory, relative to the checkout; never downloaded.
+    # diffusers: an image-to-video model folder or a Hugging Face model id in the local cache; never downloaded.
     model_dir: str | None = None
     pipeline: Literal["wan_i2v", "wan22_ti2v", "wan22_i2v"] = "wan_i2v"
     steps: int = Field(default=30, ge=1, le=200)
