@@ -107,6 +107,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "cache":
         return _cache(args, cfg, workflow_dir)
     extra = [*args.snakemake_arg, *(["--dry-run"] if args.dry_run else [])]
+    if not any(arg.startswith("--profile") or arg.startswith("--workflow-profile") for arg in extra):
+        extra = ["--profile", str(workflow_dir / "profiles" / "local"), *extra]  # --cores on our line wins
     code = snakemake(workflow_dir, workdir, args.overrides, args.cores, extra).returncode
     if code == 0 and not args.dry_run:
         folder = workdir / output_folder(cfg)

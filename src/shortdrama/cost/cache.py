@@ -1,9 +1,17 @@
 """A content-addressed store of provider results, shared by every run and series.
 
 An entry is `root/<key[:2]>/<key>/`: the payload files plus `entry.json`, which lists each file's
-size and sha256. Entries are assembled in `root/.tmp/` and renamed into place whole, so a directory
-under its key is always complete; anything that fails verification is moved to `root/.trash/` and
-deleted, and the call is simply made again.
+size and sha256. Entries are assembled in `root/.tmp/<pid>-<token>-<host>/` and renamed into place
+whole, so a directory under its key is always complete; anything that fails verification is moved
+to `root/.trash/` and deleted, and the call is simply made again.
+
+On a cluster the store may be shared by nodes over NFS. Nothing here relies on a lock for
+soundness: a directory rename is atomic on the server, `entry.json` is written (and fsynced) last,
+and `get` checks every file's size and sha256 before it serves anything, so a writer that died
+before its rename, or a reader that sees a half-synchronised copy, can never serve a partial entry.
+The per-key lock in call.py only keeps two jobs from paying for the same request twice. A temp dir
+is swept by `prune` when its owner is gone: probed by pid when it was made on this host, and only by
+age (`STALE_TEMP_S`) when it was made on another node, whose processes this one cannot see.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from typing import Any, Mapping
 from ..errors import ShortDramaError
 from ..media import atomic_output
 from .ledger import utc_now
-from .locking import pid_alive
+from .locking import file_safe, host_name, pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +106,7 @@ class CallCache:
         existing = self.get(key)
         if existing is not None:
             return existing
-        staging = self.root / ".tmp" / f"{os.getpid()}-{uuid.uuid4().hex}"
+        staging = self.root / ".tmp" / f"{os.getpid()}-{uuid.uuid4().hex}-{file_safe(host_name())}"
         staging.mkdir(parents=True)
         try:
             listed = {}
@@ -146,7 +154,10 @@ class CallCache:
         with atomic_output(dest) as tmp:
             try:
                 digest, _ = _copy_hashing(source, tmp, sync=False)
-            except FileNotFoundError as exc:
+            except OSError as exc:
+                # ESTALE: another NFS client discarded the entry while we read it.
+                if not isinstance(exc, FileNotFoundError) and exc.errno != errno.ESTALE:
+                    raise
                 raise CacheError(f"cache: entry {entry.key} vanished while restoring {name}") from exc
             expected = entry.sha256.get(name)
             if expected and digest != expected:
@@ -227,14 +238,16 @@ class CallCache:
     def _sweep_scratch(self) -> None:
         for folder in _children(self.root / ".trash"):
             shutil.rmtree(folder, ignore_errors=True)
+        here = file_safe(host_name())
         for folder in _children(self.root / ".tmp"):
-            pid_text = folder.name.split("-", 1)[0]
-            owner = int(pid_text) if pid_text.isdigit() else 0
+            parts = folder.name.split("-", 2)  # <pid>-<token>-<host>; older ones have no host
+            owner = int(parts[0]) if parts[0].isdigit() else 0
+            made_here = len(parts) < 3 or parts[2] == here
             try:
                 age = time.time() - folder.stat().st_mtime
             except FileNotFoundError:
                 continue
-            if not pid_alive(owner) or age > STALE_TEMP_S:
+            if (made_here and not pid_alive(owner)) or age > STALE_TEMP_S:
                 shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -1,12 +1,14 @@
 """Provider concurrency caps that hold across processes (parallel Snakemake jobs, sweep points).
 
-A slot is one of `limit` lock files, `root/<name>/slot-<i>.lock`, held with flock: a process that
-dies, however it dies, gives its slot back, so there is nothing stale to clean up.
+A slot is one of `limit` lock files, `root/<name>/slot-<i>.lock`, held with the lock of locking.py
+(a POSIX record lock, shared between nodes where the file system shares locks, plus a mutex so two
+threads of one process never hold one slot): a process that dies, however it dies, gives its slot
+back, so there is nothing stale to clean up. On a mount whose locks are node-local the limit holds
+per node.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
 from contextlib import contextmanager
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import ShortDramaError
+from .locking import HeldLock, host_name, try_lock
 
 
 class SlotTimeout(ShortDramaError):
@@ -48,26 +51,24 @@ class ProviderSlots:
             if deadline is not None and time.monotonic() >= deadline:
                 raise SlotTimeout(f"slots: all {limit} {name} slot(s) stayed busy for {timeout_s:g}s")
             time.sleep(poll_s)
-        index, fd = taken
+        index, held = taken
         try:
             yield index
         finally:
-            os.close(fd)  # releases the flock
+            held.release()
 
 
-def _try_take(folder: Path, limit: int) -> tuple[int, int] | None:
+def _try_take(folder: Path, limit: int) -> tuple[int, HeldLock] | None:
     for index in range(limit):
-        fd = os.open(folder / f"slot-{index}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        held = try_lock(folder / f"slot-{index}.lock")
+        if held is None:
             continue
+        try:
+            # Who holds the slot, for whoever wonders why a job is waiting.
+            os.ftruncate(held.fd, 0)
+            os.pwrite(held.fd, f"{os.getpid()} {host_name()}\n".encode(), 0)
         except BaseException:
-            os.close(fd)
+            held.release()
             raise
-        # Who holds the slot, for whoever wonders why a job is waiting.
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        return index, fd
+        return index, held
     return None
