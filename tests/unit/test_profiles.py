@@ -1,0 +1,35 @@
+"""The Snakemake profiles name real rules and the resources the rules declare."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+RULES = {m.group(2) for smk in (REPO / "rules").glob("*.smk")
+         for m in re.finditer(r"^(rule|checkpoint) (\w+):", smk.read_text(), re.M)}
+
+
+def profile(name: str) -> dict:
+    return yaml.safe_load((REPO / "profiles" / name / "config.yaml").read_text())
+
+
+def test_slurm_profile_names_existing_rules_and_caps_the_api_and_gpu_resources():
+    slurm = profile("slurm")
+    assert slurm["executor"] == "slurm" and slurm["slurm-status-command"] == "squeue"
+    assert set(slurm["set-resources"]) <= RULES
+    grouped = dict(item.split("=") for item in slurm["groups"])
+    assert set(grouped) <= RULES and set(grouped.values()) == {"episode_finish"}
+    caps = dict(item.split("=") for item in slurm["resources"])
+    assert set(caps) == {"video_api", "llm_api", "gpu"}
+    assert {"slurm_partition", "slurm_account", "runtime", "mem_mb"} <= set(slurm["default-resources"])
+
+
+def test_local_profile_caps_the_same_resources_the_rules_declare():
+    local = profile("local")
+    caps = dict(item.split("=") for item in local["resources"])
+    text = "\n".join(p.read_text() for p in (REPO / "rules").glob("*.smk"))
+    blocks = re.findall(r"^    resources:\n((?:        \w+=.*\n)+)", text, re.M)
+    declared = {line.split("=")[0].strip() for block in blocks for line in block.splitlines()}
+    assert set(caps) == declared - {"mem_mb"}
+    assert local["scheduler"] == "greedy" and local["keep-going"] is True and local["retries"] >= 1
