@@ -85,6 +85,8 @@ def test_tiny_series_on_slurm(tmp_path, chat):
                [(s.kind, s.codec, s.width, s.height) for s in here.streams]
         assert on_slurm.duration == pytest.approx(here.duration, abs=0.05)
     os.environ["SHORTDRAMA_CACHE_DIR"] = str(tmp_path / "cache")
+    # The Slurm job that recorded the configuration composed exactly what the local main process did.
+    assert (work / "results/demo/config.yaml").read_text() == (local / "results/demo/config.yaml").read_text()
 
     # Nothing to do: nothing submitted.
     assert submitted(slurm_build(work, overrides)) == []
