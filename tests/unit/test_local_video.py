@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -38,26 +37,8 @@ NATIVE = 9  # tiny clips: 9 frames at 16 fps = 0.5625 s
 LONGER, SHORTER = 1.0, 0.25  # scene seconds: one past the native clip, one inside it
 
 
-def _no_network(*args, **kwargs):
-    raise AssertionError("a test tried to open a network connection (nothing may be downloaded)")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def offline():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(socket.socket, "connect", _no_network)
-        mp.setattr(socket.socket, "connect_ex", _no_network)
-        mp.setattr(socket, "create_connection", _no_network)
-        yield
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models on a shared 2-core box: one intra-op thread is faster than two fighting for it."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# No network and one torch thread for the whole module (fixtures in conftest.py).
+pytestmark = pytest.mark.usefixtures("offline", "one_thread")
 
 
 @pytest.fixture(scope="module")

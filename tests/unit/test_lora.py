@@ -4,7 +4,6 @@ training steps, then properties (finite losses, LoRA changes the output, save ->
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -30,27 +29,8 @@ PROMPT = "photo of sks_linxiaoyu, red coat"
 SETTINGS = LoraSettings(rank=4, alpha=4, steps=4, resolution=32, learning_rate=5e-3, checkpoint_every=2, seed=0)
 
 
-def _no_network(*args, **kwargs):
-    raise AssertionError("a test tried to open a network connection (nothing may be downloaded)")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def offline():
-    """Block outgoing connections for the whole module: every model file comes from tmp_path."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(socket.socket, "connect", _no_network)
-        mp.setattr(socket.socket, "connect_ex", _no_network)
-        mp.setattr(socket, "create_connection", _no_network)
-        yield
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models on a shared 2-core box: one intra-op thread is several times faster than two fighting for it."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# No network and one torch thread for the whole module (fixtures in conftest.py).
+pytestmark = pytest.mark.usefixtures("offline", "one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ load_lora_weights reproduces it, resume refuses another family), plus the schedu
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -38,27 +37,8 @@ SETTINGS = LoraSettings(rank=4, alpha=4, steps=3, resolution=32, learning_rate=5
 SIZE = (32, 32)
 
 
-def _no_network(*args, **kwargs):
-    raise AssertionError("a test tried to open a network connection (nothing may be downloaded)")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def offline():
-    """Block outgoing connections for the whole module: every model file comes from tmp_path."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(socket.socket, "connect", _no_network)
-        mp.setattr(socket.socket, "connect_ex", _no_network)
-        mp.setattr(socket, "create_connection", _no_network)
-        yield
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models on a shared 2-core box: one intra-op thread is several times faster than two fighting for it."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# No network and one torch thread for the whole module (fixtures in conftest.py).
+pytestmark = pytest.mark.usefixtures("offline", "one_thread")
 
 
 def _character(folder: Path, name: str, colours) -> tuple[list[Path], list[str]]:
