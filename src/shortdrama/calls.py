@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any, Sequence
 
-from .config import ImageConfig, LLMConfig, MusicConfig, ProviderConfig, VideoConfig, VoiceConfig
+from .config import VIDEO_VENDORS, ImageConfig, LLMConfig, MusicConfig, ProviderConfig, VideoConfig, VoiceConfig
 from .cost import pricing as price
 from .cost.call import Billing, Call, Estimate, Produce, Runtime
 from .cost.cache import canonical_json
@@ -218,18 +218,22 @@ def produce_clip(spec: str, keyframe: Path, call: Call, runtime: Runtime) -> Pro
     return produce
 
 
-def _job_api_clip(data: dict, keyframe: Path, call: Call, video: VideoConfig, runtime: Runtime, out: Path) -> Billing:
+def _hosted_clip(data: dict, keyframe: Path, call: Call, video: VideoConfig, runtime: Runtime, out: Path) -> Billing:
     from .cost.call import call_key
     from .http import RetryPolicy
     from .video.base import Encoding
     from .video.conform import conform_clip
-    from .video.job_api import JobApiModel, JobApiSettings, JobApiVideo, JobRequest
+    from .video.jobs import ChainEntry, EngineSettings, JobEngine
+    from .video.vendors import adapter
+    from .video.vendors.base import JobRequest, VendorModel
 
     chain = video.chain()
     enc = data["encoding"]
-    settings = JobApiSettings(
-        chain=tuple(JobApiModel(base_url=m.base_url, model=m.model, api_key_env=m.api_key_env) for m in chain),
-        negative_prompt=video.negative_prompt, poll_interval_s=video.poll_interval_s, job_timeout_s=video.job_timeout_s,
+    entries = [ChainEntry(adapter(m.provider), VendorModel(
+        base_url=m.base_url or "", model=m.model, api_key_env=m.api_key_env, secret_key_env=m.secret_key_env,
+        options=dict(m.options), preset=m.preset)) for m in chain]
+    settings = EngineSettings(
+        poll_interval_s=video.poll_interval_s, job_timeout_s=video.job_timeout_s,
         retry=RetryPolicy(max_attempts=video.max_attempts, max_total_s=video.max_total_s, request_timeout_s=video.timeout_s))
     sellable = video.pricing.billing_seconds
     if sellable and data["duration"] > max(sellable):
@@ -237,15 +241,22 @@ def _job_api_clip(data: dict, keyframe: Path, call: Call, video: VideoConfig, ru
                             f"{max(sellable):g} s: shorten or split the scene")
     # Ask for the length the API sells (a 3 s scene is bought as a 5 s clip); conform trims it.
     bought = price.billed_seconds(data["duration"], sellable)
-    request = JobRequest(key=call_key(call, video), prompt=data["prompt"], duration=bought,
-                         width=enc["width"], height=enc["height"], fps=enc["fps"], seed=data["seed"], reference_image=keyframe)
+    request = JobRequest(key=call_key(call, video), prompt=data["prompt"], duration=bought, width=enc["width"],
+                         height=enc["height"], fps=enc["fps"], seed=data["seed"], reference_image=keyframe,
+                         negative_prompt=video.negative_prompt)
     downloaded = out.with_name(out.stem + ".download.mp4")
+    engine = JobEngine(entries, settings, runtime.cache_dir / "jobs")
     try:
-        result = JobApiVideo(settings, runtime.cache_dir / "jobs").generate(request, downloaded)
+        result = engine.generate(request, downloaded)
         conform_clip(downloaded, out, Encoding.from_spec(enc), data["duration"])
     finally:
+        engine.close()
         downloaded.unlink(missing_ok=True)
     answered = next(m for m in chain if m.model == result.model)
+    if result.units is not None and answered.pricing.per_unit > 0:
+        # The vendor's own figure for this job beats our price table, which may be out of date.
+        return Billing(cost_usd=round(result.units * answered.pricing.per_unit, 6), model=result.model,
+                       note=f"{result.vendor} reported {result.units:g} units")
     return Billing(cost_usd=price.video_cost(answered.pricing, data["duration"], enc["width"], enc["height"]),
                    model=result.model)
 
@@ -264,8 +275,7 @@ def _local_diffusion_clip(data: dict, keyframe: Path, video: VideoConfig, out: P
     logging.getLogger(__name__).info("local clip: %s", report.summary())
 
 
-# A vendor-native API (its own paths and auth) is one more module and one entry here.
-HOSTED_CLIP_MAKERS = {"job_api": _job_api_clip}
+HOSTED_CLIP_MAKERS = {name: _hosted_clip for name in ("job_api", *VIDEO_VENDORS)}
 
 
 # -- dialogue -------------------------------------------------------------------------------------

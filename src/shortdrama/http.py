@@ -24,12 +24,26 @@ log = logging.getLogger(__name__)
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
+# Errors raised while connecting: the request never reached the server, so sending it again is safe
+# even for a create call that bills.
+_UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Answers that say the server did not take the request.
+_REFUSED_STATUS = frozenset({429, 503})
+
+
 class ProviderHTTPError(ProviderError):
     """A request that failed for good (after retries, or with a status that retrying cannot fix)."""
 
-    def __init__(self, message: str, status: int | None = None):
+    def __init__(self, message: str, status: int | None = None, body: str = "", maybe_accepted: bool = False):
         super().__init__(message)
         self.status = status
+        self.body = body  # the reply's text (first 4000 characters), for adapters that read error codes
+        # A create request that may have reached the server before the connection broke: whether it
+        # was accepted (and billed) is unknown.
+        self.maybe_accepted = maybe_accepted
+
+
+Judge = Callable[[httpx.Response], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -77,8 +91,14 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
 
 
 def request(client: httpx.Client, method: str, url: str, *, policy: RetryPolicy, what: str,
-            sleep: Callable[[float], None] = time.sleep, **kwargs: Any) -> httpx.Response:
-    """Send with retries; return the first non-retryable response (2xx, or a 4xx that is final)."""
+            sleep: Callable[[float], None] = time.sleep, judge: Judge | None = None, resend: bool = True,
+            **kwargs: Any) -> httpx.Response:
+    """Send with retries; return the first non-retryable response (2xx, or a 4xx that is final).
+
+    `judge(response)` may overrule the status code: "retry" (a vendor's 200 that carries a rate-limit
+    code), "final" (a 429 that no wait within this run fixes, like a daily cap), or None. With
+    `resend=False` (a create call the server does not deduplicate) a request is only sent again when
+    it surely did not arrive: a connection that never opened, or a 429/503 refusal."""
     require_http_url(url, what)
     started = time.monotonic()
     last_problem = "no attempt made"
@@ -88,13 +108,21 @@ def request(client: httpx.Client, method: str, url: str, *, policy: RetryPolicy,
             response = client.request(method, url, timeout=policy.request_timeout_s, **kwargs)
         except (httpx.TimeoutException, httpx.TransportError) as error:
             last_problem = f"{type(error).__name__}"
+            if not resend and not isinstance(error, _UNSENT):
+                raise ProviderHTTPError(f"{what}: {last_problem} after the request was sent; whether the server "
+                                        f"accepted it is unknown", maybe_accepted=True) from None
         else:
-            if response.status_code not in RETRYABLE_STATUS:
-                if response.status_code >= 400:
-                    raise ProviderHTTPError(f"{what}: HTTP {response.status_code}: {_short_body(response)}",
-                                            response.status_code)
+            verdict = judge(response) if judge is not None else None
+            code = response.status_code
+            retry = verdict == "retry" or (verdict is None and code in RETRYABLE_STATUS)
+            if retry and not resend and verdict is None and code not in _REFUSED_STATUS:
+                raise ProviderHTTPError(f"{what}: HTTP {code} after the request was sent; whether the server "
+                                        f"accepted it is unknown", code, _body(response), maybe_accepted=True)
+            if not retry:
+                if code >= 400 or verdict == "final":
+                    raise ProviderHTTPError(f"{what}: HTTP {code}: {_short_body(response)}", code, _body(response))
                 return response
-            last_problem = f"HTTP {response.status_code}"
+            last_problem = f"HTTP {code}"
             wait = retry_after_seconds(response)
         if attempt == policy.max_attempts:
             break
@@ -106,6 +134,10 @@ def request(client: httpx.Client, method: str, url: str, *, policy: RetryPolicy,
         log.warning("%s: %s, retry %d/%d in %.2f s", what, last_problem, attempt, policy.max_attempts - 1, delay)
         sleep(delay)
     raise ProviderHTTPError(f"{what}: failed after {policy.max_attempts} attempts (last: {last_problem})")
+
+
+def _body(response: httpx.Response) -> str:
+    return response.text[:4000]
 
 
 def _short_body(response: httpx.Response) -> str:

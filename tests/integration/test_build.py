@@ -106,5 +106,5 @@ def test_cli_build_dry_run_and_one_line_errors(tmp_path):
     assert "results/demo/episode_03_final.mp4" in ok.stdout + ok.stderr
     bad = subprocess.run([cli, "build", "-d", str(tmp_path), "video=foo"], capture_output=True, text=True, cwd=REPO)
     assert bad.returncode == 2
-    assert bad.stderr.strip() == "shortdrama: error: video=foo: unknown video option; choose one of: animatic, fake_paid, kling, pika, runway, still, wan21_i2v, wan22_ti2v"
+    assert bad.stderr.strip() == "shortdrama: error: video=foo: unknown video option; choose one of: animatic, fake_paid, gateway_kling, gateway_pika, gateway_runway, kling, minimax, pika_fal, replicate, runway, seedance, still, wan21_i2v, wan22_ti2v"
     assert not (tmp_path / "results").exists()

@@ -18,7 +18,7 @@ from shortdrama.media import probe, read_subtitles
 pytestmark = pytest.mark.slow
 
 LLM_KEY, VIDEO_KEY = "sk-llm-test-0123456789", "sk-video-test-9876543210"
-HOSTED = ["llm=deepseek", "video=kling", "render=480p", "series.episodes=1", "series.scenes_per_episode.min=2",
+HOSTED = ["llm=deepseek", "video=gateway_kling", "render=480p", "series.episodes=1", "series.scenes_per_episode.min=2",
           "series.scenes_per_episode.max=2", "series.scene_duration.min=3", "series.scene_duration.max=3",
           "video.poll_interval_s=0.05", "video.fallback.poll_interval_s=0.05", "video.job_timeout_s=120"]
 

@@ -19,7 +19,9 @@ from fakes.video_server import Behaviour, Fault, FakeVideoServer, Script
 from shortdrama.errors import ProviderError
 from shortdrama.http import RetryPolicy
 from shortdrama.media import probe
-from shortdrama.video.job_api import JobApiModel, JobApiSettings, JobApiVideo, JobRequest
+from shortdrama.video.jobs import ChainEntry, EngineSettings, JobEngine
+from shortdrama.video.vendors.base import JobRequest, VendorModel
+from shortdrama.video.vendors.gateway import ADAPTER as GATEWAY
 
 KEY = "sk-test-5f3b9c1d2e"
 ENV = "FAKE_VIDEO_API_KEY"
@@ -31,17 +33,21 @@ def key_env(monkeypatch):
     monkeypatch.setenv(ENV, KEY)
 
 
-def make_settings(server: FakeVideoServer, *models: str, **changes) -> JobApiSettings:
-    chain = tuple(JobApiModel(server.base_url, model, ENV) for model in (models or ("model-a",)))
-    values = dict(chain=chain, negative_prompt="blurry, extra fingers", poll_interval_s=0.01, job_timeout_s=10.0,
-                  retry=FAST, duration_tolerance_s=0.25)
+def make_settings(server: FakeVideoServer, *models: str, **changes) -> tuple[tuple[ChainEntry, ...], EngineSettings]:
+    chain = tuple(ChainEntry(GATEWAY, VendorModel(server.base_url, model, ENV)) for model in (models or ("model-a",)))
+    values = dict(poll_interval_s=0.01, job_timeout_s=10.0, retry=FAST, duration_tolerance_s=0.25)
     values.update(changes)
-    return JobApiSettings(**values)
+    return chain, EngineSettings(**values)
+
+
+def JobApiVideo(settings: tuple, job_dir: Path, **options) -> JobEngine:  # noqa: N802 - the engine on the gateway
+    chain, engine_settings = settings
+    return JobEngine(chain, engine_settings, job_dir, **options)
 
 
 def make_job(key: str = "clip-0001", duration: float = 2.0, reference: Path | None = None) -> JobRequest:
     return JobRequest(key=key, prompt="Mara opens the letter; close-up", duration=duration, width=720, height=1280,
-                      fps=24, seed=7, reference_image=reference)
+                      fps=24, seed=7, reference_image=reference, negative_prompt="blurry, extra fingers")
 
 
 def record(job_dir: Path, key: str = "clip-0001") -> dict:
@@ -244,11 +250,13 @@ def test_a_build_killed_by_sigkill_resumes_the_same_job(tmp_path):
         import sys
         from pathlib import Path
         from shortdrama.http import RetryPolicy
-        from shortdrama.video.job_api import JobApiModel, JobApiSettings, JobApiVideo, JobRequest
+        from shortdrama.video.jobs import ChainEntry, EngineSettings, JobEngine
+        from shortdrama.video.vendors.base import JobRequest, VendorModel
+        from shortdrama.video.vendors.gateway import ADAPTER
         base_url, job_dir, out = sys.argv[1:]
-        settings = JobApiSettings(chain=(JobApiModel(base_url, "model-a", "FAKE_VIDEO_API_KEY"),),
-                                  negative_prompt="", poll_interval_s=0.05, retry=RetryPolicy(request_timeout_s=2))
-        JobApiVideo(settings, Path(job_dir)).generate(
+        chain = (ChainEntry(ADAPTER, VendorModel(base_url, "model-a", "FAKE_VIDEO_API_KEY")),)
+        settings = EngineSettings(poll_interval_s=0.05, retry=RetryPolicy(request_timeout_s=2))
+        JobEngine(chain, settings, Path(job_dir)).generate(
             JobRequest("clip-0001", "p", 2.0, 720, 1280, 24, 7, None), Path(out))
     """)
     job_dir = tmp_path / "jobs"

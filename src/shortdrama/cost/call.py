@@ -138,6 +138,7 @@ class Billing:
     tokens_in: int = 0
     tokens_out: int = 0
     model: str | None = None  # the model that really answered, when a provider fell back by itself
+    note: str = ""  # where the cost figure came from, when not from the price table ("kling reported 5 units")
 
 
 Estimate = Callable[[ProviderConfig], float]
@@ -222,7 +223,7 @@ def _run_miss(runtime: Runtime, call: Call, provider: ProviderConfig, key: str, 
             for name, dest in outputs.items():
                 Path(dest).parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(produced[name], dest)
-    entry = _entry(call, provider, key, "miss", estimated, cost, duration, "ok", model=billing.model,
+    entry = _entry(call, provider, key, "miss", estimated, cost, duration, "ok", billing.note, model=billing.model,
                    tokens=(billing.tokens_in, billing.tokens_out))
     guard.settle(reservation, entry)
     if runtime.spend_ledger.path != runtime.ledger.path:

@@ -1,0 +1,405 @@
+"""Hosted video generation, safe to kill and rerun: submit, record the job, poll, download, verify.
+
+Generation is paid per job and takes minutes, so every step is arranged around a build being killed at
+any moment. Before a create request is sent the job record says "submitting" (with the idempotency key
+the vendor got, where it takes one); the job id is on disk before the first poll, so a rerun polls the
+same job instead of paying again; and a clip reaches its real name only after it decoded to the
+requested duration. Vendors differ only in their wire format, which their adapter
+(`shortdrama.video.vendors`) translates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from ..errors import ConfigError, MediaError, ProviderError, ShortDramaError
+from ..http import (RETRYABLE_STATUS, ProviderHTTPError, RetryPolicy, api_key, request, require_http_url,
+                    retry_after_seconds)
+from ..media import atomic_output, probe, write_text_atomic
+from .vendors.base import JobRejected, JobRequest, Keys, Session, Submitted, VendorAdapter, VendorModel, one_line
+
+log = logging.getLogger(__name__)
+
+# A record in one of these states names a job that can no longer deliver the clip; the next run submits anew.
+TERMINAL = frozenset({"failed", "timed_out", "lost", "bad_output", "rejected", "not_submitted"})
+# The key names a file in job_dir, so it must not be able to climb out of it.
+_SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+_MAX_HISTORY = 20  # earlier jobs kept in a record, for the user reading why a clip cost what it did
+
+
+@dataclass(frozen=True)
+class ChainEntry:
+    adapter: VendorAdapter
+    model: VendorModel
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    poll_interval_s: float = 2.0
+    job_timeout_s: float = 900.0
+    retry: RetryPolicy = RetryPolicy()
+    max_download_bytes: int = 512 * 2**20
+    duration_tolerance_s: float = 1.0
+    max_download_attempts: int = 3
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    job_id: str
+    model: str  # the chain entry that delivered, so the caller prices that one
+    vendor: str
+    attempts: int  # jobs this call used (submitted or resumed), 1 when the first one delivered
+    units: float | None  # the vendor's own cost figure for the delivering job, if it reports one
+
+
+class _BadDownload(Exception):
+    def __init__(self, message: str, *, content: bool = False, wait: float | None = None):
+        super().__init__(message)
+        self.content = content  # the bytes arrived whole but are not the clip asked for
+        self.wait = wait
+
+
+class JobEngine:
+    def __init__(self, chain: Sequence[ChainEntry], settings: EngineSettings, job_dir: Path,
+                 client: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep):
+        if not chain:
+            raise ConfigError("hosted video: the model chain is empty")
+        if settings.poll_interval_s <= 0 or settings.job_timeout_s <= 0 or settings.max_download_attempts < 1:
+            raise ConfigError("hosted video: poll interval, job timeout and download attempts must be positive")
+        for entry in chain:
+            require_http_url(entry.model.base_url, f"video {entry.model.model}: base_url")
+        self.chain = tuple(chain)
+        self.settings = settings
+        self.job_dir = Path(job_dir)
+        self._own_client = client is None
+        # httpx itself refuses to follow a redirect to a non-http(s) scheme.
+        self._client = client or httpx.Client(follow_redirects=True)
+        self._sleep = sleep
+        self._secrets: tuple[str, ...] = ()
+
+    def close(self) -> None:
+        if self._own_client:
+            self._client.close()
+
+    def generate(self, job: JobRequest, out_path: Path) -> JobOutcome:
+        if not _SAFE_KEY.fullmatch(job.key):
+            raise ProviderError(f"video job: request key {job.key[:60]!r} is not a safe file name")
+        # Every key is read before anything is paid for, so a missing fallback key cannot strand a paid job.
+        keys = [Keys(api_key(e.model.api_key_env, f"video {e.model.model}"),
+                     api_key(e.model.secret_key_env, f"video {e.model.model}")) for e in self.chain]
+        self._secrets = tuple(k for pair in keys for k in (pair.api_key, pair.secret_key) if k)
+        try:
+            return self._generate(job, Path(out_path), keys)
+        except ShortDramaError as error:
+            # A vendor may echo the request headers into an error body; the key must not travel on.
+            text = self._redact(str(error))
+            if text != str(error):
+                raise type(error)(text) from None
+            raise
+
+    # -- the chain -----------------------------------------------------------------------------------
+
+    def _generate(self, job: JobRequest, out_path: Path, keys: list[Keys]) -> JobOutcome:
+        record = self._load(job.key)
+        history: list[dict] = record.pop("history", []) if record else []
+        start, resume = 0, None
+        if record and record.get("status") not in TERMINAL:
+            index = self._chain_index(record)
+            if index is not None:
+                start, resume = index, record
+        if record and resume is None:
+            history.append(record)
+        errors: list[str] = []
+        for index in range(start, len(self.chain)):
+            entry = self.chain[index]
+            session = self._session(entry, keys[index])
+            rec, resume = self._job_for(entry, session, job, resume, history), None
+            try:
+                state_units, video_url = self._poll(entry, session, rec)
+            except _ModelFailed as failure:
+                errors.append(f"{entry.model.model} (job {rec['job_id']}): {failure}")
+                log.warning("video %s: job %s failed (%s)%s", entry.model.model, rec["job_id"],
+                            self._redact(str(failure)), "; falling back" if index + 1 < len(self.chain) else "")
+                history = [*rec.pop("history"), rec]
+                continue
+            self._download(entry, session, rec, video_url, job, out_path)
+            return JobOutcome(job_id=rec["job_id"], model=entry.model.model, vendor=entry.adapter.name,
+                              attempts=len(errors) + 1, units=state_units)
+        raise ProviderError(f"video job {job.key}: every model in the chain failed: {'; '.join(errors)}")
+
+    def _job_for(self, entry: ChainEntry, session: Session, job: JobRequest, resume: dict | None,
+                 history: list[dict]) -> dict:
+        """The job to poll: the recorded one, one an earlier killed run submitted, or a new one."""
+        model = entry.model
+        if resume is not None and resume.get("job_id") and resume.get("status") != "submitting":
+            log.info("video %s: resuming job %s for %s", model.model, resume["job_id"], job.key)
+            resume["history"] = history[-_MAX_HISTORY:]
+            return resume
+        rec: dict[str, Any] = {"key": job.key, "vendor": entry.adapter.name, "model": model.model,
+                               "base_url": model.base_url, "history": history[-_MAX_HISTORY:]}
+        if resume is not None:  # killed while submitting: the vendor may or may not hold a job
+            idempotency_key = resume.get("idempotency_key") or _idempotency_key(job.key, model.model, len(history))
+            found = self._recover(entry, session, job, idempotency_key)
+            if found is not None:
+                return self._submitted(rec, idempotency_key, found, recovered=True)
+            log.warning("video %s: an earlier run was killed while submitting %s and %s; submitting again",
+                        model.model, job.key, "the vendor holds no such job" if entry.adapter.supports_recovery
+                        else f"{entry.adapter.name} offers no way to find that job (it may have been billed)")
+        else:
+            idempotency_key = _idempotency_key(job.key, model.model, len(history))
+        rec.update(status="submitting", idempotency_key=idempotency_key, submitted_at=_now())
+        self._save(rec)
+        recovered = False
+        try:
+            submitted = entry.adapter.submit(session, job, idempotency_key)
+        except ProviderHTTPError as error:
+            if not error.maybe_accepted:
+                self._update(rec, status="not_submitted", error=one_line(self._redact(str(error))))
+                raise
+            found = self._recover(entry, session, job, idempotency_key)
+            if found is None:
+                raise ProviderError(
+                    f"{self._redact(str(error))}; the job record {self.job_dir / (job.key + '.json')} keeps the "
+                    f"state 'submitting', and the next run " + (
+                        "looks the job up before submitting again" if entry.adapter.supports_recovery else
+                        f"submits again ({entry.adapter.name} cannot look the job up: check its dashboard)")) from None
+            submitted, recovered = found, True
+        except JobRejected as rejected:
+            self._update(rec, status="not_submitted", error=one_line(self._redact(str(rejected))))
+            raise
+        return self._submitted(rec, idempotency_key, submitted, recovered=recovered)
+
+    def _recover(self, entry: ChainEntry, session: Session, job: JobRequest, idempotency_key: str) -> Submitted | None:
+        if not entry.adapter.supports_recovery:
+            return None
+        found = entry.adapter.recover(session, job, idempotency_key)
+        if found is not None:
+            log.info("video %s: found job %s that an earlier attempt submitted for %s", entry.model.model,
+                     found.job_id, job.key)
+        return found
+
+    def _submitted(self, rec: dict, idempotency_key: str, submitted: Submitted, recovered: bool) -> dict:
+        job_id = submitted.job_id
+        if not isinstance(job_id, str) or not job_id.strip() or len(job_id) > 200:
+            raise ProviderError(f"video {rec['model']}: the vendor returned no usable job id")
+        rec.update(job_id=job_id, status="submitted", idempotency_key=idempotency_key, recovered=recovered,
+                   extra=dict(submitted.extra))
+        self._save(rec)
+        log.info("video %s: %s job %s for %s", rec["model"], "recovered" if recovered else "submitted", job_id,
+                 rec["key"])
+        return rec
+
+    # -- polling -------------------------------------------------------------------------------------
+
+    def _poll(self, entry: ChainEntry, session: Session, rec: dict) -> tuple[float | None, str]:
+        """Poll until the job completes; return its units and video URL. Bounded by wall time and by poll
+        count, the latter so that an injected sleep that does not sleep still ends."""
+        model = entry.model.model
+        timeout, interval = self.settings.job_timeout_s, self.settings.poll_interval_s
+        deadline, max_polls = time.monotonic() + timeout, max(1, math.ceil(timeout / interval))
+        for polls in range(1, max_polls + 1):
+            try:
+                state = entry.adapter.poll(session, rec)
+            except ProviderHTTPError as error:
+                if error.status in (404, 410):  # the vendor forgot the job: no later poll can succeed
+                    self._update(rec, status="lost", error=one_line(str(error)))
+                raise
+            if state.status and state.status != rec.get("vendor_status"):
+                self._update(rec, vendor_status=state.status)
+            if state.phase == "succeeded":
+                if not state.video_url or not str(state.video_url).strip():
+                    raise ProviderError(f"video {model}: job {rec['job_id']} succeeded without a video URL")
+                # The URL is left out of the record: signed download URLs are credentials, and they expire.
+                self._update(rec, status="completed", completed_at=rec.get("completed_at") or _now(),
+                             units=state.units)
+                return state.units, state.video_url
+            if state.phase == "failed":
+                reason = one_line(state.reason or "no reason given")
+                if state.failure == "fail":
+                    self._update(rec, status="rejected", error=reason)
+                    raise JobRejected(f"{entry.adapter.name} {model} rejected job {rec['job_id']}: {reason} "
+                                      f"(a cheaper model would be refused too: change the scene's prompt)")
+                self._update(rec, status="failed", error=reason)
+                raise _ModelFailed(reason)
+            if polls == max_polls or time.monotonic() + interval > deadline:
+                break
+            self._sleep(interval)
+        self._update(rec, status="timed_out", error=f"not complete within {timeout:g} s")
+        try:
+            entry.adapter.cancel(session, rec)
+        except ShortDramaError as error:  # best effort: the timeout is the error to report
+            log.warning("video %s: could not cancel job %s (%s)", model, rec["job_id"], self._redact(str(error)))
+        raise ProviderError(f"video job {rec['job_id']} on {model} did not complete within {timeout:g} s "
+                            f"(the job record says timed_out; the next run submits again)")
+
+    # -- download ------------------------------------------------------------------------------------
+
+    def _download(self, entry: ChainEntry, session: Session, rec: dict, video_url: str, job: JobRequest,
+                  out_path: Path) -> None:
+        what = f"video {entry.model.model}: job {rec['job_id']} download"
+        base = entry.model.base_url
+        url = require_http_url(urljoin(base.rstrip("/") + "/", video_url.strip()), what)
+        # The key goes only back to the vendor's API, never to a storage host.
+        headers = entry.adapter.headers(session) if _origin(url) == _origin(base) else {}
+        attempts, problems, content = self.settings.max_download_attempts, [], False
+        with atomic_output(out_path) as tmp:
+            for attempt in range(1, attempts + 1):
+                try:
+                    self._fetch(url, tmp, headers, what)
+                    self._check(tmp, job)
+                    return
+                except _BadDownload as bad:
+                    tmp.unlink(missing_ok=True)
+                    problems.append(str(bad))
+                    content = content or bad.content
+                    log.warning("%s: attempt %d/%d: %s", what, attempt, attempts, bad)
+                    if attempt < attempts:
+                        policy = self.settings.retry
+                        wait = bad.wait if bad.wait is not None else policy.base_delay_s * 2 ** (attempt - 1)
+                        self._sleep(min(wait, policy.max_delay_s))
+                except ProviderHTTPError as error:
+                    if error.status in (401, 403, 404, 410):
+                        # Expired or gone: the next run polls the job again for a fresh URL, or submits anew.
+                        self._update(rec, status="completed" if error.status in (401, 403) else "lost",
+                                     error=one_line(str(error)))
+                    raise
+            if content:  # the job's output itself is bad: a rerun must generate anew, not fetch it again
+                self._update(rec, status="bad_output", error=problems[-1])
+            raise ProviderError(f"{what}: no valid video after {attempts} attempts ({'; '.join(problems)})")
+
+    def _fetch(self, url: str, tmp: Path, headers: dict, what: str) -> None:
+        limit = self.settings.max_download_bytes
+        try:
+            timeout = self.settings.retry.request_timeout_s
+            with self._client.stream("GET", url, headers=headers, timeout=timeout) as response:
+                code = response.status_code
+                if code in RETRYABLE_STATUS:
+                    raise _BadDownload(f"HTTP {code}", wait=retry_after_seconds(response))
+                if not response.is_success:
+                    response.read()
+                    raise ProviderHTTPError(f"{what}: HTTP {code}: {one_line(response.text, 120)}", code)
+                declared = response.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    raise ProviderError(f"{what}: {int(declared)} bytes exceeds the {limit}-byte limit")
+                size = 0
+                with open(tmp, "wb") as sink:
+                    for chunk in response.iter_bytes(1 << 16):
+                        size += len(chunk)
+                        if size > limit:
+                            raise ProviderError(f"{what}: more than the {limit}-byte limit")
+                        sink.write(chunk)
+        except httpx.HTTPError as error:
+            raise _BadDownload(f"transfer broke off ({type(error).__name__})") from None
+
+    def _check(self, path: Path, job: JobRequest) -> None:
+        tolerance = self.settings.duration_tolerance_s
+        try:
+            info = probe(path)
+        except MediaError:
+            raise _BadDownload("not a decodable video", content=True) from None
+        if info.first("video") is None:
+            raise _BadDownload("no video stream", content=True)
+        if abs(info.duration - job.duration) > tolerance:
+            raise _BadDownload(f"{info.duration:.2f} s long, {job.duration:g} s requested", content=True)
+        # The container's header can promise a duration the bytes no longer hold; decoding tells.
+        decoded = _decoded_seconds(path)
+        if decoded is None or abs(decoded - job.duration) > tolerance:
+            got = "nothing" if decoded is None else f"{decoded:.2f} s"
+            raise _BadDownload(f"decodes to {got}, {job.duration:g} s requested", content=True)
+
+    # -- plumbing ------------------------------------------------------------------------------------
+
+    def _session(self, entry: ChainEntry, keys: Keys) -> Session:
+        session: Session
+
+        def send(method: str, url: str, *, what: str, judge: Any = None, resend: bool = True,
+                 headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
+            try:
+                return request(self._client, method, url, policy=self.settings.retry, what=what, sleep=self._sleep,
+                               judge=judge, resend=resend, headers={**entry.adapter.headers(session), **(headers or {})},
+                               **kwargs)
+            except httpx.HTTPError as error:  # what the retrying request does not turn into a ProviderError
+                raise ProviderError(f"{what}: {type(error).__name__}") from None
+
+        session = Session(entry=entry.model, keys=keys, send=send)
+        return session
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _chain_index(self, record: dict) -> int | None:
+        for index, entry in enumerate(self.chain):
+            if entry.model.model == record.get("model") and entry.model.base_url == record.get("base_url"):
+                return index
+        return None
+
+    def _load(self, key: str) -> dict | None:
+        path = self.job_dir / f"{key}.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:
+            raise ProviderError(f"video job record {path} is unreadable ({type(error).__name__}); "
+                                f"check it for a running job before deleting it") from None
+        return data if isinstance(data, dict) else None
+
+    def _save(self, rec: dict) -> None:
+        write_text_atomic(self.job_dir / f"{rec['key']}.json", json.dumps(rec, indent=2, sort_keys=True) + "\n")
+
+    def _update(self, rec: dict, **changes: Any) -> None:
+        rec.update({name: self._redact(v) if isinstance(v, str) else v for name, v in changes.items()},
+                   updated_at=_now())
+        self._save(rec)
+
+
+class _ModelFailed(Exception):
+    """The vendor reported the job failed in a way a cheaper model may not: the chain moves on."""
+
+
+def _idempotency_key(key: str, model: str, earlier: int) -> str:
+    # Stable for this request, model and attempt; `earlier` makes a deliberate resubmission a new key.
+    # Short and plain: vendors cap external ids (Kling: letters, digits, - and _).
+    digest = re.sub(r"[^A-Za-z0-9]", "", key)[:40]
+    model_part = re.sub(r"[^A-Za-z0-9]", "", model)[:16]
+    return f"sd-{digest}-{model_part}-{earlier}"
+
+
+def _decoded_seconds(path: Path) -> float | None:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            frame_s = 1 / float(stream.average_rate) if stream.average_rate else 0.0
+            first = last = None
+            for frame in container.decode(stream):
+                if frame.time is not None:
+                    first = frame.time if first is None else min(first, frame.time)
+                    last = frame.time if last is None else max(last, frame.time)
+    except (av.error.FFmpegError, IndexError):
+        return None
+    return None if first is None else last - first + frame_s
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc.lower()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
