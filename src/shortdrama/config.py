@@ -101,11 +101,13 @@ class Pricing(_Strict):
     per_1k_chars: float = Field(default=0.0, ge=0)
     per_training_run: float = Field(default=0.0, ge=0)
     per_gpu_hour: float = Field(default=0.0, ge=0)
+    per_unit: float = Field(default=0.0, ge=0, description="USD per unit of the vendor's own cost figure "
+                            "(Kling units, Seedance tokens, Replicate compute seconds); 0: use the price table")
 
     @property
     def is_free(self) -> bool:
         return not any((self.per_call, self.input_per_mtok, self.output_per_mtok, self.per_second,
-                        self.per_image, self.per_1k_chars, self.per_training_run, self.per_gpu_hour))
+                        self.per_image, self.per_1k_chars, self.per_training_run, self.per_gpu_hour, self.per_unit))
 
 
 class ProviderConfig(_Strict):
@@ -116,8 +118,8 @@ class ProviderConfig(_Strict):
     # Where and how a request is sent changes neither the result nor the cache key: the same model
     # behind another gateway, a longer timeout or a new key must not regenerate anything.
     OPERATIONAL: ClassVar[frozenset[str]] = frozenset({
-        "pricing", "concurrency", "fallback", "base_url", "api_key_env", "timeout_s", "max_attempts",
-        "max_total_s", "poll_interval_s", "job_timeout_s"})
+        "pricing", "concurrency", "fallback", "base_url", "api_key_env", "secret_key_env", "timeout_s", "max_attempts",
+        "max_total_s", "poll_interval_s", "job_timeout_s", "preset", "checked"})
 
     # The fields that change what each provider produces. Only these enter rule params and cache
     # keys, so a new setting (or one a provider ignores) never re-pays for everything already made.
@@ -125,6 +127,9 @@ class ProviderConfig(_Strict):
 
     pricing: Pricing = Pricing()
     concurrency: int = Field(default=4, ge=1, le=64)
+    # The preset file this came from ("conf/video/kling.yaml"), filled in by the composer: an error a
+    # preset edit fixes (a retired model name) names the file to edit.
+    preset: str | None = None
 
     def result_fields(self) -> dict[str, Any]:
         dumped = self.model_dump(mode="json")
@@ -159,14 +164,20 @@ class LLMConfig(HostedConfig):
     HOSTED_PROVIDERS: ClassVar[frozenset[str]] = frozenset({"openai"})
     RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
         "offline": ("model",), "fake_paid": ("model",),
-        "openai": ("model", "temperature", "max_tokens", "json_mode", "repair_rounds", "critic_rounds", "scene_batch_size"),
+        "openai": ("model", "temperature", "max_tokens", "structured_output", "repair_rounds", "critic_rounds",
+                   "scene_batch_size"),
     }
 
     provider: Literal["offline", "fake_paid", "openai"]
     model: str = Field(min_length=1)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     max_tokens: int = Field(default=4000, ge=256)
-    json_mode: bool = True
+    # How replies are asked for as JSON (writers/structured.py): response_format json_object (DeepSeek,
+    # OpenAI, Gemini) or a strict json_schema (OpenAI, Ollama), vLLM's structured_outputs field, or none
+    # (Anthropic ignores response_format). A server that refuses a mode gets the next one down.
+    structured_output: Literal["json_object", "json_schema", "structured_outputs", "none"] = "json_object"
+    # The date the preset's model name and price were last checked (operational: no cache key).
+    checked: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
     repair_rounds: int = Field(default=2, ge=0, le=5)
     critic_rounds: int = Field(default=2, ge=0, le=5)
     scene_batch_size: int = Field(default=8, ge=1, le=30)
@@ -195,17 +206,28 @@ class ImageConfig(ProviderConfig):
     name_tags: bool = True
 
 
+# Vendor-native video APIs, one adapter module each in shortdrama/video/vendors/.
+VIDEO_VENDORS = ("kling", "runway", "fal", "replicate", "minimax", "seedance")
+
+
 class VideoConfig(HostedConfig):
-    HOSTED_PROVIDERS: ClassVar[frozenset[str]] = frozenset({"job_api"})
+    HOSTED_PROVIDERS: ClassVar[frozenset[str]] = frozenset({"job_api", *VIDEO_VENDORS})
     RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
         "animatic": ("model", "motion", "strength"), "fake_paid": ("model", "motion", "strength"),
         "job_api": ("model", "negative_prompt"),
+        **{vendor: ("model", "negative_prompt", "options") for vendor in VIDEO_VENDORS},
         "diffusers": ("model", "model_dir", "pipeline", "steps", "guidance", "gen_width", "gen_height", "num_frames",
                       "native_fps", "extend", "negative_prompt"),
     }
 
-    provider: Literal["animatic", "fake_paid", "job_api", "diffusers"]
+    provider: Literal["animatic", "fake_paid", "job_api", "diffusers", "kling", "runway", "fal", "replicate",
+                      "minimax", "seedance"]
     model: str = "animatic-v1"
+    # Hosted vendors: a second secret (Kling signs a JWT with it), request fields the vendor's adapter
+    # knows (mode, resolution...), and the date the preset's model names and prices were last checked.
+    secret_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    checked: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
     # diffusers: an image-to-video model folder or a Hugging Face model id in the local cache; never downloaded.
     model_dir: str | None = None
     pipeline: Literal["wan_i2v", "wan22_ti2v", "wan22_i2v"] = "wan_i2v"
@@ -227,6 +249,16 @@ class VideoConfig(HostedConfig):
     job_timeout_s: float = Field(default=900.0, gt=0)
     # The next, cheaper model: used when a job fails, and when the budget says downgrade.
     fallback: "VideoConfig | None" = None
+
+    @model_validator(mode="after")
+    def _vendor_options(self) -> "VideoConfig":
+        if self.provider in VIDEO_VENDORS:
+            from .video.vendors import adapter
+
+            adapter(self.provider).validate_options(self.options)
+        elif self.options:
+            raise ValueError(f"provider {self.provider} takes no options")
+        return self
 
     def chain(self) -> list["VideoConfig"]:
         models, current = [], self
@@ -406,6 +438,9 @@ def _override_value(value: Any) -> str:
 # Composition and validation
 
 
+PRESET_GROUPS = ("llm", "image", "video", "voice", "music")
+
+
 def load_config(overrides: Sequence[str] = (), conf_dir: Path | None = None) -> AppConfig:
     raw = compose_raw(overrides, conf_dir)
     return validate_config(raw)
@@ -414,17 +449,31 @@ def load_config(overrides: Sequence[str] = (), conf_dir: Path | None = None) -> 
 def compose_raw(overrides: Sequence[str] = (), conf_dir: Path | None = None) -> dict[str, Any]:
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
-    from omegaconf import OmegaConf
+    from omegaconf import OmegaConf, open_dict
     from omegaconf.errors import OmegaConfBaseException
 
     conf = Path(conf_dir or CONF_DIR).resolve()
     overrides = list(overrides)
     try:
         with initialize_config_dir(config_dir=str(conf), version_base=None):
-            cfg = compose(config_name="config", overrides=overrides)
-        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+            cfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
+        choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
+        with open_dict(cfg):
+            del cfg["hydra"]
+        raw: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(explain_hydra_error(exc, overrides, conf, compose_raw)) from None
+    _name_presets(raw, choices)
+    return raw
+
+
+def _name_presets(raw: dict[str, Any], choices: Mapping[str, Any]) -> None:
+    """Tell each provider group (and its fallbacks) which preset file it came from."""
+    for group in PRESET_GROUPS:
+        option, section = choices.get(group), raw.get(group)
+        while isinstance(option, str) and isinstance(section, dict):
+            section.setdefault("preset", f"conf/{group}/{option}.yaml")
+            section = section.get("fallback")
 
 
 def validate_config(raw: Mapping[str, Any]) -> AppConfig:

@@ -3,11 +3,8 @@
     POST {base_url}/chat/completions   {model, messages, temperature, max_tokens, response_format?}
         -> {"choices": [{"message": {"role": "assistant", "content": ...}, "finish_reason": ...}], "usage": {...}}
 
-The default responder, `FakeLLM`, plays every agent of `shortdrama.writers.openai_compat`: it tells
-the agent from the system prompt ("outline writer", "episode writer", "continuity critic") and the
-task from the user prompt (scene plan, "scenes 9-16 of 20", a revision with <fixes>), reads the
-JSON the writer embeds in its prompts (<brief>, <episode>, <plan>, <script>, <fixes>) and answers
-valid, deterministic JSON in the brief's language, with `usage` sized like a real model's.
+The default responder, `FakeLLM` (chat_llm.py), plays every agent of `shortdrama.writers.openai_compat`
+and answers valid, deterministic JSON in the brief's language, with `usage` sized like a real model's.
 
 Faults are scripted per test, by the kind of request they hit:
 
@@ -19,6 +16,11 @@ Faults are scripted per test, by the kind of request they hit:
         server.requests            # every request: Received(kind, repair, body, auth_present, auth_ok, status, usage)
         server.of("revise")        # the revision requests only
         server.of("scenes")[1].user   # the user prompt of the second scenes request
+
+Flavours (`FakeChatServer(flavour="deepseek", known_models=...)`, see chat_flavours.py) play one
+provider's documented behaviour on top: what it does with response_format / structured_outputs,
+max_tokens, the models it knows and the shape of its errors. The default (None) is a plain,
+lenient OpenAI-compatible server.
 
 Kinds: "outline", "plan", "scenes", "revise", "critic" (and "unknown"); "any" matches all. A repair
 request (the writer sending problems back) has the kind of the task it repairs and `repair=True`.
@@ -33,14 +35,11 @@ subprocess did through the network. The Authorization header is only compared, n
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import urlsplit
-
-from shortdrama.schemas import CAMERA_DIRECTIONS, MOODS
 
 from .http_base import FakeHandler, QuietServer, send_json
 
@@ -49,12 +48,14 @@ KINDS = ("outline", "plan", "scenes", "revise", "critic", "unknown")
 
 @dataclass
 class Reply:
-    """What the server answers. A non-200 status sends {"error": {"message": error}} instead of a completion."""
+    """What the server answers. A non-200 status sends `body` if given, else {"error": {"message": error}}."""
 
     content: str | None = None
     finish_reason: str = "stop"
     status: int = 200
     error: str = ""
+    body: dict[str, Any] | None = None  # the exact error body of a provider's flavour
+    refusal: str | None = None  # message.refusal (OpenAI structured outputs); content is then null
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # sleep before answering (a slow server)
     echo_auth: bool = False  # put the received Authorization header into the error (a leaky server)
@@ -189,6 +190,16 @@ def critic_says(*fixes: str) -> Fault:
                                                                         ensure_ascii=False)))
 
 
+def blank(text: str = "   \n  ") -> Fault:
+    """DeepSeek's JSON mode: output it cannot read as JSON comes back as spaces, with finish_reason=stop."""
+    return _named("blank", lambda r, d: Reply(content=text, finish_reason="stop"))
+
+
+def refusal(text: str = "I'm sorry, but I can't help with that request.") -> Fault:
+    """OpenAI structured outputs: the model declines; content is null and message.refusal says why."""
+    return _named("refusal", lambda r, d: Reply(content=None, refusal=text))
+
+
 def rejects_response_format() -> Fault:
     """A local server that does not know response_format: 400 when it is sent, normal replies otherwise."""
     def fault(r: Received, default: Callable[[], Reply]) -> Reply | None:
@@ -196,176 +207,6 @@ def rejects_response_format() -> Fault:
             return Reply(status=400, error="Unrecognized request argument supplied: response_format")
         return None
     return _named("rejects_response_format", fault)
-
-
-# ---------------------------------------------------------------------------------- fake LLM
-
-_TAG = re.compile(r"<(brief|story|episode|plan|previous_scenes|script|fixes)>(.*?)</\1>", re.S)
-_BATCH = re.compile(r"scenes (\d+)\s*[-–]\s*(\d+) of (\d+)", re.I)
-_SCENE_REF = re.compile(r"scene\s+(\d+)", re.I)
-
-_TEXT = {
-    "en": {
-        "lines": ["Not now.", "You knew?", "We need to talk.", "I won't let you go.", "Then tell me the truth."],
-        "places": ["the rain-streaked office", "the hospital corridor", "the rooftop at night", "the mansion hall"],
-        "titles": ["The Hidden Heir", "Cold Tea", "The Ring", "Storm Night", "Unmasked", "The Will", "Face to Face"],
-        "action": "{a} confronts {b} over the secret",
-        "last": "{a} freezes: {cliffhanger}",
-        "plan": "Beat {k}: {a} and {b} clash over the secret",
-        "series": "Secrets of {lead}",
-        "synopsis": "{lead} hides who she really is while {rival} plots against her. {theme}.",
-        "points": ["{lead} hides her past", "{rival} finds a clue", "the truth comes out at the family banquet",
-                   "{lead} takes her place"],
-        "hook": "{lead} is humiliated in front of everyone",
-        "conflict": "{rival} demands that {lead} leave for good",
-        "cliffhanger": "a letter reveals {lead}'s real name",
-    },
-    "zh": {
-        "lines": ["不行。", "你早知道？", "我们得谈谈。", "我不会放你走。", "那就告诉我真相。"],
-        "places": ["雨夜的办公室", "医院走廊", "夜晚的天台", "豪宅大厅"],
-        "titles": ["隐藏的继承人", "冷茶", "戒指", "风雨夜", "真相大白", "遗嘱", "对峙"],
-        "action": "{a}与{b}为秘密当面对峙",
-        "last": "{a}愣住了：{cliffhanger}",
-        "plan": "第{k}场：{a}与{b}为秘密争执",
-        "series": "{lead}的秘密",
-        "synopsis": "{lead}隐瞒了自己的真实身份，而{rival}暗中算计她。{theme}。",
-        "points": ["{lead}隐藏自己的过去", "{rival}发现线索", "家宴上真相揭开", "{lead}夺回属于她的位置"],
-        "hook": "{lead}当众受辱",
-        "conflict": "{rival}逼{lead}永远离开",
-        "cliffhanger": "一封信揭开了{lead}的真名",
-    },
-}
-_RATE = {"en": 2.4, "zh": 3.8}
-
-
-class FakeLLM:
-    """The default responder: deterministic, valid replies for every agent of the writer."""
-
-    def __call__(self, r: Received) -> Reply:
-        data = _tags(r.user)
-        brief = data.get("brief")
-        if r.kind == "unknown" or not isinstance(brief, dict):
-            return Reply(content=json.dumps({"error": "the fake LLM does not know this task"}))
-        answer = getattr(self, r.kind)(brief, data, r)
-        return Reply(content=json.dumps(answer, ensure_ascii=False))
-
-    # --- agents
-
-    def outline(self, brief: dict, data: dict, r: Received) -> dict:
-        t, fill = self._text(brief), self._fill(brief)
-        episodes = [{
-            "episode": n,
-            "title": t["titles"][(n - 1) % len(t["titles"])],
-            "hook": t["hook"].format(**fill), "conflict": t["conflict"].format(**fill),
-            "cliffhanger": t["cliffhanger"].format(**fill), "mood": MOODS[(n - 1) % len(MOODS)],
-        } for n in range(1, int(brief["episodes"]) + 1)]
-        return {"series_title": t["series"].format(**fill), "synopsis": t["synopsis"].format(**fill),
-                "main_plot_points": [p.format(**fill) for p in t["points"][:3]], "episodes": episodes}
-
-    def plan(self, brief: dict, data: dict, r: Received) -> dict:
-        e, t, names = self._episode(data), self._text(brief), self._names(brief)
-        total = self._count(brief, e)
-        return {"plan": [t["plan"].format(k=k, **self._pair(names, k)) for k in range(1, total + 1)]}
-
-    def scenes(self, brief: dict, data: dict, r: Received) -> dict:
-        e = self._episode(data)
-        batch = _BATCH.search(r.user)
-        if batch:
-            first, last, total = (int(g) for g in batch.groups())
-        else:
-            first, last, total = 1, self._count(brief, e), self._count(brief, e)
-        plan = data.get("plan") if isinstance(data.get("plan"), list) else None
-        return {"scenes": [self.scene(brief, data, k, total, plan) for k in range(first, last + 1)]}
-
-    def revise(self, brief: dict, data: dict, r: Received) -> dict:
-        script = data.get("script") or []
-        fixes = " ".join(data.get("fixes") or [])
-        numbers = sorted({int(n) for n in _SCENE_REF.findall(fixes) if 1 <= int(n) <= len(script)}) or [len(script)]
-        return {"scenes": [self.scene(brief, data, k, len(script), None) for k in numbers]}
-
-    def critic(self, brief: dict, data: dict, r: Received) -> dict:
-        names = self._names(brief)
-        low, high = brief["scene_seconds"]["min"], brief["scene_seconds"]["max"]
-        fixes = []
-        for n, scene in enumerate(data.get("script") or [], start=1):
-            for line in scene.get("dialogue", []):
-                if line["speaker"] not in names:
-                    fixes.append(f"Scene {n}: {line['speaker']!r} is not a cast member; give this line to "
-                                 f"{scene['characters'][0]}")
-                elif line["speaker"] not in scene.get("characters", []):
-                    fixes.append(f"Scene {n}: {line['speaker']} speaks without being on screen")
-            if not low <= scene.get("duration", 0) <= high:
-                fixes.append(f"Scene {n}: make it last between {low} and {high} seconds")
-        return {"ok": not fixes, "fixes": fixes}
-
-    # --- helpers
-
-    def scene(self, brief: dict, data: dict, k: int, total: int, plan: list | None) -> dict:
-        e, t, names = self._episode(data), self._text(brief), self._names(brief)
-        pair = self._pair(names, k)
-        people = list(dict.fromkeys([pair["a"], pair["b"]]))
-        low, high = brief["scene_seconds"]["min"], brief["scene_seconds"]["max"]
-        duration = low + (k + e.get("episode", 1)) % (high - low + 1)
-        if plan and k <= len(plan):
-            action = str(plan[k - 1])
-        elif k == total:
-            action = t["last"].format(cliffhanger=e.get("cliffhanger", ""), **pair)
-        else:
-            action = t["action"].format(**pair)
-        return {"number": k, "location": {"setting": "INT" if k % 2 else "EXT",
-                                          "description": t["places"][k % len(t["places"])]},
-                "duration": duration, "characters": people,
-                "dialogue": self._dialogue(t, brief["language"], people, duration, k),
-                "action": action[:400], "camera": CAMERA_DIRECTIONS[(k + e.get("episode", 1)) % len(CAMERA_DIRECTIONS)]}
-
-    @staticmethod
-    def _dialogue(t: dict, language: str, people: list[str], duration: float, k: int) -> list[dict]:
-        """As many lines as fit when spoken, at least the shortest one."""
-        pool = t["lines"][k % len(t["lines"]):] + t["lines"][: k % len(t["lines"])]
-        rate, budget, lines = _RATE.get(language, 2.4), duration - 0.6, []
-        for text in pool:
-            units = len(text.split()) if language == "en" else sum(ch.isalnum() for ch in text)
-            cost = units / rate + 0.3
-            if cost > budget:
-                continue
-            lines.append({"speaker": people[len(lines) % len(people)], "text": text})
-            budget -= cost
-        return lines or [{"speaker": people[0], "text": min(t["lines"], key=len)}]
-
-    @staticmethod
-    def _text(brief: dict) -> dict:
-        return _TEXT.get(brief.get("language"), _TEXT["en"])
-
-    @staticmethod
-    def _names(brief: dict) -> list[str]:
-        return [c["name"] for c in brief["cast"]]
-
-    def _fill(self, brief: dict) -> dict:
-        names = self._names(brief)
-        return {"lead": names[0], "rival": names[1 % len(names)], "theme": str(brief.get("theme", "")).rstrip("。. ")}
-
-    @staticmethod
-    def _pair(names: list[str], k: int) -> dict:
-        return {"a": names[(k - 1) % len(names)], "b": names[k % len(names)]}
-
-    @staticmethod
-    def _episode(data: dict) -> dict:
-        return data.get("episode") if isinstance(data.get("episode"), dict) else {}
-
-    @staticmethod
-    def _count(brief: dict, e: dict) -> int:
-        low, high = brief["scenes_per_episode"]["min"], brief["scenes_per_episode"]["max"]
-        return low + (e.get("episode", 1) - 1) % (high - low + 1)
-
-
-def _tags(text: str) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for name, raw in _TAG.findall(text):
-        try:
-            found[name] = json.loads(raw)
-        except ValueError:
-            found[name] = raw
-    return found
 
 
 def classify(body: dict[str, Any]) -> tuple[str, bool]:
@@ -385,13 +226,15 @@ def classify(body: dict[str, Any]) -> tuple[str, bool]:
     return kind, len(users) > 1
 
 
+def count_tokens(text: str) -> int:
+    cjk = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")
+    return cjk + (len(text) - cjk + 3) // 4
+
+
 def usage_for(body: dict[str, Any], content: str) -> dict[str, int]:
     """About four characters a token (one per CJK character), as real tokenizers count."""
-    def tokens(text: str) -> int:
-        cjk = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")
-        return cjk + (len(text) - cjk + 3) // 4
-    prompt = sum(tokens(str(m.get("content") or "")) + 4 for m in body.get("messages") or []) + 3
-    completion = max(1, tokens(content))
+    prompt = sum(count_tokens(str(m.get("content") or "")) + 4 for m in body.get("messages") or []) + 3
+    completion = max(1, count_tokens(content))
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
@@ -401,8 +244,13 @@ def usage_for(body: dict[str, Any], content: str) -> dict[str, int]:
 class FakeChatServer:
     PREFIX = "/v1"
 
-    def __init__(self, responder: Responder | None = None, *, expected_key: str | None = None):
+    def __init__(self, responder: Responder | None = None, *, expected_key: str | None = None,
+                 flavour: str | None = None, known_models: Any = None):
+        from .chat_flavours import make_flavour  # both build on this module's Reply and Received
+        from .chat_llm import FakeLLM
+
         self.responder: Responder = responder or FakeLLM()
+        self.flavour = make_flavour(flavour, known_models)  # None: a plain, lenient server
         self._expected_auth = f"Bearer {expected_key}" if expected_key else None  # when set, others get 401
         self._requests: list[Received] = []
         self._once: dict[str, list[Fault]] = {}
@@ -475,14 +323,21 @@ class FakeChatServer:
             faults = self._take(kind)
         if received.auth_ok is False:
             return self._answer(h, received, Reply(status=401, error="invalid API key"), auth)
+        if self.flavour is not None and (refused := self.flavour.reject(received)) is not None:
+            return self._answer(h, received, refused, auth)  # before any fault: the provider never gets that far
         reply = None
         for fault in faults:  # one-shot first, then the always-faults; the first that answers wins
-            reply = fault(received, lambda: self.responder(received))
+            reply = fault(received, lambda: self._normal(received))
             if reply is not None:
                 with self._lock:
                     received.fault = getattr(fault, "__name__", "fault")
                 break
-        self._answer(h, received, reply if reply is not None else self.responder(received), auth)
+        reply = reply if reply is not None else self._normal(received)
+        self._answer(h, received, self.flavour.limit(received, reply) if self.flavour else reply, auth)
+
+    def _normal(self, received: Received) -> Reply:
+        reply = self.responder(received)
+        return self.flavour.shape(received, reply) if self.flavour else reply
 
     def _take(self, kind: str) -> list[Fault]:
         always = self._always.get(kind, []) + self._always.get("any", [])
@@ -499,16 +354,19 @@ class FakeChatServer:
             message = reply.error + (f" (received Authorization: {auth})" if reply.echo_auth else "")
             with self._lock:
                 received.status = reply.status
-            return send_json(h, reply.status, {"error": {"message": message, "type": "fake_error"}}, reply.headers)
+            return send_json(h, reply.status, reply.body or {"error": {"message": message, "type": "fake_error"}},
+                             reply.headers)
         text = reply.content or ""
-        usage = usage_for(received.body, text)
+        usage = usage_for(received.body, text or reply.refusal or "")
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if reply.refusal is not None:
+            message.update(content=None, refusal=reply.refusal)
         with self._lock:
             received.status, received.usage = 200, usage
         send_json(h, 200, {
             "id": f"chatcmpl-fake-{received.index}", "object": "chat.completion", "created": 0,
             "model": received.body.get("model", "fake"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": reply.finish_reason}],
+            "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason}],
             "usage": usage,
         }, reply.headers)
 

@@ -66,7 +66,8 @@ def test_nested_override_reaches_the_model():
 @pytest.mark.parametrize(
     "override, expected",
     [
-        ("video=foo", "video=foo: unknown video option; choose one of: animatic, fake_paid, kling, pika, runway, still"),
+        ("video=foo", "video=foo: unknown video option; choose one of: animatic, fake_paid, gateway_kling, gateway_pika, "
+                      "gateway_runway, kling"),
         ("render=4k", "render=4k: unknown render option; choose one of: 1080p, 480p, 720p"),
         ("render.resolution=720x", 'render.resolution="720x": must be WIDTHxHEIGHT'),
         ("render.resolution=1280x720", "is not vertical 9:16"),
@@ -131,10 +132,15 @@ def test_hosted_presets_name_a_key_variable_never_a_key():
     for option in ("deepseek", "gpt41", "claude_sonnet", "gemini_flash"):
         llm = load_config([f"llm={option}"]).llm
         assert llm.api_key_env and llm.api_key_env.endswith("_API_KEY") and llm.base_url.startswith("https://")
-    for option in ("kling", "runway", "pika"):
+    for option in ("gateway_kling", "gateway_runway", "gateway_pika"):
         video = load_config([f"video={option}"]).video
         assert video.api_key_env == "VIDEO_GATEWAY_API_KEY" and len(video.chain()) == 2
         assert video.pricing.resolution_multiplier["1080p"] == 1.5
+    for option in ("kling", "runway", "pika_fal", "replicate", "minimax", "seedance"):
+        video = load_config([f"video={option}"]).video
+        assert video.api_key_env and video.base_url.startswith("https://") and len(video.chain()) == 2
+        assert video.checked and video.preset == f"conf/video/{option}.yaml"
+        assert all(step.checked and step.preset == video.preset for step in video.chain())
     assert "base_url" not in load_config(["video=kling"]).video.result_fields(), "a gateway change re-pays nothing"
 
 

@@ -9,8 +9,12 @@ all speak `POST {base_url}/chat/completions`. Three agents share one HTTP client
 - the continuity critic reviews each draft; its fixes, plus the findings of the same checks run
   locally in code, go back to the episode writer for a bounded number of revision rounds.
 
-Every reply is parsed as JSON (fences and surrounding prose stripped), validated, and on failure
-sent back with the list of problems for a bounded number of repair rounds. The API key is read
+Every reply is asked for in the provider's structured output mode (`structured.py`), parsed as
+JSON (fences and surrounding prose stripped), validated, and on failure sent back with the list of
+problems for a bounded number of repair rounds. Provider quirks handled here: a blank reply
+(DeepSeek's JSON mode) is asked again unchanged; a reply cut off at max_tokens goes back with a
+request for a shorter, complete answer; a refusal (OpenAI structured outputs) and a model name the
+provider does not know (names retire) end in one line that says what to change. The API key is read
 from the environment variable the settings name and travels only in the Authorization header.
 """
 
@@ -30,6 +34,8 @@ from .base import SeriesBrief
 from .replies import (MAX_LISTED_PROBLEMS, UnusableReply, extract_json, local_findings, one_line,
                       parse_outline_reply, parse_patch_reply, parse_plan_reply, parse_scenes_reply,
                       parse_verdict_reply)
+from .structured import (DOWNGRADE, MODES, agent_of, ensure_json_word, provider_message, rejects_mode,
+                         request_fields, unknown_model_message)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,11 +50,14 @@ class ChatSettings:
     api_key_env: str | None
     temperature: float = 0.7
     max_tokens: int = 4000
-    json_mode: bool = True  # send response_format={"type": "json_object"}
+    structured_output: str = "json_object"  # one of structured.MODES
+    preset: str | None = None  # the preset file ("conf/llm/deepseek.yaml"), named by errors a preset edit fixes
     retry: RetryPolicy = RetryPolicy()
     repair_rounds: int = 2
     critic_rounds: int = 2
     scene_batch_size: int = 8
+    blank_retries: int = 2  # a blank reply is asked again, unchanged, at most this often
+
 
 
 @dataclass
@@ -72,14 +81,17 @@ class _Reply:
 
 class OpenAICompatWriter:
     def __init__(self, settings: ChatSettings, client: httpx.Client | None = None):
-        if settings.scene_batch_size < 1 or settings.repair_rounds < 0 or settings.critic_rounds < 0:
-            raise ProviderError("llm: scene_batch_size must be >= 1 and repair/critic rounds >= 0")
+        rounds = (settings.repair_rounds, settings.critic_rounds, settings.blank_retries)
+        if settings.scene_batch_size < 1 or min(rounds) < 0:
+            raise ProviderError("llm: scene_batch_size must be >= 1 and repair/critic/blank rounds >= 0")
+        if settings.structured_output not in MODES:
+            raise ProviderError(f"llm: structured_output={settings.structured_output!r}; one of {', '.join(MODES)}")
         self.settings = settings
         self.usage = TokenUsage()
         self._client = client if client is not None else httpx.Client()
         self._owns_client = client is None
         self._url = settings.base_url.rstrip("/") + "/chat/completions"
-        self._json_mode = settings.json_mode
+        self._mode = settings.structured_output  # lowered for good when the server refuses it
         self._key: str | None = None
         self._key_read = False
 
@@ -100,7 +112,7 @@ class OpenAICompatWriter:
 
     def write_outline(self, brief: SeriesBrief) -> Outline:
         return self._structured(prompts.outline_messages(brief), lambda data: parse_outline_reply(data, brief),
-                                "outline")
+                                "outline", "outline")
 
     def write_episode(self, brief: SeriesBrief, outline: Outline, episode: EpisodeOutline) -> EpisodeScript:
         scenes = self._draft(brief, outline, episode)
@@ -116,10 +128,10 @@ class OpenAICompatWriter:
         if brief.scenes_max <= size:
             return self._structured(prompts.episode_messages(brief, outline, episode),
                                     lambda data: parse_scenes_reply(data, count=(brief.scenes_min, brief.scenes_max)),
-                                    f"episode {n}")
+                                    f"episode {n}", "scenes")
         plan = self._structured(prompts.plan_messages(brief, outline, episode),
                                 lambda data: parse_plan_reply(data, brief.scenes_min, brief.scenes_max),
-                                f"episode {n} plan")
+                                f"episode {n} plan", "plan")
         scenes: list[Scene] = []
         for first in range(1, len(plan) + 1, size):
             last = min(len(plan), first + size - 1)
@@ -127,7 +139,7 @@ class OpenAICompatWriter:
             scenes += self._structured(
                 prompts.batch_messages(brief, outline, episode, plan, scenes, first, last),
                 lambda data, first=first, want=want: parse_scenes_reply(data, count=(want, want), first=first),
-                f"episode {n} scenes {first}-{last} of {len(plan)}")
+                f"episode {n} scenes {first}-{last} of {len(plan)}", "scenes")
         return scenes
 
     def _review(self, brief: SeriesBrief, outline: Outline, episode: EpisodeOutline,
@@ -140,8 +152,8 @@ class OpenAICompatWriter:
             critic: list[str] = []
             if rounds > 0:
                 critic = self._structured(prompts.critic_messages(brief, outline, episode, scenes), parse_verdict_reply,
-                                          f"episode {n} critic", temperature=min(self.settings.temperature,
-                                                                                 CRITIC_MAX_TEMPERATURE))
+                                          f"episode {n} critic", "verdict",
+                                          temperature=min(self.settings.temperature, CRITIC_MAX_TEMPERATURE))
             fixes = [f.text for f in local] + [fix for fix in critic if fix not in {f.text for f in local}]
             if not fixes:
                 return scenes
@@ -151,7 +163,7 @@ class OpenAICompatWriter:
             log.info("episode %d: revision %d/%d for %d fixes", n, revisions, rounds, len(fixes))
             patch = self._structured(prompts.revise_messages(brief, outline, episode, scenes, fixes),
                                      lambda data, total=len(scenes): parse_patch_reply(data, total),
-                                     f"episode {n} revision {revisions}")
+                                     f"episode {n} revision {revisions}", "patch")
             scenes = [patch.get(number, scene) for number, scene in enumerate(scenes, start=1)]
         hard = [f.text for f in local if f.hard]
         if hard:
@@ -162,13 +174,14 @@ class OpenAICompatWriter:
 
     # ------------------------------------------------------------------------------ structured
 
-    def _structured(self, messages: list[dict[str, str]], parse: Callable[[Any], T], what: str,
+    def _structured(self, messages: list[dict[str, str]], parse: Callable[[Any], T], what: str, task: str,
                     temperature: float | None = None) -> T:
         """Ask, parse and validate; send the problems back for up to `repair_rounds` repairs."""
         conversation = list(messages)
         problems: list[str] = []
+        truncated = False
         for attempt in range(self.settings.repair_rounds + 1):
-            reply = self._chat(conversation, what, temperature)
+            reply = self._ask(conversation, what, task, temperature)
             truncated = reply.finish_reason == "length"
             try:
                 if truncated:
@@ -182,31 +195,35 @@ class OpenAICompatWriter:
                             attempt + 1, self.settings.repair_rounds)
                 conversation += [{"role": "assistant", "content": reply.content},
                                  prompts.repair_message(problems[:MAX_LISTED_PROBLEMS], truncated)]
+        hint = (f"; the last reply was cut off at max_tokens={self.settings.max_tokens}: raise llm.max_tokens "
+                f"(or lower llm.scene_batch_size)" if truncated else "")
         raise SchemaError(one_line(f"{what}: no valid reply from {self.settings.model} after "
-                                    f"{self.settings.repair_rounds} repair rounds: " + "; ".join(problems)))
+                                    f"{self.settings.repair_rounds} repair rounds: " + "; ".join(problems) + hint))
 
-    def _chat(self, messages: list[dict[str, str]], what: str, temperature: float | None) -> _Reply:
-        payload: dict[str, Any] = {
-            "model": self.settings.model, "messages": messages,
-            "temperature": self.settings.temperature if temperature is None else temperature,
-            "max_tokens": self.settings.max_tokens,
-        }
+    def _ask(self, messages: list[dict[str, str]], what: str, task: str, temperature: float | None) -> _Reply:
+        """One reply with content. A blank one (DeepSeek's JSON mode blanks out output it cannot read as
+        JSON, with finish_reason=stop) is asked again unchanged: sending a blank back as a repair
+        would only make the conversation longer."""
+        for attempt in range(self.settings.blank_retries + 1):
+            reply = self._chat(messages, what, task, temperature)
+            if reply.content.strip() or reply.finish_reason == "length":
+                return reply
+            if attempt < self.settings.blank_retries:
+                log.warning("llm %s %s: blank reply (finish_reason=%s); asking again %d/%d", self.settings.model,
+                            what, reply.finish_reason, attempt + 1, self.settings.blank_retries)
+        raise ProviderError(f"llm {self.settings.model} {what}: {self.settings.blank_retries + 1} blank replies in a "
+                            f"row (finish_reason={reply.finish_reason}), a known quirk of JSON mode: run again later, "
+                            f"or set llm.structured_output=none")
+
+    def _chat(self, messages: list[dict[str, str]], what: str, task: str, temperature: float | None) -> _Reply:
         label = f"llm {self.settings.model} {what}"
-        if self._json_mode:
-            payload["response_format"] = {"type": "json_object"}
-        try:
-            response = self._post(payload, label)
-        except ProviderHTTPError as error:
-            if not (self._json_mode and error.status == 400 and _mentions_response_format(str(error))):
-                raise
-            log.warning("%s: the server rejects response_format; asking for JSON in the prompt only", label)
-            self._json_mode = False
-            payload.pop("response_format")
-            response = self._post(payload, label)
+        response = self._send(messages, task, temperature, label)
         try:
             body = response.json()
             choice = body["choices"][0]
-            content = choice["message"].get("content") or ""
+            message = choice["message"]
+            content = message.get("content") or ""
+            refusal = message.get("refusal")
             finish = choice.get("finish_reason")
             if not isinstance(content, str):
                 raise TypeError("content is not a string")
@@ -216,7 +233,39 @@ class OpenAICompatWriter:
         usage = body.get("usage") or {}
         log.info("%s: %s prompt + %s completion tokens, finish_reason=%s", label, usage.get("prompt_tokens", "?"),
                  usage.get("completion_tokens", "?"), finish)
+        if isinstance(refusal, str) and refusal.strip() and not content.strip():
+            # Not retried: a refusal judges what we sent (the theme, the cast, the story so far), so the
+            # same request is refused again, and each try is billed. The user can change what is sent.
+            raise ProviderError(one_line(f"{label}: the model refused the {agent_of(task)}'s request "
+                                         f"({one_line(refusal, 200)!r}); not retried, since the same request is "
+                                         f"refused again: reword series.theme or the cast roles, "
+                                         f"or use another llm preset"))
         return _Reply(content, finish)
+
+    def _send(self, messages: list[dict[str, str]], task: str, temperature: float | None,
+              label: str) -> httpx.Response:
+        """POST in the current mode; a mode the server refuses is replaced by the next one down, for good."""
+        while True:
+            payload: dict[str, Any] = {
+                "model": self.settings.model,
+                "messages": ensure_json_word(messages) if self._mode == "json_object" else messages,
+                "temperature": self.settings.temperature if temperature is None else temperature,
+                "max_tokens": self.settings.max_tokens, **request_fields(self._mode, task),
+            }
+            try:
+                return self._post(payload, label)
+            except ProviderHTTPError as error:
+                status, text = error.status, str(error)
+                missing = unknown_model_message(status, text, self.settings.model, self.settings.preset,
+                                                self.settings.base_url)
+                if missing is None:
+                    if not (self._mode != "none" and status == 400 and rejects_mode(text)):
+                        raise
+                    log.warning("%s: the server refuses structured_output=%s (%s); asking with %s", label, self._mode,
+                                one_line(provider_message(text), 200), DOWNGRADE[self._mode])
+                    self._mode = DOWNGRADE[self._mode]
+                    continue
+            raise ProviderHTTPError(missing, status)  # outside the handler: one line, no HTTP error as its context
 
     def _post(self, payload: dict[str, Any], label: str) -> httpx.Response:
         try:
@@ -238,11 +287,6 @@ class OpenAICompatWriter:
 
     def _redact(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
-
-
-def _mentions_response_format(message: str) -> bool:
-    lowered = message.lower()
-    return "response_format" in lowered or "json_object" in lowered or "response format" in lowered
 
 
 def _count(value: Any) -> int:

@@ -184,7 +184,9 @@ def _validate_scenes(items: list[Any], number_of: Callable[[int, Any], int]) -> 
             problems.append(f"{label}: must be a JSON object")
             continue
         try:
-            scenes.append(Scene.model_validate({k: v for k, v in item.items() if k != "number"}))
+            # null stands for "left out" in a strict schema's optional fields (e.g. no dialogue)
+            scenes.append(Scene.model_validate({k: v for k, v in item.items() if k != "number" and not (
+                v is None and k in Scene.model_fields and not Scene.model_fields[k].is_required())}))
         except ValidationError as error:
             problems += [f"{label}: {p}" for p in describe_validation(error)]
     return scenes, problems
