@@ -168,6 +168,7 @@ def test_a_retired_model_names_the_preset_to_update(tmp_path, keyframe):
     with FakeKling(access_key=ACCESS, secret_key=SECRET) as kling:
         with pytest.raises(ProviderError, match=r"kling-v0-9.*update `model` in conf/video/kling.yaml"):
             engine(kling, tmp_path / "jobs", "kling-v0-9").generate(job(keyframe), tmp_path / "c.mp4")
+    assert record(tmp_path / "jobs")["status"] == "not_submitted", "a refused create is not a job to look for"
 
 
 def test_both_keys_come_from_the_environment_before_any_request(tmp_path, keyframe, monkeypatch):

@@ -143,19 +143,23 @@ class KlingAdapter:
         return data
 
     def _explain(self, session: Session, error: ProviderHTTPError) -> ProviderError:
+        """Kling's error codes in words. Refusals stay ProviderHTTPErrors (the engine records that the
+        job was not created); a content-policy refusal is a JobRejected (no cheaper model would pass)."""
         code, message = _code(error.body), one_line(body_json_text(error.body).get("message") or "", 200)
         if code == _UNKNOWN_RESOURCE or (code == 1201 and "model" in message.lower()):
-            return unknown_model(session.entry, "Kling", message or error.body)
-        if code in _POLICY:
+            text = str(unknown_model(session.entry, "Kling", message or error.body))
+        elif code in _POLICY:
             return JobRejected(f"Kling refused the request (code {code}: {message}): change the scene's prompt "
                                f"or keyframe")
-        if code in _ACCOUNT:
-            return ProviderError(f"Kling refused the account (code {code}: {message}): check the resource packs "
-                                 f"and limits of the account behind {session.entry.api_key_env}")
-        if code in (1000, 1001, 1002, 1003, 1004):
-            return ProviderError(f"Kling rejected the credentials (code {code}: {message}): check "
-                                 f"{session.entry.api_key_env} and {session.entry.secret_key_env}")
-        return error
+        elif code in _ACCOUNT:
+            text = (f"Kling refused the account (code {code}: {message}): check the resource packs and limits "
+                    f"of the account behind {session.entry.api_key_env}")
+        elif code in (1000, 1001, 1002, 1003, 1004):
+            text = (f"Kling rejected the credentials (code {code}: {message}): check {session.entry.api_key_env} "
+                    f"and {session.entry.secret_key_env}")
+        else:
+            return error
+        return ProviderHTTPError(text, error.status, error.body)
 
 
 def jwt_token(access_key: str, secret_key: str, now: float | None = None) -> str:
