@@ -231,7 +231,7 @@ def _hosted_clip(data: dict, keyframe: Path, call: Call, video: VideoConfig, run
     enc = data["encoding"]
     entries = [ChainEntry(adapter(m.provider), VendorModel(
         base_url=m.base_url or "", model=m.model, api_key_env=m.api_key_env, secret_key_env=m.secret_key_env,
-        options=dict(m.options), preset=m.preset)) for m in chain]
+        options=dict(m.options), preset=m.preset), sellable=tuple(m.pricing.billing_seconds)) for m in chain]
     settings = EngineSettings(
         poll_interval_s=video.poll_interval_s, job_timeout_s=video.job_timeout_s,
         retry=RetryPolicy(max_attempts=video.max_attempts, max_total_s=video.max_total_s, request_timeout_s=video.timeout_s))
@@ -239,9 +239,9 @@ def _hosted_clip(data: dict, keyframe: Path, call: Call, video: VideoConfig, run
     if sellable and data["duration"] > max(sellable):
         raise ProviderError(f"scene lasts {data['duration']:g} s but {video.model} sells clips of at most "
                             f"{max(sellable):g} s: shorten or split the scene")
-    # Ask for the length the API sells (a 3 s scene is bought as a 5 s clip); conform trims it.
-    bought = price.billed_seconds(data["duration"], sellable)
-    request = JobRequest(key=call_key(call, video), prompt=data["prompt"], duration=bought, width=enc["width"],
+    # The engine asks each model of the chain for a length it sells (a 3 s scene is bought as a 5 s
+    # clip, or a 6 s one from a vendor selling 6 and 10 s); conform trims it to the scene.
+    request = JobRequest(key=call_key(call, video), prompt=data["prompt"], duration=data["duration"], width=enc["width"],
                          height=enc["height"], fps=enc["fps"], seed=data["seed"], reference_image=keyframe,
                          negative_prompt=video.negative_prompt)
     downloaded = out.with_name(out.stem + ".download.mp4")

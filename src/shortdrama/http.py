@@ -96,7 +96,8 @@ def request(client: httpx.Client, method: str, url: str, *, policy: RetryPolicy,
     """Send with retries; return the first non-retryable response (2xx, or a 4xx that is final).
 
     `judge(response)` may overrule the status code: "retry" (a vendor's 200 that carries a rate-limit
-    code), "final" (a 429 that no wait within this run fixes, like a daily cap), or None. With
+    code), "backoff" (retry, waiting from 1 s up: a limit that frees up only when running jobs end),
+    "final" (a 429 that no wait within this run fixes, like a daily cap), or None. With
     `resend=False` (a create call the server does not deduplicate) a request is only sent again when
     it surely did not arrive: a connection that never opened, or a 429/503 refusal."""
     require_http_url(url, what)
@@ -104,6 +105,7 @@ def request(client: httpx.Client, method: str, url: str, *, policy: RetryPolicy,
     last_problem = "no attempt made"
     for attempt in range(1, policy.max_attempts + 1):
         wait: float | None = None
+        verdict: str | None = None
         try:
             response = client.request(method, url, timeout=policy.request_timeout_s, **kwargs)
         except (httpx.TimeoutException, httpx.TransportError) as error:
@@ -114,7 +116,7 @@ def request(client: httpx.Client, method: str, url: str, *, policy: RetryPolicy,
         else:
             verdict = judge(response) if judge is not None else None
             code = response.status_code
-            retry = verdict == "retry" or (verdict is None and code in RETRYABLE_STATUS)
+            retry = verdict in ("retry", "backoff") or (verdict is None and code in RETRYABLE_STATUS)
             if retry and not resend and verdict is None and code not in _REFUSED_STATUS:
                 raise ProviderHTTPError(f"{what}: HTTP {code} after the request was sent; whether the server "
                                         f"accepted it is unknown", code, _body(response), maybe_accepted=True)
@@ -126,8 +128,14 @@ def request(client: httpx.Client, method: str, url: str, *, policy: RetryPolicy,
             wait = retry_after_seconds(response)
         if attempt == policy.max_attempts:
             break
-        backoff = min(policy.max_delay_s, policy.base_delay_s * 2 ** (attempt - 1))
-        delay = wait if wait is not None else random.uniform(0, backoff)  # full jitter
+        if verdict == "backoff":
+            # A limit that lasts until something else finishes (Kling's parallel tasks): from 1 s, doubling,
+            # never less than half the step, so the retries spread over tens of seconds, not one.
+            step = min(max(policy.max_delay_s, 30.0), max(1.0, policy.base_delay_s) * 2 ** (attempt - 1))
+            delay = wait if wait is not None else random.uniform(step / 2, step)
+        else:
+            backoff = min(policy.max_delay_s, policy.base_delay_s * 2 ** (attempt - 1))
+            delay = wait if wait is not None else random.uniform(0, backoff)  # full jitter
         if time.monotonic() - started + delay > policy.max_total_s:
             raise ProviderHTTPError(f"{what}: gave up after {attempt} attempts and {time.monotonic() - started:.0f} s "
                                     f"(last: {last_problem}; retry would exceed the {policy.max_total_s:g} s budget)")

@@ -6,7 +6,12 @@
                additionalProperties false and all its properties in required, else 400 "Invalid schema ...";
                unknown model: 404 code model_not_found.
     anthropic  the OpenAI-compatible endpoint ignores response_format; every other reply comes wrapped in
-               prose and a ```json fence; unknown model: 404 {"type": "error", "error": {"type": "not_found_error"}}.
+               prose and a ```json fence; a message with empty (or blank) content: 400 "messages: text content
+               blocks must be non-empty"; unknown model: 404 {"type": "error", "error": {"type": "not_found_error"}}.
+    gemini     Google's OpenAI-compatible endpoint (generativelanguage.googleapis.com/v1beta/openai): json_object
+               in response_format, no rule about the word "json"; unknown model: 404 with Google's error object
+               inside a list, [{"error": {"code": 404, "message": "models/x is not found for API version v1beta,
+               ...", "status": "NOT_FOUND"}}].
     ollama     json_object and json_schema in response_format; unknown model: 404 {"error": "model \"x\" not found, ..."}.
     vllm       >= 0.12: the top-level structured_outputs {"json": schema}; the removed guided_json is
                ignored (as vLLM ignores unknown fields); unknown model: 404 {"object": "error", ...}.
@@ -162,6 +167,13 @@ class Anthropic(Flavour):
     MODELS = frozenset({"claude-sonnet-4-6", "claude-opus-4-6", "claude-haiku-4-5"})
 
     def check_format(self, r: Received) -> Reply | None:
+        for text in (m.get("content") for m in r.messages):
+            if isinstance(text, str) and text.strip():
+                continue
+            message = ("messages: text content blocks must contain non-whitespace text" if text
+                       else "messages: text content blocks must be non-empty")
+            return Reply(status=400, error=message, body={
+                "type": "error", "error": {"type": "invalid_request_error", "message": message}})
         if "response_format" in r.body:
             self.ignored.append("response_format")  # documented as ignored: accepted, with no effect
         return None
@@ -175,6 +187,17 @@ class Anthropic(Flavour):
     def unknown_model(self, model: str) -> Reply:
         return Reply(status=404, error=f"model: {model}", body={
             "type": "error", "error": {"type": "not_found_error", "message": f"model: {model}"}})
+
+
+class Gemini(Flavour):
+    name = "gemini"
+    MODELS = frozenset({"gemini-3.5-flash-lite"})
+
+    def unknown_model(self, model: str) -> Reply:
+        message = (f"models/{model} is not found for API version v1beta, or is not supported for generateContent. "
+                   f"Call ListModels to see the list of available models and their supported methods.")
+        return Reply(status=404, error=message, body=[{"error": {"code": 404, "message": message,
+                                                                  "status": "NOT_FOUND"}}])
 
 
 class Ollama(Flavour):
@@ -217,4 +240,4 @@ class VLLM(Flavour):
                                                        "param": None, "code": 404})
 
 
-FLAVOURS: dict[str, type[Flavour]] = {f.name: f for f in (DeepSeek, OpenAI, Anthropic, Ollama, VLLM)}
+FLAVOURS: dict[str, type[Flavour]] = {f.name: f for f in (DeepSeek, OpenAI, Anthropic, Gemini, Ollama, VLLM)}

@@ -54,7 +54,7 @@ class Reply:
     finish_reason: str = "stop"
     status: int = 200
     error: str = ""
-    body: dict[str, Any] | None = None  # the exact error body of a provider's flavour
+    body: dict[str, Any] | list[Any] | None = None  # the exact error body of a provider's flavour (Google: a list)
     refusal: str | None = None  # message.refusal (OpenAI structured outputs); content is then null
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # sleep before answering (a slow server)

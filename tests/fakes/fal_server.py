@@ -1,11 +1,15 @@
 """A fake fal.ai queue on 127.0.0.1, serving Pika image-to-video as fal documents its queue.
 
-    POST {owner}/{app}/{subpath}                 -> {request_id, response_url, status_url, cancel_url, queue_position}
+    POST {owner}/{app}/{subpath}                 -> 202 {request_id, response_url, status_url, cancel_url,
+                                                         queue_position}
     GET  {owner}/{app}/requests/{id}/status      -> {status: IN_QUEUE|IN_PROGRESS|COMPLETED, queue_position?,
-                                                     response_url, logs, error?, error_type?}
+                                                     response_url, logs, error?, error_type?}: 202 while queued
+                                                     or in progress, 200 once completed (as the real queue)
     GET  {owner}/{app}/requests/{id}             -> {video: {url, content_type, file_name, file_size}, seed}
                                                     or {"detail": ...} with 422/500 when the request failed
     PUT  {owner}/{app}/requests/{id}/cancel      -> 202 {status: CANCELLATION_REQUESTED} | 400 ALREADY_COMPLETED
+                                                    (a queued request is removed; one in progress only gets
+                                                    a signal, which the fake's Pika app ignores)
     GET  /cdn/{task}.mp4?expires=...&sig=...     -> the video (fal's media URLs are public; the fake's expire)
 
 The status, result and cancel URLs drop the model's subpath ("/v2.2/image-to-video"): a client that
@@ -44,6 +48,7 @@ class FakeFal(VendorFake):
         self.api_key = api_key
         self._requests: dict[str, str] = {}  # request_id -> job id
         self._finished: dict[str, str] = {}  # job id -> the phase its last status poll reported
+        self.cancel_signals: list[str] = []  # requests in progress whose runner was asked to stop
 
     def route(self, method: str, path: str, query: dict) -> tuple[str, Any] | None:
         parts = path.strip("/").split("/")
@@ -92,7 +97,7 @@ class FakeFal(VendorFake):
             self._requests[ident] = job.id
         app = "/".join(model.split("/")[:2])
         base = f"{self.base_url}/{app}/requests/{ident}"
-        send_json(h, 200, {"request_id": ident, "response_url": base, "status_url": f"{base}/status",
+        send_json(h, 202, {"request_id": ident, "response_url": base, "status_url": f"{base}/status",
                            "cancel_url": f"{base}/cancel", "queue_position": 0})
 
     def _status(self, h: FakeHandler, ident: str, app: str) -> None:
@@ -109,7 +114,7 @@ class FakeFal(VendorFake):
                 reply.update(status="IN_QUEUE", queue_position=0)
             else:
                 reply.update(status="IN_PROGRESS", logs=[])
-            return send_json(h, 200, reply)
+            return send_json(h, 202, reply)
         reply.update(status="COMPLETED", logs=None, metrics={"inference_time": 41.3})
         error = job.outcome.error
         if phase == "cancelled":
@@ -141,7 +146,10 @@ class FakeFal(VendorFake):
                 return send_json(h, 404, {"detail": f"Request {ident} not found"})
             if job.id in self._finished:
                 return send_json(h, 400, {"status": "ALREADY_COMPLETED"})
-            job.cancelled = True
+            if job.polls <= 1:  # still IN_QUEUE: removed, it never runs
+                job.cancelled = True
+            else:
+                self.cancel_signals.append(ident)
         send_json(h, 202, {"status": "CANCELLATION_REQUESTED"})
 
     def _job(self, ident: str) -> FakeJob | None:

@@ -10,7 +10,9 @@ missing or wrong `Authorization: Bearer <key>`, 2013 for invalid parameters (an 
 other than 6 or 10, 1080P for 10 s, a first_frame_image that is neither a data URI nor a URL). Tests
 inject the others (1002 rate limit, 1008 balance, 1026 sensitive input) as faults with status 200, and a
 failed task's base_resp (1027 sensitive output) through Outcome(error={"status_code", "status_msg"}).
-The wording for an unknown model is a guess (?): MiniMax documents only the code 2013.
+The wording for an unknown model is a guess (?): MiniMax documents only the code 2013. So is the answer
+to a task_id or file_id it does not know (?): HTTP 200, 2013 "invalid params, task not found" / "... file
+not found"; `forget(task_id)` and `expire_files()` make a task or the generated files vanish.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class FakeMiniMax(VendorFake):
         self.api_key = api_key
         self._file_ids = itertools.count(301234567890123)
         self._files: dict[str, str] = {}  # file_id -> task id
+        self._expired: set[str] = set()  # file ids MiniMax no longer has
 
     def route(self, method: str, path: str, query: dict) -> tuple[str, Any] | None:
         if method == "POST" and path == "/v1/video_generation":
@@ -63,6 +66,14 @@ class FakeMiniMax(VendorFake):
 
     def not_found(self, h: FakeHandler, method: str, path: str) -> None:
         send_json(h, 404, {"error": "404 page not found"})
+
+    def forget(self, task_id: str) -> None:
+        with self.lock:
+            self.jobs.pop(task_id, None)
+
+    def expire_files(self) -> None:
+        with self.lock:
+            self._expired.update(self._files)
 
     # --- routes ---
 
@@ -95,7 +106,7 @@ class FakeMiniMax(VendorFake):
     def _retrieve(self, h: FakeHandler, body: dict, query: dict) -> None:
         file_id = (query.get("file_id") or [""])[0]
         with self.lock:
-            job = self.find_job(self._files.get(file_id, ""))
+            job = None if file_id in self._expired else self.find_job(self._files.get(file_id, ""))
         if job is None:
             return send_json(h, 200, base_resp(2013, "invalid params, file not found"))
         send_json(h, 200, {"file": {"file_id": int(file_id), "bytes": 1048576, "created_at": int(job.created),

@@ -3,7 +3,8 @@ https://ark.cn-beijing.volces.com.
 
     POST   /api/v3/contents/generations/tasks       {model, content: [text, image_url]} -> {"id": ...}
     GET    /api/v3/contents/generations/tasks/{id}  -> queued, running..., then succeeded | failed (Outcome)
-    DELETE /api/v3/contents/generations/tasks/{id}  -> {} and the task is cancelled
+    DELETE /api/v3/contents/generations/tasks/{id}  -> {}: a queued task is cancelled, a finished one deleted;
+                                                       a running (or cancelled) one: 400 (see NOT_CANCELLABLE)
     GET    /cdn/{id}.mp4?expires=...                -> the video (Ark's TOS URLs last 24 h; the fake's less)
 
 `Authorization: Bearer <key>` or 401 AuthenticationError; errors as {"error": {"code", "message", "param",
@@ -34,6 +35,8 @@ ALIASES = {"rt": "ratio", "rs": "resolution", "dur": "duration", "cf": "camerafi
 CHOICES = {"ratio": {"16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "adaptive"}, "resolution": {"480p", "720p", "1080p"},
            "camerafixed": {"true", "false"}, "watermark": {"true", "false"}, "framespersecond": {"24"}}
 PIXELS = {"480p": 480 * 864, "720p": 720 * 1280, "1080p": 1080 * 1920}
+# Ark refuses to cancel a running task; its documented shape, but this code and status are a guess (unverified).
+NOT_CANCELLABLE = (400, "InvalidAction.TaskNotCancellable")
 _IMAGE = re.compile(r"data:image/(png|jpeg|webp);base64,[A-Za-z0-9+/=]+$|https?://\S+$")
 
 
@@ -107,8 +110,16 @@ class FakeArk(VendorFake):
             job = self.find_job(task_id)
             if job is None:
                 return send_json(h, 404, ark_error("ResourceNotFound", f"The task {task_id} is not found.", "NotFound"))
-            job.cancelled = True
-            self.cancels.append(task_id)
+            finished = job.outcome.result != "stuck" and job.polls > job.outcome.pending_polls
+            if finished:  # the task record goes, its video with it
+                del self.jobs[task_id]
+            elif job.cancelled or job.polls > 1:  # polled as running (or cancelled already): not cancellable
+                status, code = NOT_CANCELLABLE
+                word = "cancelled" if job.cancelled else "running"
+                return send_json(h, status, ark_error(code, f"The task {task_id} is {word} and cannot be cancelled."))
+            else:
+                job.cancelled = True
+                self.cancels.append(task_id)
         send_json(h, 200, {})
 
     # --- helpers ---

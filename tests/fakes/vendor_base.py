@@ -12,8 +12,10 @@ handler) and `authorized(headers)`; handlers answer in the vendor's own JSON sha
         kling.fault("submit", VendorFault.http(429, body={"code": 1303, "message": "parallel task limit"}))
         kling.requests          # every request: Logged(method, path, route, fault)
 
-The download URL of a job is `{base_url}/cdn/{job_id}.mp4?expires=<unix>&sig=<hmac>`; after
-`url_ttl_s` it answers 403 like an expired S3/OSS signature. A test can read what a Snakemake
+The download URL of a job is `{storage_url}/cdn/{job_id}.mp4?expires=<unix>&sig=<hmac>`, on a second
+port standing for the vendor's storage host; after `url_ttl_s` it answers 403 like an expired S3/OSS
+signature, and a request that brings an Authorization header there is refused (400) and counted in
+`credentials_at_storage`: API keys must never travel to storage. A test can read what a Snakemake
 subprocess did through the network: all state lives here, behind one lock. Keys are compared, never stored.
 """
 
@@ -57,6 +59,7 @@ class VendorFault:
     reset: bool = False  # close the connection without answering
     corrupt: bool = False  # download: bytes that are not a video
     answer_then_reset: bool = False  # do the real work (create the job), then drop the reply: a lost answer
+    echo_auth: bool = False  # put the received Authorization header into the error body (a leaky server)
 
     @classmethod
     def http(cls, status: int, body: dict[str, Any] | None = None, retry_after: float | None = None) -> "VendorFault":
@@ -116,6 +119,10 @@ class VendorFake:
         self.lock = threading.RLock()
         self._httpd = QuietServer(("127.0.0.1", 0), FakeHandler)
         self._httpd.fake = self
+        # The vendor's storage is another host, as in real life: a key sent there is a leak.
+        self._cdn = QuietServer(("127.0.0.1", 0), FakeHandler)
+        self._cdn.fake = _Storage(self)
+        self.credentials_at_storage = 0  # requests that reached the storage host carrying an Authorization header
 
     # --- for tests ---
 
@@ -133,13 +140,19 @@ class VendorFake:
         with self.lock:
             return [r for r in self.requests if r.route == route]
 
+    @property
+    def storage_url(self) -> str:
+        return f"http://127.0.0.1:{self._cdn.server_address[1]}"
+
     def __enter__(self) -> "VendorFake":
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        for server in (self._httpd, self._cdn):
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        for server in (self._httpd, self._cdn):
+            server.shutdown()
+            server.server_close()
 
     # --- for subclasses ---
 
@@ -169,7 +182,7 @@ class VendorFake:
 
     def video_url(self, job: FakeJob) -> str:
         expires = int(time.time() + self.url_ttl_s)
-        return f"{self.base_url}/cdn/{job.id}.mp4?expires={expires}&sig={_sign(job.id, expires)}"
+        return f"{self.storage_url}/cdn/{job.id}.mp4?expires={expires}&sig={_sign(job.id, expires)}"
 
     # --- request handling (runs on the server's threads) ---
 
@@ -177,13 +190,9 @@ class VendorFake:
         raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
         parts = urlsplit(h.path)
         query = parse_qs(parts.query)
-        if method == "GET" and parts.path.startswith("/cdn/") and parts.path.endswith(".mp4"):
-            found: tuple[str, Handler] | None = ("download", lambda h_, b, q: self._download(h_, parts.path, q))
-        else:
-            found = self.route(method, parts.path, query)
+        found = self.route(method, parts.path, query)
         name = found[0] if found else None
-        # The CDN is public (signed URLs), as real vendors' storage is: no key is needed or checked there.
-        authorized = name == "download" or (found is not None and self.authorized(h.headers))
+        authorized = found is not None and self.authorized(h.headers)
         with self.lock:
             queue = self._faults.get(name or "", [])
             fault = queue.pop(0) if queue else None
@@ -196,7 +205,9 @@ class VendorFake:
                 return
             if fault.status is not None:
                 headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-                return send_json(h, fault.status, fault.body, headers)
+                body = {**fault.body, "received_authorization": h.headers.get("Authorization", "")} \
+                    if fault.echo_auth else fault.body
+                return send_json(h, fault.status, body, headers)
         if found is None:
             return self.not_found(h, method, parts.path)
         if not authorized:
@@ -209,8 +220,6 @@ class VendorFake:
             found[1](_Swallow(h), body, query)  # the job is created, the client never hears of it
             h.close_connection = True
             return
-        if fault is not None and fault.corrupt:
-            self._corrupt_next = True
         found[1](h, body, query)
 
     def _download(self, h: FakeHandler, path: str, query: dict[str, list[str]]) -> None:
@@ -245,6 +254,34 @@ class VendorFake:
             self._per_model[model] = used + 1
             return chosen[min(used, len(chosen) - 1)]
         return chosen
+
+
+class _Storage:
+    """The vendor's storage host: public signed URLs; no key is needed, and one that arrives is counted."""
+
+    def __init__(self, vendor: VendorFake):
+        self.vendor = vendor
+
+    def handle(self, h: FakeHandler, method: str) -> None:
+        vendor = self.vendor
+        parts = urlsplit(h.path)
+        with vendor.lock:
+            queue = vendor._faults.get("download", [])
+            fault = queue.pop(0) if queue else None
+            vendor.requests.append(Logged(method, parts.path, "download", fault, True))
+            if h.headers.get("Authorization"):
+                vendor.credentials_at_storage += 1
+        if h.headers.get("Authorization"):
+            return send_json(h, 400, {"error": "credentials must not be sent to the storage host"})
+        if method != "GET" or not (parts.path.startswith("/cdn/") and parts.path.endswith(".mp4")):
+            return send_json(h, 404, {"error": f"no object {parts.path}"})
+        if fault is not None and fault.status is not None:
+            return send_json(h, fault.status, fault.body)
+        if fault is not None and fault.reset:
+            h.close_connection = True
+            return
+        vendor._corrupt_next = bool(fault is not None and fault.corrupt)
+        vendor._download(h, parts.path, parse_qs(parts.query))
 
 
 def _sign(job_id: str, expires: int) -> str:

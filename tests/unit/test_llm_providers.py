@@ -10,7 +10,8 @@ import jsonschema
 import pytest
 
 from fakes.chat_flavours import strict_problem
-from fakes.chat_server import FakeChatServer, blank, content, critic_says, refusal, schema_invalid, truncated
+from fakes.chat_server import (FakeChatServer, Reply, blank, content, critic_says, refusal, schema_invalid,
+                               truncated)
 from shortdrama.config import CONF_DIR, load_config
 from shortdrama.errors import ConfigError, ProviderError, SchemaError
 from shortdrama.http import RetryPolicy
@@ -18,7 +19,7 @@ from shortdrama.writers import make_writer, prompts
 from shortdrama.writers.base import CastMember, SeriesBrief
 from shortdrama.writers.offline import OfflineWriter
 from shortdrama.writers.openai_compat import ChatSettings, OpenAICompatWriter
-from shortdrama.writers.structured import TASKS, reply_schema, request_fields
+from shortdrama.writers.structured import TASKS, reply_schema, request_fields, unknown_model_message
 
 KEY_ENV = "SHORTDRAMA_TEST_LLM_KEY"
 KEY = "sk-test-providers-DO-NOT-LEAK"
@@ -29,10 +30,12 @@ PRESETS = {
     "deepseek": ("deepseek", "DEEPSEEK_API_KEY", "json_object"),
     "gpt41": ("openai", "OPENAI_API_KEY", "json_schema"),
     "claude_sonnet": ("anthropic", "ANTHROPIC_API_KEY", "none"),
-    "gemini_flash": (None, "GEMINI_API_KEY", "json_object"),
+    "gemini_flash": ("gemini", "GEMINI_API_KEY", "json_object"),
     "local": ("ollama", None, "json_schema"),
     "vllm": ("vllm", None, "structured_outputs"),
 }
+GEMINI_NOT_FOUND = ("models/{} is not found for API version v1beta, or is not supported for generateContent. "
+                    "Call ListModels to see the list of available models and their supported methods.")
 CAST = (CastMember("xiaoyu", "Lin Xiaoyu", "the daughter-in-law", "female"),
         CastMember("meifang", "Zhang Meifang", "the mother-in-law", "female"))
 
@@ -139,14 +142,17 @@ def test_config_has_structured_output_instead_of_json_mode():
     ("ollama", 404, {"error": 'model "old-model" not found, try pulling it first'}),
     ("vllm", 404, {"object": "error", "message": "The model `old-model` does not exist.", "type": "NotFoundError",
                    "param": None, "code": 404}),
+    ("gemini", 404, [{"error": {"code": 404, "message": GEMINI_NOT_FOUND.format("old-model"),
+                                "status": "NOT_FOUND"}}]),  # a list around the error, longer than 200 characters
 ])
 def test_an_unknown_model_fails_in_one_line_naming_the_preset_file(flavour, status, body):
     with FakeChatServer(expected_key=KEY, flavour=flavour) as server:
         assert post(server, model="old-model") == (status, body)  # each provider's own error shape
         with pytest.raises(ProviderError) as caught:
             writer(server, "old-model", preset=f"conf/llm/{flavour}.yaml").write_outline(brief())
-    error = body.get("error")
-    reason = error if isinstance(error, str) else error["message"] if error else body["message"]
+    first = body[0] if isinstance(body, list) else body
+    error = first.get("error")
+    reason = error if isinstance(error, str) else error["message"] if error else first["message"]
     assert str(caught.value) == (f"llm: {flavour} does not know the model 'old-model' ({reason}); model names "
                                  f"retire: update `model` in conf/llm/{flavour}.yaml or override llm.model=...")
     assert [r.status for r in server.requests] == [status, status]  # asked once: no retry, no downgrade
@@ -170,6 +176,35 @@ def test_the_retired_deepseek_chat_names_the_deepseek_preset(monkeypatch):
     assert str(caught.value) == ("llm: deepseek does not know the model 'deepseek-chat' (Model Not Exist); model names "
                                  "retire: update `model` in conf/llm/deepseek.yaml or override llm.model=...")
     assert caught.value.__context__ is None
+
+
+def test_the_retired_gemini_2_5_flash_names_the_gemini_flash_preset(monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    with FakeChatServer(expected_key=KEY, flavour="gemini") as server:
+        llm = load_config(["llm=gemini_flash", f"llm.base_url={server.base_url}", "llm.model=gemini-2.5-flash"]).llm
+        with pytest.raises(ProviderError) as caught:
+            make_writer(llm).write_outline(brief())
+    assert str(caught.value) == (f"llm: gemini_flash does not know the model 'gemini-2.5-flash' "
+                                 f"({GEMINI_NOT_FOUND.format('gemini-2.5-flash')}); model names retire: update `model` "
+                                 f"in conf/llm/gemini_flash.yaml or override llm.model=...")
+    assert caught.value.__context__ is None and len(server.requests) == 1
+
+
+@pytest.mark.parametrize("shape", ["list", "object", "pretty-printed"])
+def test_google_s_unknown_model_error_is_recognised_in_each_body_shape(shape):
+    message = GEMINI_NOT_FOUND.format("gemini-x").replace("v1beta", "v1main")
+    error = {"error": {"code": 404, "message": message, "status": "NOT_FOUND"}}
+    text = {"list": json.dumps([error]), "object": json.dumps(error), "pretty-printed": json.dumps([error], indent=2)}
+    with FakeChatServer(expected_key=KEY) as server:  # Google's error, sent by a plain server: the shape alone counts
+        server.script("outline", lambda r, default: Reply(status=404, error=message, body=json.loads(text[shape])))
+        with pytest.raises(ProviderError) as caught:
+            writer(server, "gemini-x", preset="conf/llm/gemini_flash.yaml").write_outline(brief())
+    assert str(caught.value) == (f"llm: gemini_flash does not know the model 'gemini-x' ({message}); model names "
+                                 f"retire: update `model` in conf/llm/gemini_flash.yaml or override llm.model=...")
+    cut = f"llm gemini-x outline: HTTP 404: {text[shape].replace(chr(10), ' ')[:200]}"  # the error's text alone
+    assert unknown_model_message(404, cut, "gemini-x", "conf/llm/gemini_flash.yaml", server.base_url) is not None
+    other = json.dumps([{"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}}])
+    assert unknown_model_message(404, other, "gemini-x", None, server.base_url) is None  # the model is not named
 
 
 def test_an_unknown_model_without_a_preset_says_the_llm_preset():
@@ -356,6 +391,41 @@ def test_claude_gets_no_response_format_and_json_wrapped_in_prose_is_read(monkey
     assert len(chat) >= 3 and all(r.status == 200 and not r.repair and not format_fields(r.body) for r in chat)
     assert server.flavour.wrapped >= 1  # prose and fences around the JSON, read without a repair round
     assert server.flavour.ignored == ["response_format"]  # only the raw request above sent one
+
+
+def test_anthropic_refuses_a_message_with_empty_content():
+    with FakeChatServer(expected_key=KEY, flavour="anthropic") as server:
+        answers = [post(server, model="claude-sonnet-4-6", messages=[
+            {"role": "user", "content": "Say hello in json."}, {"role": "assistant", "content": text},
+            {"role": "user", "content": "Again."}]) for text in ("", "  \n")]
+    assert answers == [(400, {"type": "error", "error": {"type": "invalid_request_error", "message": message}})
+                       for message in ("messages: text content blocks must be non-empty",
+                                       "messages: text content blocks must contain non-whitespace text")]
+
+
+def test_a_blank_reply_cut_at_max_tokens_is_not_sent_back_as_an_empty_assistant_message():
+    # a reasoning model that spent all of max_tokens thinking: no content, finish_reason=length
+    with FakeChatServer(expected_key=KEY, flavour="anthropic") as server:
+        server.script("outline", content("", finish_reason="length"))
+        outline = writer(server, "claude-sonnet-4-6", structured_output="none").write_outline(brief())
+    assert len(outline.episodes) == 2
+    cut, again = server.requests
+    assert (cut.status, again.status) == (200, 200) and again.repair
+    assert [m["role"] for m in again.messages] == [m["role"] for m in cut.messages] + ["user"]  # no assistant turn
+    assert "previous answer was empty" in again.last and "finish_reason=length" in again.last
+
+
+def test_blank_replies_always_cut_at_max_tokens_end_in_a_hint_to_raise_it():
+    with FakeChatServer(expected_key=KEY, flavour="anthropic") as server:
+        server.always(content("", finish_reason="length"), kind="outline")
+        with pytest.raises(SchemaError) as caught:
+            writer(server, "claude-sonnet-4-6", structured_output="none", max_tokens=60,
+                   repair_rounds=2).write_outline(brief())
+    assert [r.status for r in server.requests] == [200, 200, 200]
+    assert all(m["role"] != "assistant" for r in server.requests for m in r.messages)
+    assert "\n" not in str(caught.value) and "previous answer was empty" in str(caught.value)
+    assert str(caught.value).endswith("the last reply was empty, cut off at max_tokens=60 before any JSON (a reasoning "
+                                      "model may spend them all thinking): raise llm.max_tokens")
 
 
 # --------------------------------------------------------------------------- Ollama and vLLM

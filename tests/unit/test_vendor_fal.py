@@ -20,7 +20,7 @@ from shortdrama.http import RetryPolicy
 from shortdrama.media import probe
 from shortdrama.video.jobs import ChainEntry, EngineSettings, JobEngine
 from shortdrama.video.vendors import adapter
-from shortdrama.video.vendors.base import JobRejected, JobRequest, VendorModel
+from shortdrama.video.vendors.base import JobRejected, JobRequest, VendorModel, data_uri
 from shortdrama.video.vendors.fal import ADAPTER
 
 KEY = "fal-key-id-3b7e:fal-secret-91c4d2"
@@ -72,6 +72,7 @@ def test_a_clip_is_made_through_fal_s_queue_with_the_urls_it_returns(tmp_path, k
     head, data = body["image_url"].split(",", 1)
     assert head == "data:image/png;base64" and base64.b64decode(data) == keyframe.read_bytes()
     assert all(r.authorized for r in fal.requests)  # "Key <FAL_KEY>", or the fake answers 401
+    assert fal.credentials_at_storage == 0  # the key went to the queue only, never to the media host
     ident = fal.request_id(request)
     # IN_QUEUE, IN_PROGRESS, COMPLETED, then the result; status lives under fal-ai/pika, without "/v2.2/...".
     assert [r.path for r in fal.of("status")] == [f"/fal-ai/pika/requests/{ident}/status"] * 3
@@ -98,6 +99,18 @@ def test_the_fake_answers_like_fal_to_a_subpath_or_a_bearer_key(tmp_path, keyfra
     assert bearer.status_code == 401 and "Key" in bearer.json()["detail"]
 
 
+def test_the_queue_answers_202_while_a_request_waits_or_runs(tmp_path, keyframe):
+    # As the real queue: 202 for the submit and for IN_QUEUE / IN_PROGRESS status calls, 200 once completed.
+    with FakeFal(api_key=KEY, default=Outcome(pending_polls=2)) as fal:
+        auth = {"Authorization": f"Key {KEY}"}
+        submitted = httpx.post(f"{fal.base_url}/{PIKA}", headers=auth,
+                               json={"prompt": "p", "image_url": data_uri(keyframe, "keyframe")})
+        answers = [httpx.get(submitted.json()["status_url"], headers=auth) for _ in range(3)]
+    assert submitted.status_code == 202
+    assert [(a.status_code, a.json()["status"]) for a in answers] == [
+        (202, "IN_QUEUE"), (202, "IN_PROGRESS"), (200, "COMPLETED")]
+
+
 def test_a_build_killed_while_polling_resumes_the_same_request(tmp_path, keyframe):
     class Killed(Exception):
         pass
@@ -114,18 +127,32 @@ def test_a_build_killed_while_polling_resumes_the_same_request(tmp_path, keyfram
     assert len(fal.of("status")) == 4  # the resumed run polled the recorded status_url
 
 
-def test_a_lost_submit_reply_names_the_record_and_the_next_run_submits_again(tmp_path, keyframe):
-    # fal takes no idempotency key and lists no requests by ours: the request the lost reply named
-    # cannot be found. The create call is not blindly resent; the error says where it is recorded.
+@pytest.mark.parametrize("choice", ["delete the record", "record the request id"])
+def test_a_lost_submit_reply_stops_every_run_until_the_user_decides(tmp_path, keyframe, choice):
+    # fal takes no idempotency key and lists no requests by ours: the request the lost reply named cannot
+    # be found, and sending it again could pay twice. Runs stop, naming the record and the dashboard, until
+    # the user deletes the record (submit again) or puts the request id into it (poll that request, at the
+    # URLs fal would have returned: the record holds none).
+    path = tmp_path / "jobs" / "clip-0001.json"
     with FakeFal(api_key=KEY) as fal:
         fal.fault("submit", VendorFault(answer_then_reset=True))
-        with pytest.raises(ProviderError) as caught:
-            engine(fal, tmp_path / "jobs").generate(job(keyframe), tmp_path / "clip.mp4")
-        message = str(caught.value)
-        assert str(tmp_path / "jobs" / "clip-0001.json") in message and "fal cannot look the job up" in message
-        assert record(tmp_path / "jobs")["status"] == "submitting" and len(fal.of("submit")) == 1
-        engine(fal, tmp_path / "jobs").generate(job(keyframe), tmp_path / "clip.mp4")
-    assert len(fal.submissions) == 2  # the documented cost of a lost reply: one stray request
+        video = engine(fal, tmp_path / "jobs")
+        for _ in range(2):
+            with pytest.raises(ProviderError) as caught:
+                video.generate(job(keyframe), tmp_path / "clip.mp4")
+            message = str(caught.value)
+            assert str(path) in message and "fal cannot look jobs up" in message and "dashboard" in message
+            assert record(tmp_path / "jobs")["status"] == "submitting"
+            assert len(fal.submissions) == 1 and len(fal.of("submit")) == 1
+        if choice == "delete the record":
+            path.unlink()
+        else:
+            ident = fal.request_id(fal.submissions[0])
+            path.write_text(json.dumps({**record(tmp_path / "jobs"), "job_id": ident, "status": "submitted"}))
+        result = video.generate(job(keyframe), tmp_path / "clip.mp4")
+    assert len(fal.submissions) == (2 if choice == "delete the record" else 1)
+    assert result.job_id == fal.request_id(fal.submissions[-1]) and record(tmp_path / "jobs")["status"] == "completed"
+    assert abs(probe(tmp_path / "clip.mp4").duration - 5.0) < 0.3
 
 
 def test_a_content_policy_refusal_stops_the_chain_a_runner_failure_falls_back(tmp_path, keyframe):
@@ -244,13 +271,30 @@ def test_an_expired_media_url_is_asked_for_again_not_paid_again(tmp_path, keyfra
     assert len(fal.of("result")) == 2
 
 
-def test_a_request_past_the_timeout_is_cancelled(tmp_path, keyframe):
-    with FakeFal(api_key=KEY, default=Outcome(result="stuck")) as fal:
-        with pytest.raises(ProviderError, match="did not complete within 0.05 s"):
-            engine(fal, tmp_path / "jobs", job_timeout_s=0.05).generate(job(keyframe), tmp_path / "c.mp4")
-    [cancel] = fal.of("cancel")
-    assert cancel.method == "PUT" and fal.submissions[0].cancelled
-    assert record(tmp_path / "jobs")["status"] == "timed_out"
+def test_a_queued_request_past_the_timeout_is_cancelled_and_the_next_run_submits_anew(tmp_path, keyframe):
+    # fal removes a request still IN_QUEUE: it never runs, nothing is billed.
+    with FakeFal(api_key=KEY, outcomes={PIKA: [Outcome(result="stuck"), Outcome()]}) as fal:
+        with pytest.raises(ProviderError, match="did not complete within 0.01 s and was cancelled"):
+            engine(fal, tmp_path / "jobs", job_timeout_s=0.01).generate(job(keyframe), tmp_path / "c.mp4")
+        [cancel] = fal.of("cancel")
+        assert cancel.method == "PUT" and fal.submissions[0].cancelled
+        assert record(tmp_path / "jobs")["status"] == "cancelled"
+        result = engine(fal, tmp_path / "jobs").generate(job(keyframe), tmp_path / "c.mp4")
+    assert len(fal.submissions) == 2 and result.job_id == fal.request_id(fal.submissions[1])
+
+
+def test_a_request_in_progress_past_the_timeout_is_polled_again_never_paid_twice(tmp_path, keyframe):
+    # A request IN_PROGRESS only gets a cancellation signal, which the model's app may ignore (the fake's
+    # does): it may still finish and bill, so the next run polls it instead of paying for another.
+    with FakeFal(api_key=KEY, default=Outcome(pending_polls=8)) as fal:
+        with pytest.raises(ProviderError, match="could not cancel it: the next run polls the same job"):
+            engine(fal, tmp_path / "jobs", poll_interval_s=0.1, job_timeout_s=0.5).generate(job(keyframe),
+                                                                                              tmp_path / "c.mp4")
+        ident = fal.request_id(fal.submissions[0])
+        assert record(tmp_path / "jobs")["status"] == "overdue" and fal.cancel_signals == [ident]
+        result = engine(fal, tmp_path / "jobs").generate(job(keyframe), tmp_path / "c.mp4")
+    assert len(fal.submissions) == 1 and result.job_id == ident
+    assert abs(probe(tmp_path / "c.mp4").duration - 5.0) < 0.3
 
 
 def test_resolution_follows_the_render_unless_the_preset_fixes_it(tmp_path, keyframe):

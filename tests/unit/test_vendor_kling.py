@@ -66,6 +66,7 @@ def test_a_clip_is_made_with_kling_s_own_protocol_and_units(tmp_path, keyframe):
     assert "aspect_ratio" not in body and base64.b64decode(body["image"]) == keyframe.read_bytes()
     assert body["external_task_id"] == record(tmp_path / "jobs")["idempotency_key"]
     assert all(r.authorized for r in kling.requests) and not kling.auth_failures
+    assert kling.credentials_at_storage == 0, "the JWT never travels to the storage host"
     assert len(kling.of("poll")) == 3 and kling.downloads == [task.id]
     assert (result.job_id, result.vendor, result.units) == (task.id, "kling", 1.5)
     assert abs(probe(tmp_path / "clip.mp4").duration - 5.0) < 0.3
@@ -137,6 +138,7 @@ def test_parallel_task_limit_429_is_retried_but_arrears_are_final(tmp_path, keyf
                     VendorFault.http(429, kling_error(1302, "rate limit")))
         engine(kling, tmp_path / "jobs", sleep=sleeps.append).generate(job(keyframe), tmp_path / "clip.mp4")
         assert len(kling.submissions) == 1 and len(kling.of("submit")) == 3 and len(sleeps) >= 2
+        assert 0.5 <= sleeps[0] <= 1.0, "the parallel-task limit backs off from 1 s, not the 0.01 s base delay"
         kling.fault("submit", VendorFault.http(429, kling_error(1101, "account in arrears")))
         with pytest.raises(ProviderError, match="code 1101.*KLING_ACCESS_KEY"):
             engine(kling, tmp_path / "jobs2").generate(job(keyframe, key="clip-0002"), tmp_path / "c2.mp4")
@@ -215,3 +217,45 @@ def test_an_expired_download_url_is_asked_for_again_not_paid_again(tmp_path, key
         result = engine(kling, tmp_path / "jobs").generate(job(keyframe), tmp_path / "clip.mp4")
     assert len(kling.submissions) == 1 and result.job_id == kling.submissions[0].id
     assert len(kling.of("poll")) == polls + 1, "the finished task was asked once for a fresh URL"
+
+
+def test_a_task_past_the_timeout_is_polled_again_never_paid_twice(tmp_path, keyframe):
+    # Kling has no cancel call: a task we stop waiting for may still finish and bill.
+    with FakeKling(access_key=ACCESS, secret_key=SECRET, outcomes={"kling-v2-1": [Outcome(result="stuck")]}) as kling:
+        with pytest.raises(ProviderError, match="could not cancel it: the next run polls the same job"):
+            engine(kling, tmp_path / "jobs", job_timeout_s=0.05, poll_interval_s=0.01).generate(
+                job(keyframe), tmp_path / "c.mp4")
+        assert record(tmp_path / "jobs")["status"] == "overdue"
+        polls = len(kling.of("poll"))
+        with pytest.raises(ProviderError, match="did not complete"):
+            engine(kling, tmp_path / "jobs", job_timeout_s=0.05, poll_interval_s=0.01).generate(
+                job(keyframe), tmp_path / "c.mp4")
+    assert len(kling.submissions) == 1 and len(kling.of("poll")) > polls
+
+
+def test_a_task_kling_forgot_is_lost_not_an_unknown_model(tmp_path, keyframe):
+    with FakeKling(access_key=ACCESS, secret_key=SECRET) as kling:
+        kling.fault("poll", VendorFault.http(404, kling_error(1203, "task does not exist")))
+        with pytest.raises(ProviderError, match="HTTP 404") as caught:
+            engine(kling, tmp_path / "jobs").generate(job(keyframe), tmp_path / "c.mp4")
+        assert "model" not in str(caught.value) and record(tmp_path / "jobs")["status"] == "lost"
+        engine(kling, tmp_path / "jobs").generate(job(keyframe), tmp_path / "c.mp4")
+    assert len(kling.submissions) == 2, "a lost task is submitted anew"
+
+
+def test_a_request_refused_before_sending_records_no_job(tmp_path):
+    with FakeKling(access_key=ACCESS, secret_key=SECRET) as kling:
+        with pytest.raises(ProviderError, match="needs the scene's keyframe"):
+            engine(kling, tmp_path / "jobs").generate(
+                JobRequest("clip-0001", "p", 5.0, 720, 1280, 24, 7, None), tmp_path / "c.mp4")
+    assert kling.requests == [] and record(tmp_path / "jobs")["status"] == "not_submitted"
+
+
+def test_a_server_echoing_the_jwt_never_gets_it_into_errors_or_records(tmp_path, keyframe):
+    leaky = VendorFault(status=400, body={"code": 1200, "message": "bad request"}, echo_auth=True)
+    with FakeKling(access_key=ACCESS, secret_key=SECRET) as kling:
+        kling.fault("submit", leaky)
+        with pytest.raises(ProviderError) as caught:
+            engine(kling, tmp_path / "jobs").generate(job(keyframe), tmp_path / "c.mp4")
+    assert "received_authorization" in str(caught.value) and "Bearer ***" in str(caught.value)
+    assert "eyJ" not in str(caught.value) and "eyJ" not in json.dumps(record(tmp_path / "jobs"))

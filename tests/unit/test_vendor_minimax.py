@@ -73,6 +73,7 @@ def test_a_task_is_created_polled_and_its_file_downloaded_at_once(tmp_path, keyf
         result = engine(fake, tmp_path / "jobs", sleep=note_status).generate(clip_job(keyframe), tmp_path / "c.mp4")
     [job] = fake.submissions
     assert all(r.authorized for r in fake.requests)  # the fake answers code 1004 to anything but Bearer <key>
+    assert fake.credentials_at_storage == 0  # the key went to the API only, never to the storage host
     body = job.body
     assert set(body) == {"model", "prompt", "first_frame_image", "duration", "resolution", "prompt_optimizer"}
     assert (body["model"], body["duration"], body["resolution"], body["prompt_optimizer"]) == (HAILUO, 6, "768P", True)
@@ -104,18 +105,89 @@ def test_a_build_killed_while_polling_resumes_the_same_task(tmp_path, keyframe):
     assert_clip(tmp_path / "c.mp4", 6.0)
 
 
-def test_a_lost_create_reply_names_the_job_record_and_the_next_run_submits_again(tmp_path, keyframe):
+@pytest.mark.parametrize("choice", ["delete the record", "record the task id"])
+def test_a_lost_create_reply_stops_every_run_until_the_user_decides(tmp_path, keyframe, choice):
+    # MiniMax takes no idempotency key and cannot find tasks by ours: sending the create again could pay
+    # twice. Runs stop, naming the record and the dashboard, until the user deletes the record (submit
+    # again) or puts the task's id into it (poll that task).
+    path = tmp_path / "jobs" / "clip-0001.json"
     with FakeMiniMax(api_key=KEY) as fake:
         fake.fault("submit", VendorFault(answer_then_reset=True))
         video = engine(fake, tmp_path / "jobs")
-        with pytest.raises(ProviderError) as caught:
-            video.generate(clip_job(keyframe), tmp_path / "c.mp4")
-        assert str(tmp_path / "jobs" / "clip-0001.json") in str(caught.value)
-        assert "minimax cannot look the job up: check its dashboard" in str(caught.value)
-        assert record(tmp_path / "jobs")["status"] == "submitting" and len(fake.of("submit")) == 1
-
+        for _ in range(2):
+            with pytest.raises(ProviderError) as caught:
+                video.generate(clip_job(keyframe), tmp_path / "c.mp4")
+            message = str(caught.value)
+            assert str(path) in message and "minimax cannot look jobs up" in message and "dashboard" in message
+            assert record(tmp_path / "jobs")["status"] == "submitting"
+            assert len(fake.submissions) == 1 and len(fake.of("submit")) == 1
+        if choice == "delete the record":
+            path.unlink()
+        else:
+            path.write_text(json.dumps({**record(tmp_path / "jobs"), "job_id": fake.submissions[0].id,
+                                        "status": "submitted"}))
         result = video.generate(clip_job(keyframe), tmp_path / "c.mp4")
+    assert len(fake.submissions) == (2 if choice == "delete the record" else 1)
+    assert result.job_id == fake.submissions[-1].id and record(tmp_path / "jobs")["status"] == "completed"
+    assert_clip(tmp_path / "c.mp4", 6.0)
+
+
+@pytest.mark.parametrize("code, message", [(1000, "unknown error"), (1001, "request timeout"),
+                                           (1013, "internal service error")])
+def test_an_unsure_error_code_on_create_is_a_doubt_not_a_refusal(tmp_path, keyframe, code, message):
+    # Unlike the rate limit, these codes do not say the task was not made: it may exist (and bill).
+    with FakeMiniMax(api_key=KEY) as fake:
+        fake.fault("submit", VendorFault.http(200, {"task_id": "", **base_resp(code, message)}))
+        video = engine(fake, tmp_path / "jobs")
+        with pytest.raises(ProviderError, match=f"code {code} .*whether it created the task is unknown.*dashboard"):
+            video.generate(clip_job(keyframe), tmp_path / "c.mp4")
+        assert record(tmp_path / "jobs")["status"] == "submitting"
+        with pytest.raises(ProviderError, match="dashboard"):
+            video.generate(clip_job(keyframe), tmp_path / "c.mp4")
+    assert len(fake.of("submit")) == 1  # neither retried nor sent again by the next run
+
+
+def test_a_task_minimax_no_longer_knows_is_lost_and_submitted_anew(tmp_path, keyframe):
+    class Killed(BaseException):
+        pass
+
+    def killing_sleep(seconds: float) -> None:
+        raise Killed
+
+    with FakeMiniMax(api_key=KEY, default=Outcome(pending_polls=2)) as fake:
+        with pytest.raises(Killed):
+            engine(fake, tmp_path / "jobs", sleep=killing_sleep).generate(clip_job(keyframe), tmp_path / "c.mp4")
+        fake.forget(fake.submissions[0].id)  # answered with HTTP 200, base_resp 2013 "task not found"
+        with pytest.raises(ProviderError, match="MiniMax no longer knows it .*2013"):
+            engine(fake, tmp_path / "jobs").generate(clip_job(keyframe), tmp_path / "c.mp4")
+        assert record(tmp_path / "jobs")["status"] == "lost"
+        result = engine(fake, tmp_path / "jobs").generate(clip_job(keyframe), tmp_path / "c.mp4")
     assert len(fake.submissions) == 2 and result.job_id == fake.submissions[1].id
+    assert_clip(tmp_path / "c.mp4", 6.0)
+
+
+def test_a_file_minimax_no_longer_has_is_lost_and_submitted_anew(tmp_path, keyframe):
+    with FakeMiniMax(api_key=KEY, url_ttl_s=-1) as fake:
+        with pytest.raises(ProviderError, match="HTTP 403"):  # the first download URL had expired
+            engine(fake, tmp_path / "jobs").generate(clip_job(keyframe), tmp_path / "c.mp4")
+        fake.url_ttl_s = 60
+        fake.expire_files()  # answered with HTTP 200, base_resp 2013 "file not found"
+        with pytest.raises(ProviderError, match="MiniMax no longer knows it .*file not found"):
+            engine(fake, tmp_path / "jobs").generate(clip_job(keyframe), tmp_path / "c.mp4")
+        assert record(tmp_path / "jobs")["status"] == "lost"
+        result = engine(fake, tmp_path / "jobs").generate(clip_job(keyframe), tmp_path / "c.mp4")
+    assert len(fake.submissions) == 2 and result.job_id == fake.submissions[1].id
+
+
+def test_a_task_past_the_timeout_is_polled_again_never_paid_twice(tmp_path, keyframe):
+    # MiniMax has no cancel call: a task we stop waiting for may still finish and bill.
+    with FakeMiniMax(api_key=KEY, default=Outcome(pending_polls=5)) as fake:
+        with pytest.raises(ProviderError, match="could not cancel it: the next run polls the same job"):
+            engine(fake, tmp_path / "jobs", job_timeout_s=0.03).generate(clip_job(keyframe), tmp_path / "c.mp4")
+        assert record(tmp_path / "jobs")["status"] == "overdue"
+        result = engine(fake, tmp_path / "jobs").generate(clip_job(keyframe), tmp_path / "c.mp4")
+    assert len(fake.submissions) == 1 and result.job_id == fake.submissions[0].id
+    assert_clip(tmp_path / "c.mp4", 6.0)
 
 
 def test_a_sensitive_output_stops_the_chain(tmp_path, keyframe):
@@ -184,7 +256,7 @@ def test_a_length_minimax_does_not_sell_is_refused_before_sending(tmp_path, keyf
     with FakeMiniMax(api_key=KEY) as fake:
         with pytest.raises(ProviderError, match=problem):
             engine(fake, tmp_path / "jobs", options=options).generate(clip_job(keyframe, duration), tmp_path / "c.mp4")
-    assert fake.requests == []
+    assert fake.requests == [] and record(tmp_path / "jobs")["status"] == "not_submitted"
 
 
 def test_an_expired_url_is_retrieved_afresh_by_the_next_run_without_paying_again(tmp_path, keyframe):

@@ -75,6 +75,7 @@ def test_a_prediction_is_created_polled_and_its_clip_downloaded_at_once(tmp_path
     [job] = fake.submissions
     assert [r.path for r in fake.of("submit")] == ["/v1/models/kwaivgi/kling-v2.1/predictions"]
     assert all(r.authorized for r in fake.requests)  # Bearer <token>: the fake answers 401 to anything else
+    assert fake.credentials_at_storage == 0  # the token went to the API only, never to the delivery host
     sent = job.body["input"]
     assert set(sent) == {"prompt", "start_image", "duration", "negative_prompt", "mode"}  # no seed: kling has none
     assert (sent["duration"], sent["mode"], sent["negative_prompt"]) == (5, "standard", "blurry")
@@ -107,21 +108,30 @@ def test_a_build_killed_while_polling_resumes_the_same_prediction(tmp_path, keyf
     assert_clip(tmp_path / "c.mp4", 5.0)
 
 
-def test_a_lost_create_reply_names_the_job_record_and_the_next_run_submits_again(tmp_path, keyframe):
+@pytest.mark.parametrize("choice", ["delete the record", "record the prediction id"])
+def test_a_lost_create_reply_stops_every_run_until_the_user_decides(tmp_path, keyframe, choice):
     # Replicate has no idempotency key and no lookup by our key: the doubt is reported, not guessed away.
+    # Runs stop, naming the record and the dashboard, until the user deletes the record (submit again) or
+    # puts the prediction's id into it (poll that prediction).
+    path = tmp_path / "jobs" / "clip-0001.json"
     with FakeReplicate(token=TOKEN) as fake:
         fake.fault("submit", VendorFault(answer_then_reset=True))
         video = engine(fake, tmp_path / "jobs")
-        with pytest.raises(ProviderError) as caught:
-            video.generate(clip_job(keyframe), tmp_path / "c.mp4")
-        message = str(caught.value)
-        assert str(tmp_path / "jobs" / "clip-0001.json") in message
-        assert "submits again (replicate cannot look the job up: check its dashboard)" in message
-        assert record(tmp_path / "jobs")["status"] == "submitting"
-        assert len(fake.submissions) == 1 and len(fake.of("submit")) == 1  # never resent on a doubt
-
+        for _ in range(2):
+            with pytest.raises(ProviderError) as caught:
+                video.generate(clip_job(keyframe), tmp_path / "c.mp4")
+            message = str(caught.value)
+            assert str(path) in message and "replicate cannot look jobs up" in message and "dashboard" in message
+            assert record(tmp_path / "jobs")["status"] == "submitting"
+            assert len(fake.submissions) == 1 and len(fake.of("submit")) == 1  # never resent on a doubt
+        if choice == "delete the record":
+            path.unlink()
+        else:
+            path.write_text(json.dumps({**record(tmp_path / "jobs"), "job_id": fake.submissions[0].id,
+                                        "status": "submitted"}))
         result = video.generate(clip_job(keyframe), tmp_path / "c.mp4")
-    assert len(fake.submissions) == 2 and result.job_id == fake.submissions[1].id
+    assert len(fake.submissions) == (2 if choice == "delete the record" else 1)
+    assert result.job_id == fake.submissions[-1].id and record(tmp_path / "jobs")["status"] == "completed"
     assert_clip(tmp_path / "c.mp4", 5.0)
 
 
@@ -216,11 +226,23 @@ def test_a_corrupt_download_is_refused(tmp_path, keyframe):
     assert not (tmp_path / "c.mp4").exists() and record(tmp_path / "jobs")["status"] == "bad_output"
 
 
-def test_a_stuck_prediction_is_canceled_at_the_timeout(tmp_path, keyframe):
-    with FakeReplicate(token=TOKEN, default=Outcome(result="stuck")) as fake:
-        with pytest.raises(ProviderError, match="did not complete within 0.05 s"):
+def test_a_stuck_prediction_is_canceled_at_the_timeout_and_the_next_run_submits_anew(tmp_path, keyframe):
+    # Replicate answers the cancel with the prediction, now "canceled": a confirmed stop.
+    with FakeReplicate(token=TOKEN, outcomes={KLING: [Outcome(result="stuck"), Outcome()]}) as fake:
+        with pytest.raises(ProviderError, match="did not complete within 0.05 s and was cancelled"):
             engine(fake, tmp_path / "jobs", job_timeout_s=0.05).generate(clip_job(keyframe), tmp_path / "c.mp4")
-    assert fake.cancels == [fake.submissions[0].id]
+        assert fake.cancels == [fake.submissions[0].id] and record(tmp_path / "jobs")["status"] == "cancelled"
+        result = engine(fake, tmp_path / "jobs").generate(clip_job(keyframe), tmp_path / "c.mp4")
+    assert len(fake.submissions) == 2 and result.job_id == fake.submissions[1].id
+
+
+def test_a_prediction_that_ended_before_the_cancel_is_polled_again_not_paid_again(tmp_path, keyframe):
+    # The cancel crossed the prediction's end: Replicate answers with it "succeeded", which is no stop.
+    with FakeReplicate(token=TOKEN, default=Outcome(result="stuck")) as fake:
+        fake.fault("cancel", VendorFault.http(200, {"id": "any", "status": "succeeded"}))
+        with pytest.raises(ProviderError, match="could not cancel it: the next run polls the same job"):
+            engine(fake, tmp_path / "jobs", job_timeout_s=0.05).generate(clip_job(keyframe), tmp_path / "c.mp4")
+    assert record(tmp_path / "jobs")["status"] == "overdue" and len(fake.submissions) == 1
 
 
 def _clip_spec(duration: float) -> str:

@@ -70,6 +70,7 @@ def test_a_clip_is_made_with_runway_s_own_protocol(tmp_path, keyframe):
     head, data = body["promptImage"].split(",", 1)
     assert head == "data:image/png;base64" and base64.b64decode(data) == keyframe.read_bytes()
     assert all(r.authorized for r in runway.requests)  # "Bearer <key>" and the version header, or no task
+    assert runway.credentials_at_storage == 0  # the key went to the API only, never to the storage host
     # PENDING, THROTTLED (Runway's queue, not an error), RUNNING, then SUCCEEDED: polled through all of them.
     assert len(runway.of("poll")) == 4 and runway.downloads == [task.id]
     assert (result.job_id, result.vendor, result.units) == (runway.task_id(task), "runway", None)
@@ -103,20 +104,32 @@ def test_a_build_killed_while_polling_resumes_the_same_task(tmp_path, keyframe):
     assert len(runway.submissions) == 1 and result.job_id == runway.task_id(runway.submissions[0])
 
 
-def test_a_lost_submit_reply_names_the_record_and_the_next_run_submits_again(tmp_path, keyframe):
+@pytest.mark.parametrize("choice", ["delete the record", "record the task id"])
+def test_a_lost_submit_reply_stops_every_run_until_the_user_decides(tmp_path, keyframe, choice):
     # Runway takes no idempotency key and lists no tasks by ours: the task the lost reply named cannot be
-    # found. The create call is not blindly resent; the error says what happened and where it is recorded.
+    # found, and sending the create again could pay twice. Runs stop, naming the record and the dashboard,
+    # until the user deletes the record (submit again) or puts the task's id into it (poll that task).
+    path = tmp_path / "jobs" / "clip-0001.json"
     with FakeRunway(api_key=KEY) as runway:
         runway.fault("submit", VendorFault(answer_then_reset=True))
-        with pytest.raises(ProviderError) as caught:
-            engine(runway, tmp_path / "jobs").generate(job(keyframe), tmp_path / "clip.mp4")
-        message = str(caught.value)
-        assert str(tmp_path / "jobs" / "clip-0001.json") in message and "submits again" in message
-        assert "runway cannot look the job up" in message
-        assert record(tmp_path / "jobs")["status"] == "submitting"
-        assert len(runway.submissions) == 1 and len(runway.of("submit")) == 1
-        engine(runway, tmp_path / "jobs").generate(job(keyframe), tmp_path / "clip.mp4")
-    assert len(runway.submissions) == 2  # the documented cost of a lost reply: one stray task
+        video = engine(runway, tmp_path / "jobs")
+        for _ in range(2):
+            with pytest.raises(ProviderError) as caught:
+                video.generate(job(keyframe), tmp_path / "clip.mp4")
+            message = str(caught.value)
+            assert str(path) in message and "runway cannot look jobs up" in message and "dashboard" in message
+            assert record(tmp_path / "jobs")["status"] == "submitting"
+            assert len(runway.submissions) == 1 and len(runway.of("submit")) == 1
+        if choice == "delete the record":
+            path.unlink()
+        else:
+            task_id = runway.task_id(runway.submissions[0])
+            path.write_text(json.dumps({**record(tmp_path / "jobs"), "job_id": task_id, "status": "submitted"}))
+        result = video.generate(job(keyframe), tmp_path / "clip.mp4")
+    assert len(runway.submissions) == (2 if choice == "delete the record" else 1)
+    assert result.job_id == runway.task_id(runway.submissions[-1])
+    assert record(tmp_path / "jobs")["status"] == "completed"
+    assert abs(probe(tmp_path / "clip.mp4").duration - 5.0) < 0.3
 
 
 def test_a_safety_failure_stops_the_chain_an_internal_failure_falls_back(tmp_path, keyframe):
@@ -213,12 +226,15 @@ def test_an_expired_output_url_is_asked_for_again_not_paid_again(tmp_path, keyfr
     assert len(runway.submissions) == 1 and result.job_id == runway.task_id(runway.submissions[0])
 
 
-def test_a_task_past_the_timeout_is_cancelled(tmp_path, keyframe):
-    with FakeRunway(api_key=KEY, default=Outcome(result="stuck")) as runway:
-        with pytest.raises(ProviderError, match="did not complete within 0.05 s"):
+def test_a_task_past_the_timeout_is_cancelled_and_the_next_run_submits_anew(tmp_path, keyframe):
+    # Runway's DELETE stops a pending or running task (204): a confirmed stop, nothing more is billed.
+    with FakeRunway(api_key=KEY, outcomes={"gen4_turbo": [Outcome(result="stuck"), Outcome()]}) as runway:
+        with pytest.raises(ProviderError, match="did not complete within 0.05 s and was cancelled"):
             engine(runway, tmp_path / "jobs", job_timeout_s=0.05).generate(job(keyframe), tmp_path / "c.mp4")
-    assert len(runway.of("cancel")) == 1 and runway.submissions[0].cancelled
-    assert record(tmp_path / "jobs")["status"] == "timed_out"
+        assert len(runway.of("cancel")) == 1 and runway.submissions[0].cancelled
+        assert record(tmp_path / "jobs")["status"] == "cancelled"
+        result = engine(runway, tmp_path / "jobs").generate(job(keyframe), tmp_path / "c.mp4")
+    assert len(runway.submissions) == 2 and result.job_id == runway.task_id(runway.submissions[1])
 
 
 def test_prompts_are_cut_to_1000_utf16_units_at_a_word(tmp_path, keyframe):

@@ -6,10 +6,11 @@ import base64
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from PIL import Image
 
-from fakes.seedance_server import FakeArk, ark_error
+from fakes.seedance_server import NOT_CANCELLABLE, PATH, FakeArk, ark_error
 from fakes.vendor_base import Outcome, VendorFault
 from shortdrama.calls import produce_clip
 from shortdrama.config import BudgetConfig, load_config
@@ -72,6 +73,7 @@ def test_a_task_is_created_with_text_commands_polled_and_downloaded_at_once(tmp_
         result = engine(fake, tmp_path / "jobs", sleep=note_status).generate(clip_job(keyframe), tmp_path / "c.mp4")
     [job] = fake.submissions
     assert all(r.authorized for r in fake.requests)  # the fake answers 401 to anything but Bearer <key>
+    assert fake.credentials_at_storage == 0  # the key went to Ark only, never to the storage host
     assert job.body["model"] == PRO
     text, image = job.body["content"]
     assert text == {"type": "text", "text": "Mara opens the letter; close-up --ratio 9:16 --resolution 720p "
@@ -112,18 +114,31 @@ def test_a_build_killed_while_polling_resumes_the_same_task(tmp_path, keyframe):
     assert len(fake.of("poll")) == 4
 
 
-def test_a_lost_create_reply_names_the_job_record_and_the_next_run_submits_again(tmp_path, keyframe):
+@pytest.mark.parametrize("choice", ["delete the record", "record the task id"])
+def test_a_lost_create_reply_stops_every_run_until_the_user_decides(tmp_path, keyframe, choice):
+    # Ark takes no idempotency key and cannot find tasks by ours: sending the create again could pay twice.
+    # Runs stop, naming the record and the dashboard, until the user deletes the record (submit again) or
+    # puts the task's id into it (poll that task).
+    path = tmp_path / "jobs" / "clip-0001.json"
     with FakeArk(api_key=KEY) as fake:
         fake.fault("submit", VendorFault(answer_then_reset=True))
         video = engine(fake, tmp_path / "jobs")
-        with pytest.raises(ProviderError) as caught:
-            video.generate(clip_job(keyframe), tmp_path / "c.mp4")
-        assert str(tmp_path / "jobs" / "clip-0001.json") in str(caught.value)
-        assert "seedance cannot look the job up: check its dashboard" in str(caught.value)
-        assert record(tmp_path / "jobs")["status"] == "submitting" and len(fake.of("submit")) == 1
-
+        for _ in range(2):
+            with pytest.raises(ProviderError) as caught:
+                video.generate(clip_job(keyframe), tmp_path / "c.mp4")
+            message = str(caught.value)
+            assert str(path) in message and "seedance cannot look jobs up" in message and "dashboard" in message
+            assert record(tmp_path / "jobs")["status"] == "submitting"
+            assert len(fake.submissions) == 1 and len(fake.of("submit")) == 1
+        if choice == "delete the record":
+            path.unlink()
+        else:
+            path.write_text(json.dumps({**record(tmp_path / "jobs"), "job_id": fake.submissions[0].id,
+                                        "status": "submitted"}))
         result = video.generate(clip_job(keyframe), tmp_path / "c.mp4")
-    assert len(fake.submissions) == 2 and result.job_id == fake.submissions[1].id
+    assert len(fake.submissions) == (2 if choice == "delete the record" else 1)
+    assert result.job_id == fake.submissions[-1].id and record(tmp_path / "jobs")["status"] == "completed"
+    assert_clip(tmp_path / "c.mp4", 5.0)
 
 
 def test_a_sensitive_output_stops_the_chain(tmp_path, keyframe):
@@ -193,11 +208,47 @@ def test_an_invalid_parameter_is_a_clear_final_error(tmp_path, keyframe):
     assert len(fake.of("submit")) == 1
 
 
-def test_a_stuck_task_is_cancelled_at_the_timeout(tmp_path, keyframe):
-    with FakeArk(api_key=KEY, default=Outcome(result="stuck")) as fake:
-        with pytest.raises(ProviderError, match="did not complete within 0.05 s"):
-            engine(fake, tmp_path / "jobs", job_timeout_s=0.05).generate(clip_job(keyframe), tmp_path / "c.mp4")
-    assert fake.cancels == [fake.submissions[0].id]
+def test_a_queued_task_past_the_timeout_is_cancelled_and_the_next_run_submits_anew(tmp_path, keyframe):
+    with FakeArk(api_key=KEY, outcomes={PRO: [Outcome(result="stuck"), Outcome()]}) as fake:
+        with pytest.raises(ProviderError, match="did not complete within 0.01 s and was cancelled"):
+            engine(fake, tmp_path / "jobs", job_timeout_s=0.01).generate(clip_job(keyframe), tmp_path / "c.mp4")
+        assert record(tmp_path / "jobs")["vendor_status"] == "queued"
+        assert fake.cancels == [fake.submissions[0].id] and record(tmp_path / "jobs")["status"] == "cancelled"
+        result = engine(fake, tmp_path / "jobs").generate(clip_job(keyframe), tmp_path / "c.mp4")
+    assert len(fake.submissions) == 2 and result.job_id == fake.submissions[1].id
+
+
+@pytest.mark.parametrize("when", ["running at the last poll", "started running before the cancel"])
+def test_a_running_task_past_the_timeout_is_polled_again_never_paid_twice(tmp_path, keyframe, when):
+    # Ark cancels only queued tasks: a running one finishes and bills, so the next run waits for it. A task
+    # the last poll found running gets no DELETE (that call deletes a task that has just finished); one that
+    # started running since is refused by Ark.
+    with FakeArk(api_key=KEY, default=Outcome(pending_polls=8)) as fake:
+        timeout = 0.5 if when == "running at the last poll" else 0.01
+        if when == "started running before the cancel":
+            status, code = NOT_CANCELLABLE
+            fake.fault("cancel", VendorFault.http(status, ark_error(code, "The task is running.")))
+        with pytest.raises(ProviderError, match="could not cancel it: the next run polls the same job"):
+            engine(fake, tmp_path / "jobs", poll_interval_s=0.1, job_timeout_s=timeout).generate(
+                clip_job(keyframe), tmp_path / "c.mp4")
+        assert record(tmp_path / "jobs")["status"] == "overdue" and fake.cancels == []
+        assert len(fake.of("cancel")) == (0 if when == "running at the last poll" else 1)
+        result = engine(fake, tmp_path / "jobs").generate(clip_job(keyframe), tmp_path / "c.mp4")
+    assert len(fake.submissions) == 1 and result.job_id == fake.submissions[0].id
+    assert_clip(tmp_path / "c.mp4", 5.0)
+
+
+def test_the_fake_refuses_to_cancel_a_running_task_and_deletes_a_finished_one(keyframe):
+    with FakeArk(api_key=KEY, default=Outcome(pending_polls=2)) as fake:
+        task = fake.create_job(PRO, 5.0, {})
+        fake.commands[task.id] = {}
+        url, auth = f"{fake.base_url}{PATH}/{task.id}", {"Authorization": f"Bearer {KEY}"}
+        assert [httpx.get(url, headers=auth).json()["status"] for _ in range(2)] == ["queued", "running"]
+        refused = httpx.delete(url, headers=auth)
+        assert (refused.status_code, refused.json()["error"]["code"]) == NOT_CANCELLABLE
+        assert httpx.get(url, headers=auth).json()["status"] == "succeeded"
+        assert httpx.delete(url, headers=auth).status_code == 200
+        assert httpx.get(url, headers=auth).status_code == 404  # Ark's DELETE removes a finished task
 
 
 def test_an_expired_url_is_fetched_fresh_by_the_next_run_without_paying_again(tmp_path, keyframe):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -160,20 +161,26 @@ def test_every_model_failing_names_each_error(tmp_path):
     assert not (tmp_path / "clip.mp4").exists()
 
 
-def test_a_stuck_job_times_out_and_a_later_run_resubmits(tmp_path):
+def test_a_job_that_times_out_uncancelled_is_polled_again_never_paid_twice(tmp_path):
+    # The gateway has no cancel call: a timed-out job may still finish and bill, so a rerun polls it.
     script = Script(models={"model-a": [Behaviour(outcome="stuck"), Behaviour()]})
     with FakeVideoServer(script) as server:
         video = JobApiVideo(make_settings(server, job_timeout_s=0.3), tmp_path / "jobs")
-        with pytest.raises(ProviderError, match=r"job job-0001 on model-a did not complete within 0.3 s"):
+        with pytest.raises(ProviderError, match=r"job job-0001 on model-a did not complete within 0.3 s.*"
+                                                r"could not cancel it: the next run polls the same job"):
             video.generate(make_job(), tmp_path / "clip.mp4")
         rec = record(tmp_path / "jobs")
-        assert (rec["status"], rec["job_id"]) == ("timed_out", "job-0001")
-        assert server.poll_count("job-0001") >= 2
-        assert not (tmp_path / "clip.mp4").exists()
+        assert (rec["status"], rec["job_id"]) == ("overdue", "job-0001")
+        polls = server.poll_count("job-0001")
+        assert polls >= 2 and not (tmp_path / "clip.mp4").exists()
 
-        result = video.generate(make_job(), tmp_path / "clip.mp4")  # a timed-out job is terminal
+        with pytest.raises(ProviderError, match="did not complete"):
+            video.generate(make_job(), tmp_path / "clip.mp4")
+        assert server.poll_count("job-0001") > polls and len(server.submissions) == 1
+
+        (tmp_path / "jobs" / "clip-0001.json").unlink()  # the user gives the job up, as the message says
+        result = video.generate(make_job(), tmp_path / "clip.mp4")
     assert result.job_id == "job-0002" and len(server.submissions) == 2
-    assert record(tmp_path / "jobs")["history"][-1]["status"] == "timed_out"
 
 
 def test_a_stuck_job_ends_even_when_the_injected_sleep_does_not_sleep(tmp_path):
@@ -368,3 +375,14 @@ def test_a_key_echoed_in_a_job_error_is_kept_out_of_record_and_message(tmp_path)
     assert KEY not in str(caught.value) and "Bearer ***" in str(caught.value)
     text = (tmp_path / "jobs" / "clip-0001.json").read_text()
     assert KEY not in text and json.loads(text)["status"] == "failed"
+
+
+def test_each_model_of_the_chain_is_asked_for_a_length_it_sells(tmp_path):
+    # A 3 s scene: the first model sells 5 and 10 s clips, its fallback (another vendor) 6 and 10 s.
+    script = Script(models={"model-a": Behaviour(outcome="failed")})
+    with FakeVideoServer(script) as server:
+        chain, settings = make_settings(server, "model-a", "model-b")
+        chain = (replace(chain[0], sellable=(5.0, 10.0)), replace(chain[1], sellable=(6.0, 10.0)))
+        result = JobEngine(chain, settings, tmp_path / "jobs").generate(make_job(duration=3.0), tmp_path / "clip.mp4")
+    assert [s.body["duration"] for s in server.submissions] == [5.0, 6.0] and result.model == "model-b"
+    assert_clip(tmp_path / "clip.mp4", 6.0)

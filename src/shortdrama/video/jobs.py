@@ -14,8 +14,9 @@ import json
 import logging
 import math
 import re
+import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -32,7 +33,7 @@ from .vendors.base import JobRejected, JobRequest, Keys, Session, Submitted, Ven
 log = logging.getLogger(__name__)
 
 # A record in one of these states names a job that can no longer deliver the clip; the next run submits anew.
-TERMINAL = frozenset({"failed", "timed_out", "lost", "bad_output", "rejected", "not_submitted"})
+TERMINAL = frozenset({"failed", "cancelled", "lost", "bad_output", "rejected", "not_submitted"})
 # The key names a file in job_dir, so it must not be able to climb out of it.
 _SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 _MAX_HISTORY = 20  # earlier jobs kept in a record, for the user reading why a clip cost what it did
@@ -42,6 +43,9 @@ _MAX_HISTORY = 20  # earlier jobs kept in a record, for the user reading why a c
 class ChainEntry:
     adapter: VendorAdapter
     model: VendorModel
+    # The clip lengths this model sells (pricing.billing_seconds): a 3 s scene is bought as the 5 s (or,
+    # from a vendor selling 6 and 10 s, the 6 s) clip. Empty: the scene's own length.
+    sellable: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,8 @@ class JobEngine:
         for index in range(start, len(self.chain)):
             entry = self.chain[index]
             session = self._session(entry, keys[index])
-            rec, resume = self._job_for(entry, session, job, resume, history), None
+            entry_job = _bought(job, entry)
+            rec, resume = self._job_for(entry, session, entry_job, resume, history), None
             try:
                 state_units, video_url = self._poll(entry, session, rec)
             except _ModelFailed as failure:
@@ -133,7 +138,7 @@ class JobEngine:
                             self._redact(str(failure)), "; falling back" if index + 1 < len(self.chain) else "")
                 history = [*rec.pop("history"), rec]
                 continue
-            self._download(entry, session, rec, video_url, job, out_path)
+            self._download(entry, session, rec, video_url, entry_job, out_path)
             return JobOutcome(job_id=rec["job_id"], model=entry.model.model, vendor=entry.adapter.name,
                               attempts=len(errors) + 1, units=state_units)
         raise ProviderError(f"video job {job.key}: every model in the chain failed: {'; '.join(errors)}")
@@ -149,36 +154,48 @@ class JobEngine:
         rec: dict[str, Any] = {"key": job.key, "vendor": entry.adapter.name, "model": model.model,
                                "base_url": model.base_url, "history": history[-_MAX_HISTORY:]}
         if resume is not None:  # killed while submitting: the vendor may or may not hold a job
-            idempotency_key = resume.get("idempotency_key") or _idempotency_key(job.key, model.model, len(history))
+            idempotency_key = resume.get("idempotency_key") or _idempotency_key(job.key, model.model)
             found = self._recover(entry, session, job, idempotency_key)
             if found is not None:
                 return self._submitted(rec, idempotency_key, found, recovered=True)
+            if not (entry.adapter.supports_recovery or entry.adapter.idempotent_submit):
+                raise ProviderError(self._unknown_submit_message(entry, job))
             log.warning("video %s: an earlier run was killed while submitting %s and %s; submitting again",
                         model.model, job.key, "the vendor holds no such job" if entry.adapter.supports_recovery
-                        else f"{entry.adapter.name} offers no way to find that job (it may have been billed)")
+                        else "the vendor deduplicates by our idempotency key")
         else:
-            idempotency_key = _idempotency_key(job.key, model.model, len(history))
+            idempotency_key = _idempotency_key(job.key, model.model)
         rec.update(status="submitting", idempotency_key=idempotency_key, submitted_at=_now())
         self._save(rec)
-        recovered = False
+        sends_before = session_sends(session)
         try:
-            submitted = entry.adapter.submit(session, job, idempotency_key)
+            submitted, recovered = entry.adapter.submit(session, job, idempotency_key), False
+        except JobRejected as rejected:
+            self._update(rec, status="not_submitted", error=one_line(self._redact(str(rejected))))
+            raise
         except ProviderHTTPError as error:
-            if not error.maybe_accepted:
+            if not error.maybe_accepted:  # the vendor answered a refusal: no job exists
                 self._update(rec, status="not_submitted", error=one_line(self._redact(str(error))))
                 raise
             found = self._recover(entry, session, job, idempotency_key)
             if found is None:
-                raise ProviderError(
-                    f"{self._redact(str(error))}; the job record {self.job_dir / (job.key + '.json')} keeps the "
-                    f"state 'submitting', and the next run " + (
-                        "looks the job up before submitting again" if entry.adapter.supports_recovery else
-                        f"submits again ({entry.adapter.name} cannot look the job up: check its dashboard)")) from None
+                raise ProviderError(f"{self._redact(str(error))}; " + (
+                    "the next run looks the job up before submitting again" if entry.adapter.supports_recovery
+                    else self._unknown_submit_message(entry, job))) from None
             submitted, recovered = found, True
-        except JobRejected as rejected:
-            self._update(rec, status="not_submitted", error=one_line(self._redact(str(rejected))))
+        except ShortDramaError as error:
+            # Raised by the adapter itself: before anything was sent (a length the model does not sell, an
+            # unreadable keyframe), nothing exists; after an accepted create, a job may exist unseen.
+            if session_sends(session) == sends_before or session_last_refused(session):
+                self._update(rec, status="not_submitted", error=one_line(self._redact(str(error))))
             raise
         return self._submitted(rec, idempotency_key, submitted, recovered=recovered)
+
+    def _unknown_submit_message(self, entry: ChainEntry, job: JobRequest) -> str:
+        vendor, record = entry.adapter.name, self.job_dir / f"{job.key}.json"
+        return (f"an earlier attempt may have created (and been billed for) a {vendor} job for this clip, and {vendor} "
+                f"cannot look jobs up by our key: check {vendor}'s dashboard; if the job is there, put its id into "
+                f"{record} as \"job_id\" with \"status\": \"submitted\"; otherwise delete {record} to submit again")
 
     def _recover(self, entry: ChainEntry, session: Session, job: JobRequest, idempotency_key: str) -> Submitted | None:
         if not entry.adapter.supports_recovery:
@@ -235,13 +252,21 @@ class JobEngine:
             if polls == max_polls or time.monotonic() + interval > deadline:
                 break
             self._sleep(interval)
-        self._update(rec, status="timed_out", error=f"not complete within {timeout:g} s")
         try:
-            entry.adapter.cancel(session, rec)
-        except ShortDramaError as error:  # best effort: the timeout is the error to report
+            cancelled = bool(entry.adapter.cancel(session, rec))
+        except ShortDramaError as error:  # the timeout is the error to report
             log.warning("video %s: could not cancel job %s (%s)", model, rec["job_id"], self._redact(str(error)))
-        raise ProviderError(f"video job {rec['job_id']} on {model} did not complete within {timeout:g} s "
-                            f"(the job record says timed_out; the next run submits again)")
+            cancelled = False
+        if cancelled:
+            self._update(rec, status="cancelled", error=f"not complete within {timeout:g} s; cancelled")
+            raise ProviderError(f"video job {rec['job_id']} on {model} did not complete within {timeout:g} s and "
+                                f"was cancelled (the next run submits a new one)")
+        # Not cancelled, so it may still finish and bill: the next run polls this job again, never a new one.
+        self._update(rec, status="overdue", error=f"not complete within {timeout:g} s")
+        raise ProviderError(f"video job {rec['job_id']} on {model} did not complete within {timeout:g} s and "
+                            f"{entry.adapter.name} could not cancel it: the next run polls the same job again "
+                            f"(raise video.job_timeout_s, or delete {self.job_dir / (rec['key'] + '.json')} "
+                            f"to give it up and pay for a new one)")
 
     # -- download ------------------------------------------------------------------------------------
 
@@ -322,27 +347,40 @@ class JobEngine:
 
     def _session(self, entry: ChainEntry, keys: Keys) -> Session:
         session: Session
+        counts = {"sends": 0, "refused": False}
 
         def send(method: str, url: str, *, what: str, judge: Any = None, resend: bool = True,
                  headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
+            counts["sends"] += 1
+            counts["refused"] = False
             try:
                 return request(self._client, method, url, policy=self.settings.retry, what=what, sleep=self._sleep,
                                judge=judge, resend=resend, headers={**entry.adapter.headers(session), **(headers or {})},
                                **kwargs)
+            except ProviderHTTPError as error:
+                counts["refused"] = not error.maybe_accepted and error.status is not None
+                raise
             except httpx.HTTPError as error:  # what the retrying request does not turn into a ProviderError
                 raise ProviderError(f"{what}: {type(error).__name__}") from None
 
+        send.counts = counts  # type: ignore[attr-defined]
         session = Session(entry=entry.model, keys=keys, send=send)
         return session
 
     def _redact(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "***")
-        return text
+        # A signed token (Kling's JWT) is a credential too, though no environment variable holds it.
+        return _AUTH_VALUE.sub(r"\1 ***", text)
 
     def _chain_index(self, record: dict) -> int | None:
+        """The chain entry a record's job belongs to. The address is operational (a proxy, another region):
+        a changed base_url must not abandon a live job, so vendor and model decide."""
         for index, entry in enumerate(self.chain):
-            if entry.model.model == record.get("model") and entry.model.base_url == record.get("base_url"):
+            if entry.model.model != record.get("model"):
+                continue
+            vendor = record.get("vendor")
+            if vendor == entry.adapter.name or (vendor is None and entry.model.base_url == record.get("base_url")):
                 return index
         return None
 
@@ -366,16 +404,39 @@ class JobEngine:
         self._save(rec)
 
 
+_AUTH_VALUE = re.compile(r"\b(Bearer|Key)\s+[A-Za-z0-9._~+/=-]{8,}")
+
+
+def session_sends(session: Session) -> int:
+    return session.send.counts["sends"]  # type: ignore[attr-defined]
+
+
+def session_last_refused(session: Session) -> bool:
+    """The last request got a final HTTP error answer: the server saw it and refused it."""
+    return session.send.counts["refused"]  # type: ignore[attr-defined]
+
+
+def _bought(job: JobRequest, entry: ChainEntry) -> JobRequest:
+    if not entry.sellable:
+        return job
+    fits = [length for length in sorted(entry.sellable) if length >= job.duration - 1e-6]
+    if not fits:
+        raise ProviderError(f"scene lasts {job.duration:g} s but {entry.model.model} sells clips of at most "
+                            f"{max(entry.sellable):g} s: shorten or split the scene")
+    return replace(job, duration=fits[0])
+
+
 class _ModelFailed(Exception):
     """The vendor reported the job failed in a way a cheaper model may not: the chain moves on."""
 
 
-def _idempotency_key(key: str, model: str, earlier: int) -> str:
-    # Stable for this request, model and attempt; `earlier` makes a deliberate resubmission a new key.
-    # Short and plain: vendors cap external ids (Kling: letters, digits, - and _).
-    digest = re.sub(r"[^A-Za-z0-9]", "", key)[:40]
+def _idempotency_key(key: str, model: str) -> str:
+    """A fresh id for one submission, saved in the record before the create request is sent: a resumed
+    run sends or looks up the same one, while a deliberate resubmission (a failed job, a deleted record)
+    gets a new one. Short and plain: vendors cap external ids (Kling: letters, digits, - and _)."""
+    digest = re.sub(r"[^A-Za-z0-9]", "", key)[:32]
     model_part = re.sub(r"[^A-Za-z0-9]", "", model)[:16]
-    return f"sd-{digest}-{model_part}-{earlier}"
+    return f"sd-{digest}-{model_part}-{secrets.token_hex(4)}"
 
 
 def _decoded_seconds(path: Path) -> float | None:

@@ -13,7 +13,9 @@ Every reply is asked for in the provider's structured output mode (`structured.p
 JSON (fences and surrounding prose stripped), validated, and on failure sent back with the list of
 problems for a bounded number of repair rounds. Provider quirks handled here: a blank reply
 (DeepSeek's JSON mode) is asked again unchanged; a reply cut off at max_tokens goes back with a
-request for a shorter, complete answer; a refusal (OpenAI structured outputs) and a model name the
+request for a shorter, complete answer (a blank one, from a reasoning model that spent max_tokens
+thinking, is not sent back: Anthropic-compatible endpoints refuse an empty assistant message with
+HTTP 400, so only the request goes); a refusal (OpenAI structured outputs) and a model name the
 provider does not know (names retire) end in one line that says what to change. The API key is read
 from the environment variable the settings name and travels only in the Authorization header.
 """
@@ -41,6 +43,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CRITIC_MAX_TEMPERATURE = 0.2  # a reviewer should be steady; the writers keep the configured temperature
+CUT_OFF = "the reply was cut off at the token limit (finish_reason=length); the JSON is incomplete"
+CUT_OFF_BLANK = ("your previous answer was empty: the token limit was reached (finish_reason=length) before any "
+                 "of the JSON was written; keep any reasoning short")
 
 
 @dataclass(frozen=True)
@@ -179,24 +184,31 @@ class OpenAICompatWriter:
         """Ask, parse and validate; send the problems back for up to `repair_rounds` repairs."""
         conversation = list(messages)
         problems: list[str] = []
-        truncated = False
+        truncated = blank = False
         for attempt in range(self.settings.repair_rounds + 1):
             reply = self._ask(conversation, what, task, temperature)
-            truncated = reply.finish_reason == "length"
+            truncated, blank = reply.finish_reason == "length", not reply.content.strip()
             try:
                 if truncated:
-                    raise UnusableReply(["the reply was cut off at the token limit (finish_reason=length); "
-                                         "the JSON is incomplete"])
+                    raise UnusableReply([CUT_OFF_BLANK if blank else CUT_OFF])
                 return parse(extract_json(reply.content))
             except UnusableReply as unusable:
                 problems = unusable.problems
             if attempt < self.settings.repair_rounds:
                 log.warning("%s: unusable reply (%s); repair %d/%d", what, one_line("; ".join(problems), 300),
                             attempt + 1, self.settings.repair_rounds)
-                conversation += [{"role": "assistant", "content": reply.content},
-                                 prompts.repair_message(problems[:MAX_LISTED_PROBLEMS], truncated)]
-        hint = (f"; the last reply was cut off at max_tokens={self.settings.max_tokens}: raise llm.max_tokens "
-                f"(or lower llm.scene_batch_size)" if truncated else "")
+                # Never an assistant turn with blank content (Anthropic-compatible endpoints answer HTTP 400):
+                # a blank reply is left out and the repair request alone says it was empty.
+                answer = [] if blank else [{"role": "assistant", "content": reply.content}]
+                conversation += [*answer, prompts.repair_message(problems[:MAX_LISTED_PROBLEMS], truncated)]
+        if truncated and blank:
+            hint = (f"; the last reply was empty, cut off at max_tokens={self.settings.max_tokens} before any JSON "
+                    f"(a reasoning model may spend them all thinking): raise llm.max_tokens")
+        elif truncated:
+            hint = (f"; the last reply was cut off at max_tokens={self.settings.max_tokens}: raise llm.max_tokens "
+                    f"(or lower llm.scene_batch_size)")
+        else:
+            hint = ""
         raise SchemaError(one_line(f"{what}: no valid reply from {self.settings.model} after "
                                     f"{self.settings.repair_rounds} repair rounds: " + "; ".join(problems) + hint))
 
@@ -256,8 +268,9 @@ class OpenAICompatWriter:
                 return self._post(payload, label)
             except ProviderHTTPError as error:
                 status, text = error.status, str(error)
-                missing = unknown_model_message(status, text, self.settings.model, self.settings.preset,
-                                                self.settings.base_url)
+                # the whole body where there is one: the error's text keeps only its first 200 characters
+                missing = unknown_model_message(status, self._redact(error.body) or text, self.settings.model,
+                                                self.settings.preset, self.settings.base_url)
                 if missing is None:
                     if not (self._mode != "none" and status == 400 and rejects_mode(text)):
                         raise

@@ -135,12 +135,14 @@ _BODY = re.compile(r"HTTP \d{3}: (.*)$", re.S)
 _QUOTED = re.compile(r'"message"\s*:\s*"((?:[^"\\]|\\.)*)')  # the closing quote may be cut off
 _QUOTED_ERROR = re.compile(r'"error"\s*:\s*"((?:[^"\\]|\\.)*)')
 _MISSING_MODEL = re.compile(r"model_not_found|model not exist|not_found_error[^}]*model:|"
-                            r"model\W+\S+?\W+(?:does not exist|not found)", re.I)
+                            r"model\W+\S+?\W+(?:does not exist|not found)|models/\S+ is not found", re.I)
+_NOT_FOUND = re.compile(r'"status"\s*:\s*"NOT_FOUND"')  # Google's status; with the model named, the model is missing
 
 
 def provider_message(error_text: str) -> str:
     """The provider's own words out of a ProviderHTTPError's text, whatever shape its error body has:
-    {"error": {"message"}} (OpenAI, DeepSeek, Anthropic), {"error": "..."} (Ollama), {"message"} (vLLM)."""
+    {"error": {"message"}} (OpenAI, DeepSeek, Anthropic), {"error": "..."} (Ollama), {"message"} (vLLM), and
+    Google's {"error": {"code", "message", "status"}}, sometimes inside a list: [{"error": {...}}]."""
     match = _BODY.search(error_text)
     body = match.group(1).strip() if match else error_text
     try:
@@ -148,6 +150,8 @@ def provider_message(error_text: str) -> str:
     except ValueError:
         found = _QUOTED.search(body) or _QUOTED_ERROR.search(body)  # a body cut at 200 characters
         return found.group(1).replace('\\"', '"') if found else body
+    if isinstance(data, list) and data:
+        data = data[0]
     error = data.get("error", data) if isinstance(data, dict) else data
     if isinstance(error, dict):
         return str(error.get("message") or error.get("type") or body)
@@ -156,8 +160,10 @@ def provider_message(error_text: str) -> str:
 
 def unknown_model_message(status: int | None, error_text: str, model: str, preset: str | None,
                           base_url: str) -> str | None:
-    """The one-line error for a model name the provider does not know (names retire), or None."""
-    if status not in (400, 404) or not _MISSING_MODEL.search(error_text):
+    """The one-line error for a model name the provider does not know (names retire), or None.
+    `error_text` is the error's text or, better, the whole error body (Google's is longer than 200 characters)."""
+    missing = _MISSING_MODEL.search(error_text) or (_NOT_FOUND.search(error_text) and model in error_text)
+    if status not in (400, 404) or not missing:
         return None
     who = Path(preset).stem if preset else urlsplit(base_url).hostname or base_url
     where = preset or "the llm preset"

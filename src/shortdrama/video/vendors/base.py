@@ -99,6 +99,9 @@ class Session:
 class VendorAdapter(Protocol):
     name: str  # the provider name in conf/video/*.yaml ("kling")
     supports_recovery: bool  # True when `recover` can find a job whose submit reply was lost
+    # True when the vendor deduplicates a create request sent again with the same idempotency key (the
+    # seed's gateway): then a create whose reply was lost may simply be sent again.
+    idempotent_submit: bool = False
 
     def headers(self, session: Session) -> dict[str, str]:
         """Authentication and required headers for requests to the vendor's API (not to its CDN)."""
@@ -114,8 +117,10 @@ class VendorAdapter(Protocol):
     def poll(self, session: Session, record: Mapping[str, Any]) -> JobState:
         """The job's state now. `record` holds "job_id" and the `extra` of `Submitted`."""
 
-    def cancel(self, session: Session, record: Mapping[str, Any]) -> None:
-        """Best effort: stop a job the engine gave up on (a timeout), so it is not billed further."""
+    def cancel(self, session: Session, record: Mapping[str, Any]) -> bool:
+        """Stop a job the engine gave up on (a timeout). True only when the vendor confirmed it stopped:
+        otherwise the job may still finish and bill, so the engine keeps polling it on the next run
+        instead of paying for a new one."""
 
     def validate_options(self, options: Mapping[str, Any]) -> None:
         """Raise ValueError naming the bad option; called when the configuration is validated."""

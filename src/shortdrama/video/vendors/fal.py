@@ -3,18 +3,22 @@
     POST {base}/{model}        the model's own input, e.g. Pika 2.2 image-to-video:
                                {prompt, image_url (a data URI is accepted), negative_prompt, seed,
                                 resolution "720p"|"1080p", duration 5|10}
-                               -> {request_id, status_url, response_url, cancel_url, queue_position}
+                               -> 202 {request_id, status_url, response_url, cancel_url, queue_position}
     GET  {status_url}          -> {status: IN_QUEUE (queue_position) | IN_PROGRESS | COMPLETED, error?, error_type?}
+                                  (202 while queued or in progress, 200 when completed: any 2xx is a status)
     GET  {response_url}        -> the model's output {video: {url, content_type, file_size}, seed?},
                                   or 422/500 {"detail": ...} when the request failed
-    PUT  {cancel_url}          -> 202 {status: CANCELLATION_REQUESTED}
+    PUT  {cancel_url}          -> 202 {status: CANCELLATION_REQUESTED}: a queued request is removed, one in
+                                  progress only signalled; 400 {status: ALREADY_COMPLETED}
 
 A model id is "owner/app[/subpath]" ("fal-ai/pika/v2.2/image-to-video"); the status, result and cancel
 URLs live under "owner/app" without the subpath, so the adapter uses the URLs fal returns (kept in the
 job record: they are not secrets) instead of building them, and sends the key only to URLs of the
 base_url's origin. Authentication is `Authorization: Key <FAL_KEY>` (not Bearer). fal takes no
 idempotency key and cannot list requests by anything of ours: a submit whose reply was lost cannot be
-found again (supports_recovery False; the create call is resent only when it surely did not arrive).
+found again (supports_recovery False; the create call is resent only when it surely did not arrive,
+and the engine then asks the user to check fal's request history). A request id put into the job record
+by hand is polled at the URLs fal would have returned for it.
 fal reports no cost per request; the preset's price table prices each clip.
 """
 
@@ -23,7 +27,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, Literal, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -53,6 +57,7 @@ class FalOptions(BaseModel):
 class FalAdapter:
     name = "fal"
     supports_recovery = False
+    idempotent_submit = False  # a create sent again would make (and bill) a second job
 
     def headers(self, session: Session) -> dict[str, str]:
         key = session.keys.api_key
@@ -99,9 +104,14 @@ class FalAdapter:
             return self._result(session, record, what)
         raise ProviderError(f"{what}: unknown queue status {str(status)[:40]!r}")
 
-    def cancel(self, session: Session, record: Mapping[str, Any]) -> None:
+    def cancel(self, session: Session, record: Mapping[str, Any]) -> bool:
+        """fal removes a request still IN_QUEUE: it never runs, a confirmed stop. A request IN_PROGRESS only
+        gets a signal that the model's app may ignore, so it may still finish and bill: not confirmed, and
+        the next run polls it again. (fal answers 202 CANCELLATION_REQUESTED to both; 400 when it is done.)"""
         what = f"video {session.entry.model}: cancel request {record['job_id']}"
         session.send("PUT", self._recorded_url(session, record, "cancel_url", what), what=what, judge=_judge)
+        # The status word of the engine's last poll, made a moment ago by `poll` ("IN_QUEUE #3").
+        return str(record.get("vendor_status") or "").startswith("IN_QUEUE")
 
     def validate_options(self, options: Mapping[str, Any]) -> None:
         try:
@@ -155,12 +165,22 @@ class FalAdapter:
         return session.entry.base_url.rstrip("/")
 
     def _recorded_url(self, session: Session, record: Mapping[str, Any], name: str, what: str) -> str:
-        url = (record.get("extra") or {}).get(name)
+        url = (record.get("extra") or {}).get(name) or self._derived_url(session, record, name)
         if not isinstance(url, str) or not url:
             raise ProviderError(f"{what}: the job record holds no {name} to poll with; delete the record "
                                 f"{record.get('key', '')}.json to submit anew")
         self._check_origin(session, url, what)
         return url
+
+    def _derived_url(self, session: Session, record: Mapping[str, Any], name: str) -> str | None:
+        """The URL fal returns for a request, built from its id: for a record whose job id the user put in
+        by hand after a lost submit reply (the request lives under owner/app, without the model's subpath)."""
+        job_id, model = record.get("job_id"), session.entry.model
+        if not isinstance(job_id, str) or not job_id.strip() or not _MODEL_ID.fullmatch(model):
+            return None
+        app = "/".join(model.split("/")[:2])
+        base = f"{self._base(session)}/{app}/requests/{quote(job_id.strip(), safe='')}"
+        return {"status_url": f"{base}/status", "response_url": base, "cancel_url": f"{base}/cancel"}.get(name)
 
     def _check_origin(self, session: Session, url: str, what: str) -> None:
         """The key goes only to the base_url's own scheme, host and port."""

@@ -20,6 +20,7 @@ from .base import JobRequest, JobState, Session, Submitted, data_uri, one_line, 
 class GatewayAdapter:
     name = "job_api"
     supports_recovery = False
+    idempotent_submit = True  # the gateway answers a repeated Idempotency-Key with the same job
 
     def headers(self, session: Session) -> dict[str, str]:
         key = session.keys.api_key
@@ -65,8 +66,8 @@ class GatewayAdapter:
             return JobState("pending", status)
         raise ProviderError(f"{what}: unknown job status {str(status)[:40]!r}")
 
-    def cancel(self, session: Session, record: Mapping[str, Any]) -> None:
-        return None  # the gateway has no cancel call
+    def cancel(self, session: Session, record: Mapping[str, Any]) -> bool:
+        return False  # the gateway has no cancel call
 
     def validate_options(self, options: Mapping[str, Any]) -> None:
         if options:

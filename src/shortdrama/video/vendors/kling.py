@@ -31,7 +31,6 @@ from .base import (JobRejected, JobRequest, JobState, Session, Submitted, one_li
                    unknown_model)
 
 TOKEN_LIFETIME_S = 1800
-_RATE_LIMITS = {1302, 1303}  # request rate; parallel tasks of the account (back off from 1 s, the docs say)
 _POLICY = {1301}  # the content safety system refused the input
 _ACCOUNT = {1100, 1101, 1102, 1103, 1304}  # account problem, arrears, no resource pack left, not allowed, IP list
 _UNKNOWN_RESOURCE = 1203
@@ -52,6 +51,7 @@ class KlingOptions(BaseModel):
 class KlingAdapter:
     name = "kling"
     supports_recovery = True
+    idempotent_submit = False  # a repeated external_task_id is refused, not answered with the task
 
     def headers(self, session: Session) -> dict[str, str]:
         access, secret = session.keys.api_key, session.keys.secret_key
@@ -75,7 +75,7 @@ class KlingAdapter:
         try:
             response = session.send("POST", self._url(session), what=what, json=body, judge=_judge, resend=False)
         except ProviderHTTPError as error:
-            raise self._explain(session, error) from None
+            raise self._explain(session, error, creating=True) from None
         data = self._data(response, what)
         task_id = data.get("task_id")
         if not isinstance(task_id, str) or not task_id.strip():
@@ -117,8 +117,8 @@ class KlingAdapter:
             return JobState("succeeded", status, video_url=url, units=_units(data.get("final_unit_deduction")))
         raise ProviderError(f"{what}: unknown task_status {str(status)[:40]!r}")
 
-    def cancel(self, session: Session, record: Mapping[str, Any]) -> None:
-        return None  # Kling's API has no cancel call: a task runs to its end
+    def cancel(self, session: Session, record: Mapping[str, Any]) -> bool:
+        return False  # Kling's API has no cancel call: a task runs to its end
 
     def validate_options(self, options: Mapping[str, Any]) -> None:
         try:
@@ -142,11 +142,11 @@ class KlingAdapter:
             raise ProviderError(f"{what}: the reply has no data object")
         return data
 
-    def _explain(self, session: Session, error: ProviderHTTPError) -> ProviderError:
+    def _explain(self, session: Session, error: ProviderHTTPError, creating: bool = False) -> ProviderError:
         """Kling's error codes in words. Refusals stay ProviderHTTPErrors (the engine records that the
         job was not created); a content-policy refusal is a JobRejected (no cheaper model would pass)."""
         code, message = _code(error.body), one_line(body_json_text(error.body).get("message") or "", 200)
-        if code == _UNKNOWN_RESOURCE or (code == 1201 and "model" in message.lower()):
+        if creating and (code == _UNKNOWN_RESOURCE or (code == 1201 and "model" in message.lower())):
             text = str(unknown_model(session.entry, "Kling", message or error.body))
         elif code in _POLICY:
             return JobRejected(f"Kling refused the request (code {code}: {message}): change the scene's prompt "
@@ -179,8 +179,10 @@ def _b64(data: str | bytes) -> str:
 
 def _judge(response: httpx.Response) -> str | None:
     if response.status_code == 429:
-        # 1302/1303 pass with time; arrears and the IP allow-list (1101, 1304) do not.
-        return "retry" if _code(response.text) in _RATE_LIMITS else "final"
+        # 1302 (request rate) passes in a moment; 1303 (parallel tasks) only when one of the account's
+        # tasks ends: back off from 1 s, as Kling's docs say. Arrears and the IP allow-list do not pass.
+        code = _code(response.text)
+        return "retry" if code == 1302 else "backoff" if code == 1303 else "final"
     return None
 
 

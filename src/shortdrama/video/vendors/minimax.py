@@ -10,7 +10,10 @@
 
 MiniMax answers most errors with HTTP 200 and a nonzero `base_resp.status_code`: 1002 is its rate limit
 (retried), 1004/2049 a bad key, 1008 an empty balance, 1026 a sensitive prompt or image, 1027 a sensitive
-output, 2013 invalid parameters. The video is a file: a finished task names a file_id, and retrieving
+output, 2013 invalid parameters. 1000/1001/1013 (unknown error, timeout, internal error) are retried on
+reads; on a create they leave it unknown whether the task exists, which is reported as such. A task or
+file that MiniMax no longer has (2013, or a "not found" message, on a read) is a 404 to the engine: lost,
+and the next run submits anew. The video is a file: a finished task names a file_id, and retrieving
 the file gives a download URL that expires (about 9 hours, it seems), so it is asked for at every poll
 that finds the task done and downloaded at once. MiniMax takes no negative prompt and no seed.
 There is no idempotency key and no lookup by our key: a create request is never sent twice on a doubt.
@@ -32,8 +35,12 @@ from .base import JobRejected, JobRequest, JobState, Session, Submitted, data_ur
 
 RATE_LIMIT = 1002
 # Codes that a repeated read may get past: unknown error, timeout, rate limit, internal error. Only reads
-# are repeated on them; a create answered so is not (the task may or may not exist).
+# are repeated on them; a create answered so (the rate limit aside) is not: the task may or may not exist.
 _TRANSIENT = {1000, 1001, RATE_LIMIT, 1013}
+_UNSURE_CREATE = _TRANSIENT - {RATE_LIMIT}
+# How a read of a task or file MiniMax no longer has is answered, inside HTTP 200 (unverified (?): the
+# docs list codes, not this case): 2013 invalid params (the id is a read's only parameter), or a message.
+_GONE_WORDS = ("not found", "not exist", "invalid task", "invalid file")
 _BAD_KEY = {1004, 2049}
 NO_BALANCE = 1008
 SENSITIVE_INPUT, SENSITIVE_OUTPUT = 1026, 1027
@@ -53,6 +60,7 @@ class MiniMaxOptions(BaseModel):
 class MiniMaxAdapter:
     name = "minimax"
     supports_recovery = False
+    idempotent_submit = False  # a create sent again would make (and bill) a second job
 
     def headers(self, session: Session) -> dict[str, str]:
         key = session.keys.api_key
@@ -108,8 +116,8 @@ class MiniMaxAdapter:
             return JobState("succeeded", status, video_url=self._download_url(session, str(file_id), what))
         raise ProviderError(f"{what}: unknown task status {str(status)[:40]!r}")
 
-    def cancel(self, session: Session, record: Mapping[str, Any]) -> None:
-        return None  # MiniMax's video API has no cancel call
+    def cancel(self, session: Session, record: Mapping[str, Any]) -> bool:
+        return False  # MiniMax's video API has no cancel call
 
     def validate_options(self, options: Mapping[str, Any]) -> None:
         try:
@@ -150,6 +158,14 @@ def _explain(session: Session, error: ProviderHTTPError, what: str, creating: bo
     if code in _BAD_KEY or error.status == 401:
         said = f"code {code}: {message}" if code else f"HTTP {error.status}: {one_line(error.body, 120)}"
         text = f"{what}: MiniMax refused the key in {entry.api_key_env} ({said})"
+    elif creating and code in _UNSURE_CREATE:
+        # An error inside the create's reply that does not say the request was refused: the task may exist.
+        return ProviderHTTPError(f"{what}: MiniMax answered code {code} ({message}); whether it created the task "
+                                 f"is unknown", error.status, error.body, maybe_accepted=True)
+    elif not creating and _gone(reply):
+        # A 404 to the engine: the job is recorded as lost and the next run submits a new one.
+        return ProviderHTTPError(f"{what}: MiniMax no longer knows it (code {code}: {message}); the next run "
+                                 f"submits a new task", 404, error.body)
     elif code == NO_BALANCE:
         text = f"{what}: the MiniMax account's balance is used up (code {code}: {message}); top it up and rerun"
     elif code == SENSITIVE_INPUT:
@@ -180,8 +196,14 @@ def _judge_read(response: httpx.Response) -> Literal["retry"] | None:
     if response.status_code != 200:
         return None
     reply = _json(response.text)
-    # A failed task carries its own code in base_resp: that is the task's answer, not a refused read.
-    return "retry" if reply.get("status") != "Fail" and _code(reply) in _TRANSIENT else None
+    # A failed task carries its own code in base_resp: that is the task's answer, not a refused read. Nor
+    # does a repeated read find a task or file that is gone.
+    return "retry" if reply.get("status") != "Fail" and _code(reply) in _TRANSIENT and not _gone(reply) else None
+
+
+def _gone(reply: Mapping[str, Any]) -> bool:
+    code = _code(reply)
+    return code is not None and (code == INVALID_PARAMS or any(w in _message(reply).lower() for w in _GONE_WORDS))
 
 
 def _json(text: str) -> dict[str, Any]:

@@ -6,14 +6,14 @@ provider `replicate`.
         -> 201 prediction {id, status: starting, urls: {get, cancel}, ...}
     GET  /v1/predictions/{id}          -> {status: starting|processing|succeeded|failed|canceled,
                                            output: URL | [URL, ...] | null, error, metrics: {predict_time}}
-    POST /v1/predictions/{id}/cancel
+    POST /v1/predictions/{id}/cancel   -> the prediction: status "canceled", or its end state if it had ended
 
 Every model names its inputs itself, so the preset says which input gets the keyframe (`image_input`)
 and which the length, negative prompt and seed (`duration_input`, `negative_prompt_input`, `seed_input`;
 "" leaves that one out for a model without it). Any other option is passed through into `input` as is
 (kling's `mode`, seedance's `resolution`). Replicate has no idempotency key and no way to look a
 prediction up by our key, so a create request is never sent twice on a doubt (resend=False), and a
-lost reply is reported with the job record's path.
+lost reply stops the build until the user checks the dashboard and says in the job record what to do.
 
 Cost: official models bill per second (or per video) of output: the preset's price table. Models billed
 by hardware time report `metrics.predict_time`; it is returned as the job's units and a preset that
@@ -30,8 +30,8 @@ from urllib.parse import quote
 
 from ...errors import ProviderError
 from ...http import ProviderHTTPError
-from .base import (JobRequest, JobState, Session, Submitted, VendorModel, data_uri, one_line, reply_json, text_field,
-                   unknown_model)
+from .base import (JobRequest, JobState, Session, Submitted, VendorModel, body_json, data_uri, one_line, reply_json,
+                   text_field, unknown_model)
 
 _PENDING = {"starting", "processing"}
 # Replicate's safety checker and the models' own filters word their refusals like this ("NSFW content
@@ -47,6 +47,7 @@ _MODEL = re.compile(r"(?P<owner>[A-Za-z0-9_.-]+)/(?P<name>[A-Za-z0-9_.-]+)(?::(?
 class ReplicateAdapter:
     name = "replicate"
     supports_recovery = False
+    idempotent_submit = False  # a create sent again would make (and bill) a second job
 
     def headers(self, session: Session) -> dict[str, str]:
         key = session.keys.api_key
@@ -95,14 +96,18 @@ class ReplicateAdapter:
             return JobState("failed", status, reason=reason, failure="fail" if _POLICY.search(reason) else "fallback")
         if status == "canceled":
             # Only a person (the dashboard) or another client cancels our predictions; the engine cancels
-            # only after its own timeout and never polls again. The clip is still wanted: next model.
+            # only after its own timeout and never polls a prediction it cancelled. The clip is still
+            # wanted: next model.
             return JobState("failed", status, reason="the prediction was canceled outside this build")
         raise ProviderError(f"{what}: unknown prediction status {str(status)[:40]!r}")
 
-    def cancel(self, session: Session, record: Mapping[str, Any]) -> None:
+    def cancel(self, session: Session, record: Mapping[str, Any]) -> bool:
         entry = session.entry
         url = f"{entry.base_url.rstrip('/')}/v1/predictions/{quote(record['job_id'], safe='')}/cancel"
-        session.send("POST", url, what=f"video {entry.model}: cancel prediction {record['job_id']}")
+        response = session.send("POST", url, what=f"video {entry.model}: cancel prediction {record['job_id']}")
+        # Replicate answers with the prediction. "canceled" is a confirmed stop; one that finished in the
+        # meantime was not stopped, and the next run polls it (and takes its clip) instead of paying again.
+        return body_json(response).get("status") == "canceled"
 
     def validate_options(self, options: Mapping[str, Any]) -> None:
         for name, value in options.items():

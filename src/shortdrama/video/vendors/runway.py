@@ -61,6 +61,7 @@ class RunwayOptions(BaseModel):
 class RunwayAdapter:
     name = "runway"
     supports_recovery = False
+    idempotent_submit = False  # a create sent again would make (and bill) a second job
 
     def headers(self, session: Session) -> dict[str, str]:
         key = session.keys.api_key
@@ -108,9 +109,10 @@ class RunwayAdapter:
             return JobState("failed", status, reason=reason, failure=failure_kind(code))
         raise ProviderError(f"{what}: unknown task status {str(status)[:40]!r}")
 
-    def cancel(self, session: Session, record: Mapping[str, Any]) -> None:
+    def cancel(self, session: Session, record: Mapping[str, Any]) -> bool:
         what = f"video {session.entry.model}: cancel task {record['job_id']}"
         session.send("DELETE", self._task_url(session, record), what=what, judge=_judge)
+        return True  # the vendor accepted the cancel (an error answer raises)
 
     def validate_options(self, options: Mapping[str, Any]) -> None:
         try:

@@ -7,7 +7,8 @@
     GET    /api/v3/contents/generations/tasks/{id}
            -> {id, status: queued|running|succeeded|failed|cancelled, content: {video_url}, error: {code, message},
                usage: {completion_tokens, total_tokens}, seed, resolution, ratio, duration, ...}
-    DELETE /api/v3/contents/generations/tasks/{id}   cancels a queued task
+    DELETE /api/v3/contents/generations/tasks/{id}   cancels a queued task, deletes a finished one; a running
+                                                     one: HTTP 4xx {"error": ...} (its code unverified)
 
 The clip's parameters travel as `--name value` commands at the end of the text prompt, so a prompt's own
 "--" is defused first. Errors are HTTP 4xx/5xx with {"error": {"code", "message"}}: 429 RateLimitExceeded
@@ -55,6 +56,7 @@ class SeedanceOptions(BaseModel):
 class SeedanceAdapter:
     name = "seedance"
     supports_recovery = False
+    idempotent_submit = False  # a create sent again would make (and bill) a second job
 
     def headers(self, session: Session) -> dict[str, str]:
         key = session.keys.api_key
@@ -105,10 +107,20 @@ class SeedanceAdapter:
             return JobState("failed", status, reason=f"the task was {status} on Ark's side")
         raise ProviderError(f"{what}: unknown task status {str(status)[:40]!r}")
 
-    def cancel(self, session: Session, record: Mapping[str, Any]) -> None:
-        # Ark cancels only a task still queued; a running one finishes (and bills) whatever we do.
-        session.send("DELETE", self._task_url(session, record),
-                     what=f"video {session.entry.model}: cancel task {record['job_id']}")
+    def cancel(self, session: Session, record: Mapping[str, Any]) -> bool:
+        """Ark cancels only a task still queued; a running one finishes (and bills) whatever we do, so it is
+        not stopped and the next run polls it again. The same DELETE removes a finished task, clip and all,
+        so it is not sent for a task the engine's last poll (a moment ago) found running."""
+        if record.get("vendor_status") == "running":
+            return False
+        try:
+            session.send("DELETE", self._task_url(session, record), judge=_cancel_judge,
+                         what=f"video {session.entry.model}: cancel task {record['job_id']}")
+        except ProviderHTTPError as error:
+            if error.status in (400, 409):  # started running since that poll: Ark refuses to cancel it
+                return False
+            raise
+        return True
 
     def validate_options(self, options: Mapping[str, Any]) -> None:
         try:
@@ -182,6 +194,11 @@ def _judge(response: httpx.Response) -> Literal["final"] | None:
     if response.status_code == 429 and str(_error(response.text).get("code")) in _CAPS:
         return "final"  # RateLimitExceeded and ServerOverloaded: the default, retried after a wait
     return None
+
+
+def _cancel_judge(response: httpx.Response) -> Literal["final"] | None:
+    # Ark's refusal to cancel a running task is final whatever its status (409 would be retried by default).
+    return "final" if response.status_code in (400, 409) else _judge(response)
 
 
 def _error(text: str) -> dict[str, Any]:
