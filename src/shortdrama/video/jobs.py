@@ -24,10 +24,10 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from ..errors import ConfigError, MediaError, ProviderError, ShortDramaError
-from ..http import (RETRYABLE_STATUS, ProviderHTTPError, RetryPolicy, api_key, request, require_http_url,
-                    retry_after_seconds)
-from ..media import atomic_output, probe, write_text_atomic
+from ..errors import ConfigError, ProviderError, ShortDramaError
+from ..http import ProviderHTTPError, RetryPolicy, api_key, request, require_http_url
+from ..media import atomic_output, write_text_atomic
+from .download import BadDownload, check_clip, fetch
 from .vendors.base import JobRejected, JobRequest, Keys, Session, Submitted, VendorAdapter, VendorModel, one_line
 
 log = logging.getLogger(__name__)
@@ -65,13 +65,6 @@ class JobOutcome:
     vendor: str
     attempts: int  # jobs this call used (submitted or resumed), 1 when the first one delivered
     units: float | None  # the vendor's own cost figure for the delivering job, if it reports one
-
-
-class _BadDownload(Exception):
-    def __init__(self, message: str, *, content: bool = False, wait: float | None = None):
-        super().__init__(message)
-        self.content = content  # the bytes arrived whole but are not the clip asked for
-        self.wait = wait
 
 
 class JobEngine:
@@ -281,10 +274,11 @@ class JobEngine:
         with atomic_output(out_path) as tmp:
             for attempt in range(1, attempts + 1):
                 try:
-                    self._fetch(url, tmp, headers, what)
-                    self._check(tmp, job)
+                    fetch(self._client, url, tmp, headers, what, self.settings.max_download_bytes,
+                          self.settings.retry.request_timeout_s)
+                    check_clip(tmp, job.duration, self.settings.duration_tolerance_s)
                     return
-                except _BadDownload as bad:
+                except BadDownload as bad:
                     tmp.unlink(missing_ok=True)
                     problems.append(str(bad))
                     content = content or bad.content
@@ -302,46 +296,6 @@ class JobEngine:
             if content:  # the job's output itself is bad: a rerun must generate anew, not fetch it again
                 self._update(rec, status="bad_output", error=problems[-1])
             raise ProviderError(f"{what}: no valid video after {attempts} attempts ({'; '.join(problems)})")
-
-    def _fetch(self, url: str, tmp: Path, headers: dict, what: str) -> None:
-        limit = self.settings.max_download_bytes
-        try:
-            timeout = self.settings.retry.request_timeout_s
-            with self._client.stream("GET", url, headers=headers, timeout=timeout) as response:
-                code = response.status_code
-                if code in RETRYABLE_STATUS:
-                    raise _BadDownload(f"HTTP {code}", wait=retry_after_seconds(response))
-                if not response.is_success:
-                    response.read()
-                    raise ProviderHTTPError(f"{what}: HTTP {code}: {one_line(response.text, 120)}", code)
-                declared = response.headers.get("Content-Length", "")
-                if declared.isdigit() and int(declared) > limit:
-                    raise ProviderError(f"{what}: {int(declared)} bytes exceeds the {limit}-byte limit")
-                size = 0
-                with open(tmp, "wb") as sink:
-                    for chunk in response.iter_bytes(1 << 16):
-                        size += len(chunk)
-                        if size > limit:
-                            raise ProviderError(f"{what}: more than the {limit}-byte limit")
-                        sink.write(chunk)
-        except httpx.HTTPError as error:
-            raise _BadDownload(f"transfer broke off ({type(error).__name__})") from None
-
-    def _check(self, path: Path, job: JobRequest) -> None:
-        tolerance = self.settings.duration_tolerance_s
-        try:
-            info = probe(path)
-        except MediaError:
-            raise _BadDownload("not a decodable video", content=True) from None
-        if info.first("video") is None:
-            raise _BadDownload("no video stream", content=True)
-        if abs(info.duration - job.duration) > tolerance:
-            raise _BadDownload(f"{info.duration:.2f} s long, {job.duration:g} s requested", content=True)
-        # The container's header can promise a duration the bytes no longer hold; decoding tells.
-        decoded = _decoded_seconds(path)
-        if decoded is None or abs(decoded - job.duration) > tolerance:
-            got = "nothing" if decoded is None else f"{decoded:.2f} s"
-            raise _BadDownload(f"decodes to {got}, {job.duration:g} s requested", content=True)
 
     # -- plumbing ------------------------------------------------------------------------------------
 
@@ -437,24 +391,6 @@ def _idempotency_key(key: str, model: str) -> str:
     digest = re.sub(r"[^A-Za-z0-9]", "", key)[:32]
     model_part = re.sub(r"[^A-Za-z0-9]", "", model)[:16]
     return f"sd-{digest}-{model_part}-{secrets.token_hex(4)}"
-
-
-def _decoded_seconds(path: Path) -> float | None:
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            frame_s = 1 / float(stream.average_rate) if stream.average_rate else 0.0
-            first = last = None
-            for frame in container.decode(stream):
-                if frame.time is not None:
-                    first = frame.time if first is None else min(first, frame.time)
-                    last = frame.time if last is None else max(last, frame.time)
-    except (av.error.FFmpegError, IndexError):
-        return None
-    return None if first is None else last - first + frame_s
 
 
 def _origin(url: str) -> tuple[str, str]:
