@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, Protocol
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from ...errors import ProviderError
 
@@ -179,6 +180,21 @@ def unknown_model(entry: VendorModel, vendor: str, detail: str) -> ProviderError
     where = entry.preset or "the video preset"
     return ProviderError(f"{vendor} does not know the model {entry.model!r} ({one_line(detail, 160)}); "
                          f"model names retire: update `model` in {where} or override video.model=...")
+
+
+def bearer_headers(session: Session) -> dict[str, str]:
+    """`Authorization: Bearer <key>`, the scheme most vendors use."""
+    key = session.keys.api_key
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def check_options(model: type[BaseModel], options: Mapping[str, Any], vendor: str) -> BaseModel:
+    """A preset's `options` validated by the vendor's pydantic model; a ValueError names the first bad one."""
+    try:
+        return model.model_validate(dict(options))
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise ValueError(f"{vendor} option {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
 
 
 def compact(value: Any) -> str:

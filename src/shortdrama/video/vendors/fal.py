@@ -30,12 +30,12 @@ from typing import Any, Literal, Mapping
 from urllib.parse import quote, urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from ...errors import ProviderError
 from ...http import ProviderHTTPError, require_http_url
-from .base import JobRejected, JobRequest, JobState, Session, Submitted, data_uri, one_line, reply_json, text_field, \
-    unknown_model
+from .base import (JobRejected, JobRequest, JobState, Session, Submitted, check_options, data_uri, one_line,
+                   reply_json, text_field, unknown_model)
 
 _MODEL_ID = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9._-]+)+")
 _URL_FIELDS = ("status_url", "response_url", "cancel_url")
@@ -114,11 +114,7 @@ class FalAdapter:
         return str(record.get("vendor_status") or "").startswith("IN_QUEUE")
 
     def validate_options(self, options: Mapping[str, Any]) -> None:
-        try:
-            FalOptions.model_validate(dict(options))
-        except ValidationError as error:
-            first = error.errors()[0]
-            raise ValueError(f"fal option {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        check_options(FalOptions, options, "fal")
 
     # -- plumbing --------------------------------------------------------------------------------------
 

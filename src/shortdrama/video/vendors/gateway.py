@@ -14,7 +14,8 @@ from urllib.parse import quote
 
 from ...errors import ProviderError
 from ...http import ProviderHTTPError
-from .base import JobRequest, JobState, Session, Submitted, data_uri, one_line, reply_json, text_field, unknown_model
+from .base import (JobRequest, JobState, Session, Submitted, bearer_headers, data_uri, one_line, reply_json, text_field,
+                   unknown_model)
 
 
 class GatewayAdapter:
@@ -23,8 +24,7 @@ class GatewayAdapter:
     idempotent_submit = True  # the gateway answers a repeated Idempotency-Key with the same job
 
     def headers(self, session: Session) -> dict[str, str]:
-        key = session.keys.api_key
-        return {"Authorization": f"Bearer {key}"} if key else {}
+        return bearer_headers(session)
 
     def submit(self, session: Session, job: JobRequest, idempotency_key: str) -> Submitted:
         entry = session.entry

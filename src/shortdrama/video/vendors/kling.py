@@ -23,12 +23,12 @@ from typing import Any, Literal, Mapping
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from ...errors import ProviderError
 from ...http import ProviderHTTPError
-from .base import (JobRejected, JobRequest, JobState, Session, Submitted, one_line, raw_base64, reply_json,
-                   unknown_model)
+from .base import (JobRejected, JobRequest, JobState, Session, Submitted, check_options, one_line, raw_base64,
+                   reply_json, unknown_model)
 
 TOKEN_LIFETIME_S = 1800
 _POLICY = {1301}  # the content safety system refused the input
@@ -121,11 +121,7 @@ class KlingAdapter:
         return False  # Kling's API has no cancel call: a task runs to its end
 
     def validate_options(self, options: Mapping[str, Any]) -> None:
-        try:
-            KlingOptions.model_validate(dict(options))
-        except ValidationError as error:
-            first = error.errors()[0]
-            raise ValueError(f"kling option {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        check_options(KlingOptions, options, "kling")
 
     # -- plumbing --------------------------------------------------------------------------------------
 

@@ -27,11 +27,12 @@ from typing import Any, Literal, Mapping
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictBool
 
 from ...errors import ProviderError
 from ...http import ProviderHTTPError
-from .base import JobRejected, JobRequest, JobState, Session, Submitted, data_uri, one_line, reply_json, unknown_model
+from .base import (JobRejected, JobRequest, JobState, Session, Submitted, bearer_headers, check_options, data_uri,
+                   one_line, reply_json, unknown_model)
 
 RATE_LIMIT = 1002
 # Codes that a repeated read may get past: unknown error, timeout, rate limit, internal error. Only reads
@@ -63,8 +64,7 @@ class MiniMaxAdapter:
     idempotent_submit = False  # a create sent again would make (and bill) a second job
 
     def headers(self, session: Session) -> dict[str, str]:
-        key = session.keys.api_key
-        return {"Authorization": f"Bearer {key}"} if key else {}
+        return bearer_headers(session)
 
     def submit(self, session: Session, job: JobRequest, idempotency_key: str) -> Submitted:
         entry = session.entry
@@ -120,11 +120,7 @@ class MiniMaxAdapter:
         return False  # MiniMax's video API has no cancel call
 
     def validate_options(self, options: Mapping[str, Any]) -> None:
-        try:
-            MiniMaxOptions.model_validate(dict(options))
-        except ValidationError as error:
-            first = error.errors()[0]
-            raise ValueError(f"minimax option {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        check_options(MiniMaxOptions, options, "minimax")
 
     # -- plumbing --------------------------------------------------------------------------------------
 

@@ -30,8 +30,8 @@ from urllib.parse import quote
 
 from ...errors import ProviderError
 from ...http import ProviderHTTPError
-from .base import (JobRequest, JobState, Session, Submitted, VendorModel, body_json, data_uri, one_line, reply_json,
-                   text_field, unknown_model)
+from .base import (JobRequest, JobState, Session, Submitted, VendorModel, bearer_headers, body_json, data_uri, one_line,
+                   reply_json, text_field, unknown_model)
 
 _PENDING = {"starting", "processing"}
 # Replicate's safety checker and the models' own filters word their refusals like this ("NSFW content
@@ -50,8 +50,7 @@ class ReplicateAdapter:
     idempotent_submit = False  # a create sent again would make (and bill) a second job
 
     def headers(self, session: Session) -> dict[str, str]:
-        key = session.keys.api_key
-        return {"Authorization": f"Bearer {key}"} if key else {}
+        return bearer_headers(session)
 
     def submit(self, session: Session, job: JobRequest, idempotency_key: str) -> Submitted:
         entry = session.entry

@@ -25,12 +25,12 @@ from typing import Any, Literal, Mapping
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from ...errors import ProviderError
 from ...http import ProviderHTTPError
-from .base import (JobRejected, JobRequest, JobState, Session, Submitted, data_uri, image_bytes, one_line, reply_json,
-                   text_field, unknown_model)
+from .base import (JobRejected, JobRequest, JobState, Session, Submitted, check_options, data_uri, image_bytes,
+                   one_line, reply_json, text_field, unknown_model)
 
 API_VERSION = "2024-11-06"
 MAX_PROMPT_UTF16 = 1000  # Runway counts promptText in UTF-16 code units, as JavaScript does
@@ -115,11 +115,7 @@ class RunwayAdapter:
         return True  # the vendor accepted the cancel (an error answer raises)
 
     def validate_options(self, options: Mapping[str, Any]) -> None:
-        try:
-            RunwayOptions.model_validate(dict(options))
-        except ValidationError as error:
-            first = error.errors()[0]
-            raise ValueError(f"runway option {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        check_options(RunwayOptions, options, "runway")
 
     # -- plumbing --------------------------------------------------------------------------------------
 

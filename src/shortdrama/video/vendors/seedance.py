@@ -28,12 +28,12 @@ from typing import Any, Literal, Mapping
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictBool
 
 from ...errors import ProviderError
 from ...http import ProviderHTTPError
-from .base import (JobRejected, JobRequest, JobState, Session, Submitted, VendorModel, data_uri, one_line, reply_json,
-                   text_field, unknown_model)
+from .base import (JobRejected, JobRequest, JobState, Session, Submitted, VendorModel, bearer_headers, check_options,
+                   data_uri, one_line, reply_json, text_field, unknown_model)
 
 PATH = "/api/v3/contents/generations/tasks"
 RATIOS = ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")
@@ -59,8 +59,7 @@ class SeedanceAdapter:
     idempotent_submit = False  # a create sent again would make (and bill) a second job
 
     def headers(self, session: Session) -> dict[str, str]:
-        key = session.keys.api_key
-        return {"Authorization": f"Bearer {key}"} if key else {}
+        return bearer_headers(session)
 
     def submit(self, session: Session, job: JobRequest, idempotency_key: str) -> Submitted:
         entry = session.entry
@@ -123,11 +122,7 @@ class SeedanceAdapter:
         return True
 
     def validate_options(self, options: Mapping[str, Any]) -> None:
-        try:
-            SeedanceOptions.model_validate(dict(options))
-        except ValidationError as error:
-            first = error.errors()[0]
-            raise ValueError(f"seedance option {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        check_options(SeedanceOptions, options, "seedance")
 
     def _task_url(self, session: Session, record: Mapping[str, Any]) -> str:
         return f"{session.entry.base_url.rstrip('/')}{PATH}/{quote(record['job_id'], safe='')}"
