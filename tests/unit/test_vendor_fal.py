@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from fakes.fal_server import FakeFal, detail
+from fakes.vendor_checks import lost_create_waits_for_the_user
 from fakes.vendor_base import Outcome, VendorFault
 from shortdrama import calls
 from shortdrama.config import BudgetConfig, load_config
@@ -133,25 +134,9 @@ def test_a_lost_submit_reply_stops_every_run_until_the_user_decides(tmp_path, ke
     # be found, and sending it again could pay twice. Runs stop, naming the record and the dashboard, until
     # the user deletes the record (submit again) or puts the request id into it (poll that request, at the
     # URLs fal would have returned: the record holds none).
-    path = tmp_path / "jobs" / "clip-0001.json"
     with FakeFal(api_key=KEY) as fal:
-        fal.fault("submit", VendorFault(answer_then_reset=True))
-        video = engine(fal, tmp_path / "jobs")
-        for _ in range(2):
-            with pytest.raises(ProviderError) as caught:
-                video.generate(job(keyframe), tmp_path / "clip.mp4")
-            message = str(caught.value)
-            assert str(path) in message and "fal cannot look jobs up" in message and "dashboard" in message
-            assert record(tmp_path / "jobs")["status"] == "submitting"
-            assert len(fal.submissions) == 1 and len(fal.of("submit")) == 1
-        if choice == "delete the record":
-            path.unlink()
-        else:
-            ident = fal.request_id(fal.submissions[0])
-            path.write_text(json.dumps({**record(tmp_path / "jobs"), "job_id": ident, "status": "submitted"}))
-        result = video.generate(job(keyframe), tmp_path / "clip.mp4")
-    assert len(fal.submissions) == (2 if choice == "delete the record" else 1)
-    assert result.job_id == fal.request_id(fal.submissions[-1]) and record(tmp_path / "jobs")["status"] == "completed"
+        lost_create_waits_for_the_user(fal, engine(fal, tmp_path / "jobs"), lambda: job(keyframe), tmp_path / "jobs",
+                                       tmp_path / "clip.mp4", "fal", choice, fal.request_id)
     assert abs(probe(tmp_path / "clip.mp4").duration - 5.0) < 0.3
 
 

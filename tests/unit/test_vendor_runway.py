@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from fakes.runway_server import VERSION, FakeRunway, runway_error
+from fakes.vendor_checks import lost_create_waits_for_the_user
 from fakes.vendor_base import Outcome, VendorFault
 from shortdrama import calls
 from shortdrama.config import BudgetConfig, load_config
@@ -109,26 +110,9 @@ def test_a_lost_submit_reply_stops_every_run_until_the_user_decides(tmp_path, ke
     # Runway takes no idempotency key and lists no tasks by ours: the task the lost reply named cannot be
     # found, and sending the create again could pay twice. Runs stop, naming the record and the dashboard,
     # until the user deletes the record (submit again) or puts the task's id into it (poll that task).
-    path = tmp_path / "jobs" / "clip-0001.json"
     with FakeRunway(api_key=KEY) as runway:
-        runway.fault("submit", VendorFault(answer_then_reset=True))
-        video = engine(runway, tmp_path / "jobs")
-        for _ in range(2):
-            with pytest.raises(ProviderError) as caught:
-                video.generate(job(keyframe), tmp_path / "clip.mp4")
-            message = str(caught.value)
-            assert str(path) in message and "runway cannot look jobs up" in message and "dashboard" in message
-            assert record(tmp_path / "jobs")["status"] == "submitting"
-            assert len(runway.submissions) == 1 and len(runway.of("submit")) == 1
-        if choice == "delete the record":
-            path.unlink()
-        else:
-            task_id = runway.task_id(runway.submissions[0])
-            path.write_text(json.dumps({**record(tmp_path / "jobs"), "job_id": task_id, "status": "submitted"}))
-        result = video.generate(job(keyframe), tmp_path / "clip.mp4")
-    assert len(runway.submissions) == (2 if choice == "delete the record" else 1)
-    assert result.job_id == runway.task_id(runway.submissions[-1])
-    assert record(tmp_path / "jobs")["status"] == "completed"
+        lost_create_waits_for_the_user(runway, engine(runway, tmp_path / "jobs"), lambda: job(keyframe), tmp_path / "jobs",
+                                       tmp_path / "clip.mp4", "runway", choice, runway.task_id)
     assert abs(probe(tmp_path / "clip.mp4").duration - 5.0) < 0.3
 
 

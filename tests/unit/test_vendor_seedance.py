@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from fakes.seedance_server import NOT_CANCELLABLE, PATH, FakeArk, ark_error
+from fakes.vendor_checks import lost_create_waits_for_the_user
 from fakes.vendor_base import Outcome, VendorFault
 from shortdrama.calls import produce_clip
 from shortdrama.config import BudgetConfig, load_config
@@ -119,25 +120,9 @@ def test_a_lost_create_reply_stops_every_run_until_the_user_decides(tmp_path, ke
     # Ark takes no idempotency key and cannot find tasks by ours: sending the create again could pay twice.
     # Runs stop, naming the record and the dashboard, until the user deletes the record (submit again) or
     # puts the task's id into it (poll that task).
-    path = tmp_path / "jobs" / "clip-0001.json"
     with FakeArk(api_key=KEY) as fake:
-        fake.fault("submit", VendorFault(answer_then_reset=True))
-        video = engine(fake, tmp_path / "jobs")
-        for _ in range(2):
-            with pytest.raises(ProviderError) as caught:
-                video.generate(clip_job(keyframe), tmp_path / "c.mp4")
-            message = str(caught.value)
-            assert str(path) in message and "seedance cannot look jobs up" in message and "dashboard" in message
-            assert record(tmp_path / "jobs")["status"] == "submitting"
-            assert len(fake.submissions) == 1 and len(fake.of("submit")) == 1
-        if choice == "delete the record":
-            path.unlink()
-        else:
-            path.write_text(json.dumps({**record(tmp_path / "jobs"), "job_id": fake.submissions[0].id,
-                                        "status": "submitted"}))
-        result = video.generate(clip_job(keyframe), tmp_path / "c.mp4")
-    assert len(fake.submissions) == (2 if choice == "delete the record" else 1)
-    assert result.job_id == fake.submissions[-1].id and record(tmp_path / "jobs")["status"] == "completed"
+        lost_create_waits_for_the_user(fake, engine(fake, tmp_path / "jobs"), lambda: clip_job(keyframe), tmp_path / "jobs",
+                                       tmp_path / "c.mp4", "seedance", choice)
     assert_clip(tmp_path / "c.mp4", 5.0)
 
 
