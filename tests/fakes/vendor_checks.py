@@ -1,4 +1,5 @@
-"""Checks every vendor without a way to find a job by our key must pass, written once."""
+"""What the hosted-video tests share: reading a job record, checking a clip, and the check every vendor
+without a way to find a job by our key must pass, written once."""
 
 from __future__ import annotations
 
@@ -9,8 +10,20 @@ from typing import Any, Callable
 import pytest
 
 from shortdrama.errors import ProviderError
+from shortdrama.media import probe
 
 from .vendor_base import FakeJob, VendorFake, VendorFault
+
+
+def record(job_dir: Path, key: str = "clip-0001") -> dict:
+    """The job record the engine keeps for request `key`."""
+    return json.loads((job_dir / f"{key}.json").read_text())
+
+
+def assert_clip(path: Path, duration: float) -> None:
+    info = probe(path)
+    assert info.first("video") is not None and info.first("video").codec == "h264"
+    assert abs(info.duration - duration) < 0.2
 
 
 def lost_create_waits_for_the_user(fake: VendorFake, video: Any, make_request: Callable[[], Any], job_dir: Path,

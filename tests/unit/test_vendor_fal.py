@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from fakes.fal_server import FakeFal, detail
-from fakes.vendor_checks import lost_create_waits_for_the_user
+from fakes.vendor_checks import lost_create_waits_for_the_user, record
 from fakes.vendor_base import Outcome, VendorFault
 from shortdrama import calls
 from shortdrama.config import BudgetConfig, load_config
@@ -57,10 +57,6 @@ def engine(fake: FakeFal, job_dir: Path, *models: str, sleep=lambda s: None, opt
 def job(keyframe: Path, key: str = "clip-0001", width: int = 720, height: int = 1280) -> JobRequest:
     return JobRequest(key=key, prompt="Mara opens the letter; slow push-in", duration=5.0, width=width, height=height,
                       fps=24, seed=7, reference_image=keyframe, negative_prompt="blurry, watermark")
-
-
-def record(job_dir: Path, key: str = "clip-0001") -> dict:
-    return json.loads((job_dir / f"{key}.json").read_text())
 
 
 def test_a_clip_is_made_through_fal_s_queue_with_the_urls_it_returns(tmp_path, keyframe):

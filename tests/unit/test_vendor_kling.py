@@ -11,6 +11,7 @@ from PIL import Image
 
 from fakes.kling_server import FakeKling, kling_error
 from fakes.vendor_base import Outcome, VendorFault
+from fakes.vendor_checks import record
 from shortdrama.config import load_config
 from shortdrama.errors import ProviderError
 from shortdrama.http import RetryPolicy
@@ -50,10 +51,6 @@ def engine(fake: FakeKling, job_dir: Path, *models: str, sleep=lambda s: None, *
 def job(keyframe: Path, key: str = "clip-0001", prompt: str = "Mara opens the letter; slow push-in") -> JobRequest:
     return JobRequest(key=key, prompt=prompt, duration=5.0, width=720, height=1280, fps=24, seed=7,
                       reference_image=keyframe, negative_prompt="blurry, watermark")
-
-
-def record(job_dir: Path, key: str = "clip-0001") -> dict:
-    return json.loads((job_dir / f"{key}.json").read_text())
 
 
 def test_a_clip_is_made_with_kling_s_own_protocol_and_units(tmp_path, keyframe):

@@ -10,14 +10,13 @@ import pytest
 from PIL import Image
 
 from fakes.minimax_server import FakeMiniMax, base_resp
-from fakes.vendor_checks import lost_create_waits_for_the_user
+from fakes.vendor_checks import assert_clip, lost_create_waits_for_the_user, record
 from fakes.vendor_base import Outcome, VendorFault
 from shortdrama.calls import produce_clip
 from shortdrama.config import BudgetConfig, load_config
 from shortdrama.cost.call import Call, Runtime
 from shortdrama.errors import ProviderError
 from shortdrama.http import RetryPolicy
-from shortdrama.media import probe
 from shortdrama.video.jobs import ChainEntry, EngineSettings, JobEngine
 from shortdrama.video.vendors.base import JobRejected, JobRequest, VendorModel
 from shortdrama.video.vendors.minimax import ADAPTER
@@ -54,15 +53,6 @@ def engine(fake: FakeMiniMax, job_dir: Path, *models: str, sleep=lambda s: None,
 def clip_job(keyframe: Path, duration: float = 6.0) -> JobRequest:
     return JobRequest(key="clip-0001", prompt="Mara opens the letter; close-up", duration=duration, width=720,
                       height=1280, fps=24, seed=7, reference_image=keyframe, negative_prompt="blurry")
-
-
-def record(job_dir: Path) -> dict:
-    return json.loads((job_dir / "clip-0001.json").read_text())
-
-
-def assert_clip(path: Path, duration: float) -> None:
-    info = probe(path)
-    assert info.first("video") is not None and abs(info.duration - duration) < 0.2
 
 
 def test_a_task_is_created_polled_and_its_file_downloaded_at_once(tmp_path, keyframe):

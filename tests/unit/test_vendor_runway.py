@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from fakes.runway_server import VERSION, FakeRunway, runway_error
-from fakes.vendor_checks import lost_create_waits_for_the_user
+from fakes.vendor_checks import lost_create_waits_for_the_user, record
 from fakes.vendor_base import Outcome, VendorFault
 from shortdrama import calls
 from shortdrama.config import BudgetConfig, load_config
@@ -54,10 +54,6 @@ def job(keyframe: Path, key: str = "clip-0001", prompt: str = "Mara opens the le
         width: int = 720, height: int = 1280) -> JobRequest:
     return JobRequest(key=key, prompt=prompt, duration=5.0, width=width, height=height, fps=24, seed=7,
                       reference_image=keyframe, negative_prompt="blurry, watermark")
-
-
-def record(job_dir: Path, key: str = "clip-0001") -> dict:
-    return json.loads((job_dir / f"{key}.json").read_text())
 
 
 def test_a_clip_is_made_with_runway_s_own_protocol(tmp_path, keyframe):

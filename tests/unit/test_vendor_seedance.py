@@ -11,14 +11,13 @@ import pytest
 from PIL import Image
 
 from fakes.seedance_server import NOT_CANCELLABLE, PATH, FakeArk, ark_error
-from fakes.vendor_checks import lost_create_waits_for_the_user
+from fakes.vendor_checks import assert_clip, lost_create_waits_for_the_user, record
 from fakes.vendor_base import Outcome, VendorFault
 from shortdrama.calls import produce_clip
 from shortdrama.config import BudgetConfig, load_config
 from shortdrama.cost.call import Call, Runtime
 from shortdrama.errors import ProviderError
 from shortdrama.http import RetryPolicy
-from shortdrama.media import probe
 from shortdrama.video.jobs import ChainEntry, EngineSettings, JobEngine
 from shortdrama.video.vendors.base import JobRejected, JobRequest, VendorModel
 from shortdrama.video.vendors.seedance import ADAPTER, aspect_ratio
@@ -54,15 +53,6 @@ def engine(fake: FakeArk, job_dir: Path, *models: str, sleep=lambda s: None, opt
 def clip_job(keyframe: Path, duration: float = 5.0, prompt: str = "Mara opens the letter; close-up") -> JobRequest:
     return JobRequest(key="clip-0001", prompt=prompt, duration=duration, width=720, height=1280, fps=24, seed=7,
                       reference_image=keyframe, negative_prompt="blurry")
-
-
-def record(job_dir: Path) -> dict:
-    return json.loads((job_dir / "clip-0001.json").read_text())
-
-
-def assert_clip(path: Path, duration: float) -> None:
-    info = probe(path)
-    assert info.first("video") is not None and abs(info.duration - duration) < 0.2
 
 
 def test_a_task_is_created_with_text_commands_polled_and_downloaded_at_once(tmp_path, keyframe):

@@ -17,9 +17,9 @@ import pytest
 from PIL import Image
 
 from fakes.video_server import Behaviour, Fault, FakeVideoServer, Script
+from fakes.vendor_checks import assert_clip, record
 from shortdrama.errors import ProviderError
 from shortdrama.http import RetryPolicy
-from shortdrama.media import probe
 from shortdrama.video.jobs import ChainEntry, EngineSettings, JobEngine
 from shortdrama.video.vendors.base import JobRequest, VendorModel
 from shortdrama.video.vendors.gateway import ADAPTER as GATEWAY
@@ -49,16 +49,6 @@ def JobApiVideo(settings: tuple, job_dir: Path, **options) -> JobEngine:  # noqa
 def make_job(key: str = "clip-0001", duration: float = 2.0, reference: Path | None = None) -> JobRequest:
     return JobRequest(key=key, prompt="Mara opens the letter; close-up", duration=duration, width=720, height=1280,
                       fps=24, seed=7, reference_image=reference, negative_prompt="blurry, extra fingers")
-
-
-def record(job_dir: Path, key: str = "clip-0001") -> dict:
-    return json.loads((job_dir / f"{key}.json").read_text())
-
-
-def assert_clip(path: Path, duration: float) -> None:
-    info = probe(path)
-    assert info.first("video") is not None and info.first("video").codec == "h264"
-    assert abs(info.duration - duration) < 0.2
 
 
 def test_submits_the_gateway_protocol_and_delivers_a_checked_clip(tmp_path):

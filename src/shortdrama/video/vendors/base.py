@@ -188,6 +188,15 @@ def bearer_headers(session: Session) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
+def required_key(session: Session, vendor: str) -> str:
+    """The API key, for a vendor that accepts no request without one (a preset with api_key_env: null)."""
+    key = session.keys.api_key
+    if not key:
+        raise ProviderError(f"video {session.entry.model}: {vendor} needs an API key: set api_key_env in "
+                            f"{session.entry.preset or 'the video preset'}")
+    return key
+
+
 def check_options(model: type[BaseModel], options: Mapping[str, Any], vendor: str) -> BaseModel:
     """A preset's `options` validated by the vendor's pydantic model; a ValueError names the first bad one."""
     try:

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict
 from ...errors import ProviderError
 from ...http import ProviderHTTPError, require_http_url
 from .base import (JobRejected, JobRequest, JobState, Session, Submitted, check_options, data_uri, one_line,
-                   reply_json, text_field, unknown_model)
+                   reply_json, required_key, text_field, unknown_model)
 
 _MODEL_ID = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9._-]+)+")
 _URL_FIELDS = ("status_url", "response_url", "cancel_url")
@@ -60,10 +60,7 @@ class FalAdapter:
     idempotent_submit = False  # a create sent again would make (and bill) a second job
 
     def headers(self, session: Session) -> dict[str, str]:
-        key = session.keys.api_key
-        if not key:
-            raise ProviderError(f"video {session.entry.model}: fal needs an API key: set api_key_env in "
-                                f"{session.entry.preset or 'the video preset'}")
+        key = required_key(session, "fal")
         return {"Authorization": f"Key {key}"}
 
     def submit(self, session: Session, job: JobRequest, idempotency_key: str) -> Submitted:

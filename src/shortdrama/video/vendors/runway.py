@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ...errors import ProviderError
 from ...http import ProviderHTTPError
 from .base import (JobRejected, JobRequest, JobState, Session, Submitted, check_options, data_uri, image_bytes,
-                   one_line, reply_json, text_field, unknown_model)
+                   one_line, reply_json, required_key, text_field, unknown_model)
 
 API_VERSION = "2024-11-06"
 MAX_PROMPT_UTF16 = 1000  # Runway counts promptText in UTF-16 code units, as JavaScript does
@@ -64,10 +64,7 @@ class RunwayAdapter:
     idempotent_submit = False  # a create sent again would make (and bill) a second job
 
     def headers(self, session: Session) -> dict[str, str]:
-        key = session.keys.api_key
-        if not key:
-            raise ProviderError(f"video {session.entry.model}: Runway needs an API key: set api_key_env in "
-                                f"{session.entry.preset or 'the video preset'}")
+        key = required_key(session, "Runway")
         return {"Authorization": f"Bearer {key}", "X-Runway-Version": API_VERSION}
 
     def submit(self, session: Session, job: JobRequest, idempotency_key: str) -> Submitted:
