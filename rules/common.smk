@@ -2,8 +2,9 @@
 import os
 import re
 import sys
+import uuid
 
-from shortdrama.cost.call import RUNTIME_ENV
+from shortdrama.cost.call import BUILD_ID_ENV, RUNTIME_ENV
 from shortdrama.errors import ShortDramaError
 from shortdrama.workflow import Workflow
 
@@ -19,6 +20,9 @@ SERIES = WF.series
 # Ledger, budget and cache settings reach the jobs through the environment, not params: raising a
 # budget or moving the cache must not make Snakemake rerun anything.
 os.environ[RUNTIME_ENV] = WF.runtime(workflow.basedir).to_json()
+# One id per `snakemake` invocation, inherited by its jobs (and by cluster jobs, which parse this file
+# again): a retry of a job within the same build can tell its earlier attempt from an earlier build's.
+os.environ.setdefault(BUILD_ID_ENV, uuid.uuid4().hex)
 
 
 wildcard_constraints:

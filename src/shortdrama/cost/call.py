@@ -30,6 +30,7 @@ from .slots import ProviderSlots
 
 log = logging.getLogger(__name__)
 RUNTIME_ENV = "SHORTDRAMA_RUNTIME"
+BUILD_ID_ENV = "SHORTDRAMA_BUILD_ID"  # one per snakemake invocation (rules/common.smk); jobs inherit it
 
 
 @dataclass(frozen=True)
