@@ -46,10 +46,16 @@ def on_frames(duration: float, fps: int) -> float:
     return round(frame_count(duration, fps) / fps, 6)
 
 
+# x264 writes the same stream for the same input and settings whatever the CPU, but its thread
+# count is one of those settings (and defaults to 1.5 x the cores): fixed, so two machines give the
+# same bytes for the same config and seed.
+X264_THREADS = 4
+
+
 def x264_args(encoding: Encoding) -> list[str]:
     """The one encoding every clip shares, so the concat demuxer can copy the streams."""
     return [
-        "-c:v", "libx264", "-preset", encoding.preset, "-crf", str(encoding.crf),
+        "-c:v", "libx264", "-threads", str(X264_THREADS), "-preset", encoding.preset, "-crf", str(encoding.crf),
         "-pix_fmt", "yuv420p", "-profile:v", "high", "-r", str(encoding.fps),
         "-g", str(encoding.fps * 2), "-video_track_timescale", str(encoding.fps * 1000),
     ]
