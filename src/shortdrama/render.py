@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import MediaError
+from .errors import MediaError, SchemaError
 from .fonts import FONT_FAMILY, font_dir
 from .media import atomic_output, run_ffmpeg
+from .schemas import TITLE_MAX_LENGTH, text_problem
 from .video.base import Encoding, frame_count, x264_args
 
 # ISO 639-2 codes for the subtitle track, so players label it.
@@ -55,9 +56,27 @@ def _escape_filter_value(value: str) -> str:
     return value.replace("\\", "\\\\\\\\").replace("'", "\\\\\\'").replace(":", "\\\\:").replace(",", "\\,")
 
 
+def _libass_braces(srt_text: str) -> str:
+    """The SRT for the burn-in: braces escaped for libass, which would hide `{...}` as an override
+    block. FFmpeg's SubRip decoder passes `\\{` through (the `{` of our cue text is followed by a
+    WORD JOINER, see subtitles.py) and libass draws it as `{`. Only cue text holds braces."""
+    return srt_text.replace("{", "\\{").replace("}", "\\}")
+
+
+def _metadata_title(title: str) -> str:
+    """The title as FFmpeg's `title` metadata: one plain line (the schema refuses anything else at
+    the edge; a spec written some other way must still fail in one line, not in subprocess)."""
+    problem = text_problem(title) or (f"is longer than {TITLE_MAX_LENGTH} characters"
+                                      if len(title) > TITLE_MAX_LENGTH else None)
+    if problem:
+        raise SchemaError(f"the episode title {title[:80]!r} cannot be the video's title metadata: it {problem}")
+    return title
+
+
 def render_episode(job: EpisodeRender, out_path: Path) -> None:
     if len(job.clips) != len(job.durations):
         raise MediaError(f"{len(job.clips)} clips for {len(job.durations)} scenes")
+    title = _metadata_title(job.title)
     with tempfile.TemporaryDirectory(prefix="shortdrama-render-") as workdir:
         work = Path(workdir)
         concat_list = work / "clips.ffconcat"
@@ -65,7 +84,9 @@ def render_episode(job: EpisodeRender, out_path: Path) -> None:
             f"file '{str(Path(c).resolve()).replace(chr(39), chr(39) + chr(92) + chr(39) + chr(39))}'\n" for c in job.clips))
         # libass reads the SRT from the working directory: no user path ever enters the filtergraph.
         shutil.copyfile(job.subtitles, work / "episode.srt")
-        has_cues = (work / "episode.srt").read_text(encoding="utf-8").strip() != ""
+        srt_text = (work / "episode.srt").read_text(encoding="utf-8")
+        has_cues = srt_text.strip() != ""
+        (work / "burn.srt").write_text(_libass_braces(srt_text), encoding="utf-8")
         args = ["-f", "concat", "-safe", "0", "-i", str(concat_list), "-i", str(Path(job.audio).resolve())]
         if job.soft_subtitles and has_cues:
             args += ["-i", "episode.srt"]
@@ -75,11 +96,14 @@ def render_episode(job: EpisodeRender, out_path: Path) -> None:
                      "-metadata:s:s:0", f"language={SUBTITLE_LANGUAGE.get(job.language, 'und')}"]
         if job.burn_subtitles and has_cues:
             style = BURN_STYLE.format(font=FONT_FAMILY)
-            args += ["-vf", f"subtitles=episode.srt:fontsdir={_escape_filter_value(str(font_dir()))}:force_style='{style}'",
+            args += ["-vf", f"subtitles=burn.srt:fontsdir={_escape_filter_value(str(font_dir()))}:force_style='{style}'",
                      *x264_args(job.encoding)]
         else:
             args += ["-c:v", "copy"]
         args += ["-c:a", "aac", "-b:a", job.audio_bitrate, "-ar", "48000", "-ac", "2",
-                 "-t", f"{job.duration:.3f}", "-metadata", f"title={job.title}", "-movflags", "+faststart"]
+                 "-t", f"{job.duration:.3f}", "-metadata", f"title={title}", "-movflags", "+faststart"]
         with atomic_output(out_path) as tmp:
-            run_ffmpeg([*args, str(tmp.resolve())], cwd=work)
+            try:
+                run_ffmpeg([*args, str(tmp.resolve())], cwd=work)
+            except (OSError, ValueError) as error:  # e.g. an argument subprocess refuses
+                raise MediaError(f"cannot run ffmpeg to render {Path(out_path).name}: {error}") from None

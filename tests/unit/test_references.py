@@ -1,3 +1,5 @@
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -77,3 +79,41 @@ def test_check_references_command_reports_each_character(tmp_path, good_set, cap
     assert "xiaoyu: ok, 5 usable reference images" in out
     assert "haoyu: no references given" in out
     assert "character meifang: reference images: 1 usable of the 4 needed" in err
+
+
+def bomb_png(path: Path, width: int = 30000, height: int = 30000) -> Path:
+    """A decompression bomb: a 1-bit greyscale PNG of width x height black pixels, about 100 KB on disk,
+    written with zlib directly (PIL would allocate the whole image)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = (b"\x00" * (1 + (width + 7) // 8)) * 1000  # each row: filter byte 0, then the packed bits
+    packer = zlib.compressobj(9)
+    data = b"".join(packer.compress(rows) for _ in range(height // 1000)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_decompression_bomb_is_named_not_opened(tmp_path, good_set, capsys):
+    from shortdrama.cli import main
+
+    bomb = bomb_png(tmp_path / "bomb.png")
+    assert bomb.stat().st_size < 150_000
+    with pytest.raises(ReferenceError) as info:
+        validate_references("xiaoyu", [*good_set, bomb], RULES)
+    assert str(info.value) == ("character xiaoyu: reference images: 5 usable: "
+                               "bomb.png (too large to open safely (900000000 pixels))")
+    code = main(["check-references", "--min-count", "4", "--min-short-side", "64",
+                 f"series.cast.xiaoyu.references=['{tmp_path}']"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "Traceback" not in err
+    assert "character xiaoyu: reference images: 5 usable: bomb.png (too large to open safely (900000000 pixels))" in err
+
+
+def test_an_image_over_the_pixel_limit_is_refused(good_set):
+    rules = ReferenceRules(min_count=4, min_short_side=64, max_pixels=96 * 128 - 1)
+    with pytest.raises(ReferenceError) as info:
+        validate_references("xiaoyu", good_set[:1], rules)
+    assert str(info.value) == ("character xiaoyu: reference images: 0 usable of the 4 needed: "
+                               "ref_00.png (too large to open safely (12288 pixels))")

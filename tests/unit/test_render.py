@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from shortdrama.audio.wav import write_wav
+from shortdrama.errors import SchemaError
 from shortdrama.media import probe, read_subtitles
 from shortdrama.render import EpisodeRender, render_episode
 from shortdrama.subtitles import Cue, format_srt
@@ -33,10 +34,10 @@ def inputs(tmp_path_factory):
     return work, clips
 
 
-def _job(work, clips, burn: bool) -> EpisodeRender:
-    return EpisodeRender(clips=tuple(clips), audio=work / "mix.wav", subtitles=work / "episode.srt", encoding=ENC,
+def _job(work, clips, burn: bool, subtitles: str = "episode.srt", title: str = "Test") -> EpisodeRender:
+    return EpisodeRender(clips=tuple(clips), audio=work / "mix.wav", subtitles=work / subtitles, encoding=ENC,
                          audio_bitrate="96k", soft_subtitles=True, burn_subtitles=burn, language="zh",
-                         title="Test", durations=DURATIONS)
+                         title=title, durations=DURATIONS)
 
 
 def _frame_at(path: Path, seconds: float) -> np.ndarray:
@@ -76,3 +77,70 @@ def test_burned_in_cjk_subtitles_are_visible(inputs, tmp_path):
     assert (lower_third > 60).sum() > 150, "libass drew no subtitle pixels: font not found?"
     between_cues = np.abs(_frame_at(burned, 1.55) - _frame_at(plain, 1.55))
     assert (between_cues > 60).sum() < 20
+
+
+# Dialogue that tries to style, move or forge subtitles: each cue must show its text as written.
+WJ = "\u2060"
+HOSTILE = [Cue(0.2, 1.4, "{\\an8}{\\pos(10,10)}<b>TOP</b>"),
+           Cue(1.6, 2.4, "Run!\n\n99\n00:00:00,000 --> 00:00:04,500\nFORGED"),
+           Cue(2.6, 3.3, "NUL\x00<i>here</i> <font color=\"red\">C:\\New</font>")]
+SHOWN = ["{\\an8}{\\pos(10,10)}<b>TOP</b>", "Run! 99 00:00:00,000 --> 00:00:04,500 FORGED",
+         "NUL <i>here</i> <font color=\"red\">C:\\New</font>"]
+
+
+def _mov_text_samples(path: Path) -> list[tuple[float, float, str]]:
+    """The soft track's cues as stored: a 3GPP timed-text sample is a 16-bit length and UTF-8 text."""
+    import av
+
+    samples = []
+    with av.open(str(path)) as container:
+        stream = container.streams.subtitles[0]
+        for packet in container.demux(stream):
+            data = bytes(packet)
+            size = int.from_bytes(data[:2], "big")
+            if packet.pts is not None and size:
+                start = float(packet.pts * stream.time_base)
+                samples.append((start, start + float(packet.duration * stream.time_base), data[2:2 + size].decode()))
+    return samples
+
+
+def test_hostile_dialogue_is_shown_as_written_in_the_soft_and_burned_subtitles(inputs, tmp_path):
+    work, clips = inputs
+    (tmp_path / "hostile.srt").write_text(format_srt(HOSTILE), encoding="utf-8")
+    (tmp_path / "mix.wav").symlink_to(work / "mix.wav")
+    soft, burned = tmp_path / "soft.mp4", tmp_path / "burned.mp4"
+    render_episode(_job(tmp_path, clips, burn=False, subtitles="hostile.srt"), soft)
+    render_episode(_job(tmp_path, clips, burn=True, subtitles="hostile.srt"), burned)
+
+    stored = _mov_text_samples(soft)
+    assert [(round(a, 3), round(b, 3)) for a, b, _ in stored] == [(0.2, 1.4), (1.6, 2.4), (2.6, 3.3)]
+    assert [text.replace(WJ, "") for _, _, text in stored] == SHOWN
+    # As FFmpeg decodes the track again: the same cues, no styling tags, the forged timing still text.
+    # (PyAV's `dialogue`, which read_subtitles uses, drops any {...} itself, so the first cue reads "<b>TOP</b>".)
+    decoded = read_subtitles(soft)
+    assert [(round(a, 3), round(b, 3)) for a, b, _ in decoded] == [(0.2, 1.4), (1.6, 2.4), (2.6, 3.3)]
+    assert [text.replace(WJ, "") for _, _, text in decoded] == ["<b>TOP</b>", *SHOWN[1:]]
+
+    # libass obeys neither {\an8} nor {\pos}: the line stays at the bottom, where the style puts it,
+    # and draws the braces and what is inside them (about 210 px wide; "<b>TOP</b>" alone is about 85).
+    during = np.abs(_frame_at(burned, 0.8) - _frame_at(soft, 0.8)) > 60
+    assert during[: int(ENC.height * 0.6)].sum() < 20, "an override tag moved the subtitle"
+    assert during[int(ENC.height * 0.6):].sum() > 150
+    columns = np.nonzero(during)[1]
+    assert columns.max() - columns.min() > 150, "libass hid the {...} of the line"
+
+
+def test_a_title_unsafe_for_metadata_fails_in_one_line_before_ffmpeg(inputs, tmp_path, monkeypatch):
+    import shortdrama.render as render
+
+    work, clips = inputs
+    monkeypatch.setattr(render, "run_ffmpeg", lambda *a, **k: pytest.fail("ffmpeg ran"))
+    for title, problem in [("Ep\x00One", "contains a control character U+0000 at character 3"),
+                           ("Ep\nOne", "contains a line break U+000A at character 3"),
+                           ("x" * 201, "is longer than 200 characters")]:
+        with pytest.raises(SchemaError) as caught:
+            render_episode(_job(work, clips, burn=False, title=title), tmp_path / "final.mp4")
+        message = str(caught.value)
+        assert message.startswith(f"the episode title {title[:80]!r} cannot be the video's title metadata: it {problem}")
+        assert "\n" not in message and "\x00" not in message
+    assert not (tmp_path / "final.mp4").exists()

@@ -7,6 +7,8 @@ with every problem named in one message.
 
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -29,6 +31,9 @@ class ReferenceRules:
     min_short_side: int = 512
     max_transparent_fraction: float = 0.5
     near_duplicate_bits: int = 4  # difference-hash bits that may differ between two distinct photos
+    # Larger images are refused before they are decoded: a small file may claim 30000x30000 pixels
+    # (a decompression bomb). PIL's own warning threshold, about 89 megapixels.
+    max_pixels: int = 89_478_485
 
 
 @dataclass(frozen=True)
@@ -58,11 +63,21 @@ def difference_hash(image: Image.Image) -> int:
     return int("".join("1" if b else "0" for b in bits), 2)
 
 
+def _too_large(pixels: int | None) -> str:
+    return f"too large to open safely ({pixels} pixels)" if pixels else "too large to open safely"
+
+
 def _inspect(path: Path, rules: ReferenceRules) -> tuple[Reference | None, str | None]:
     try:
-        with Image.open(path) as image:
-            image.load()
+        with warnings.catch_warnings():
+            # The size is checked below, from the header, before any pixel is decoded.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+        with image:
             width, height = image.size
+            if width * height > rules.max_pixels:
+                return None, _too_large(width * height)
+            image.load()
             if min(width, height) < rules.min_short_side:
                 return None, f"{width}x{height} is under {rules.min_short_side} px on the short side"
             if image.mode in ("RGBA", "LA") or "transparency" in image.info:
@@ -73,8 +88,13 @@ def _inspect(path: Path, rules: ReferenceRules) -> tuple[Reference | None, str |
             return Reference(path, width, height, difference_hash(image)), None
     except FileNotFoundError:
         return None, "missing"
-    except (UnidentifiedImageError, OSError, ValueError):
-        return None, "not a readable image"
+    except Image.DecompressionBombError as error:  # over twice PIL's limit: refused while opening
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        return None, _too_large(int(found.group(1)) if found else None)
+    except MemoryError:
+        return None, _too_large(None)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+        return None, "not a readable image"  # PIL's decoders raise all of these for a damaged file
 
 
 def validate_references(character: str, paths: Sequence[Path], rules: ReferenceRules = ReferenceRules()) -> list[Reference]:

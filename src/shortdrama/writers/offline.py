@@ -68,8 +68,7 @@ class OfflineWriter:
                 camera=rng.choice(BEAT_CAMERAS[beat]),
             ))
         return EpisodeScript(
-            episode=episode.episode, title=episode.title, language=series.language, mood=episode.mood,
-            target_duration=float(sum(s.duration for s in scenes)), scenes=scenes,
+            episode=episode.episode, title=episode.title, language=series.language, mood=episode.mood, scenes=scenes,
         )
 
 
