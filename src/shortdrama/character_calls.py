@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from PIL import Image
 
 from .calls import _merged
 from .config import ImageConfig
 from .cost import pricing as price
-from .cost.call import Call, Produce, Runtime
+from .cost.call import Call, Produce, Runtime, call_key
 from .errors import ProviderError
 from .model_paths import resolve_model
 
@@ -76,12 +77,45 @@ def reference_outputs(images: Sequence[str | Path]) -> dict[str, Path]:
 
 # -- LoRA training --------------------------------------------------------------------------------
 
-def lora_call(spec: str, references: Sequence[Path], runtime: Runtime) -> tuple[Call, ImageConfig]:
+def _lora_request(spec: str, references: Sequence[Path]) -> Call:
     data = json.loads(spec)
     inputs = {f"ref_{i:03d}": Path(p) for i, p in enumerate(references)}
-    call = Call(rule="train_character_lora", step="lora_training", version=1,
+    return Call(rule="train_character_lora", step="lora_training", version=1,
                 request={k: data[k] for k in ("character", "look", "lora")}, inputs=inputs)
-    return call, _merged(ImageConfig, runtime, "image", data["image"])
+
+
+def lora_call(spec: str, references: Sequence[Path], runtime: Runtime) -> tuple[Call, ImageConfig]:
+    data = json.loads(spec)
+    return _lora_request(spec, references), _merged(ImageConfig, runtime, "image", data["image"])
+
+
+# The image fields that name the base model a LoRA is trained on; the others (sampler, steps, guidance, sizes) only
+# change how keyframes are drawn with it.
+BASE_MODEL_FIELDS = ("provider", "model", "model_dir", "family")
+
+
+@dataclass(frozen=True)
+class _BaseModel:
+    """The image provider as training sees it: call_key reads only result_fields()."""
+
+    fields: Mapping[str, Any]
+
+    def result_fields(self) -> dict[str, Any]:
+        return dict(self.fields)
+
+
+def training_key(call: Call, image: ImageConfig) -> str:
+    """The key a training checkpoint belongs to: the training call's cache key (character, look, every lora setting,
+    the sha256 of every reference image and caption sidecar, the step's code version) with two differences. The lora
+    settings that only say how far to train and how often to save (`lora.train.RESUME_FREE`: steps, checkpoint_every)
+    are left out, so raising lora.steps resumes; and of the image provider only the fields that name the base model
+    are in it, so changing how keyframes are sampled resumes the finished training instead of repeating it."""
+    from .lora.train import RESUME_FREE
+
+    lora = {k: v for k, v in call.request["lora"].items() if k not in RESUME_FREE}
+    fields = image.result_fields()
+    return call_key(replace(call, request={**call.request, "lora": lora}),
+                    _BaseModel({k: fields.get(k) for k in BASE_MODEL_FIELDS}))  # type: ignore[arg-type]
 
 
 def lora_estimate(image: ImageConfig) -> float:
@@ -111,11 +145,17 @@ def produce_lora(spec: str, references: Sequence[Path], final: Path) -> Produce:
                                 trigger=token.split("_", 1)[0])
         captions = [", ".join(filter(None, (caption_for(token, data["look"]), read_caption_sidecar(u.path))))
                     for u in usable]
-        # Checkpoints live beside the final adapter, so an interrupted training resumes on the next run.
+        # Checkpoints live beside the final adapter, so an interrupted training resumes on the next run; only the
+        # same request resumes them (training_key, and train_lora's own check of model, images, captions, settings).
+        # One training at a time per folder: another request's run deletes the checkpoints it finds there.
+        from .cost.locking import exclusive_lock
+
         work = final.parent / "training"
-        result = train_lora(_model_dir(image), [u.path for u in usable], captions, work, settings,
-                            log=log.info, family=image.family)
-        shutil.copyfile(result.adapter, outputs["lora"])
+        key = training_key(_lora_request(spec, references), image)
+        with exclusive_lock(work / ".lock"):
+            result = train_lora(_model_dir(image), [u.path for u in usable], captions, work, settings,
+                                log=log.info, family=image.family, request_key=key)
+            shutil.copyfile(result.adapter, outputs["lora"])
 
     return produce
 

@@ -37,14 +37,57 @@ def references(folder: Path, seed: int, count: int = 2) -> Path:
     return folder
 
 
+def lora_tensors(path: Path) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
+    return load_file(path)
+
+
+def same_tensors(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def snapshot(work: Path, ids: dict[str, str], on_screen: set[str]) -> tuple[dict, dict]:
+    """(character id -> its adapter's tensors, scene number -> its keyframe's bytes)."""
+    root = work / "results/demo"
+    loras = {ids[name]: lora_tensors(root / f"characters/{ids[name]}/lora.safetensors") for name in on_screen}
+    keyframes = {int(p.stem[2:]): p.read_bytes() for p in sorted((root / "ep01/keyframes").glob("sc*.png"))}
+    return loras, keyframes
+
+
+def pixels(png: bytes) -> np.ndarray:
+    import io
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+
+
+def check_retrained(before: tuple[dict, dict], after: tuple[dict, dict], retrained: set[str], scenes: list[set[str]]):
+    """The adapters of `retrained` hold other tensors, the others the same; the keyframe of every scene with one of
+    them on screen has other pixels, every other keyframe is byte-identical."""
+    (loras0, frames0), (loras1, frames1) = before, after
+    assert loras0.keys() == loras1.keys() and retrained <= loras0.keys()
+    for cid in loras0:
+        same = same_tensors(loras0[cid], loras1[cid])
+        assert same != (cid in retrained), f"{cid}'s adapter {'was not retrained' if same else 'changed'}"
+    assert frames0.keys() == frames1.keys() == set(range(1, len(scenes) + 1))
+    for number, ids_in_scene in enumerate(scenes, start=1):
+        if ids_in_scene & retrained:
+            redrawn = np.abs(pixels(frames0[number]) - pixels(frames1[number])).max() > 0
+            assert redrawn, f"sc{number:02d} was not redrawn"
+        else:
+            assert frames0[number] == frames1[number], f"sc{number:02d} changed"
+
+
 def test_loras_train_per_character_and_retraining_one_redraws_only_its_scenes(tmp_path, tiny_model):
-    # Two characters bring photos; Zhang Meifang has none, so the image model draws her reference set.
+    # Two characters bring photos; Zhang Meifang has none, so the image model draws her reference set. A learning rate
+    # of 0.02 lets two steps move each adapter far enough to show in the 8-bit pixels of the keyframes.
     refs = {cid: references(tmp_path / "refs" / cid, seed) for seed, cid in enumerate(("xiaoyu", "haoyu"))}
     overrides = ["series.episodes=1", "series.scenes_per_episode.min=3", "series.scenes_per_episode.max=3",
                  "series.scene_duration.min=2", "series.scene_duration.max=2", "render=480p", "video=still",
                  "lora=sd15", "lora.steps=2", "lora.resolution=32", "lora.mixed_precision=no", "lora.checkpoint_every=1",
-                 "lora.min_references=2", "lora.min_short_side=32", "lora.reference_count=3", "image=sd15",
-                 f"image.model_dir={tiny_model}", "image.steps=2", "image.gen_width=32", "image.gen_height=56"]
+                 "lora.learning_rate=0.02", "lora.min_references=2", "lora.min_short_side=32", "lora.reference_count=3",
+                 "image=sd15", f"image.model_dir={tiny_model}", "image.steps=2", "image.gen_width=32",
+                 "image.gen_height=56"]
     overrides += [f"series.cast.{cid}.references=['{folder}']" for cid, folder in refs.items()]
     config = f"overrides={json.dumps(overrides)}"
     work = tmp_path / "work"
@@ -71,14 +114,37 @@ def test_loras_train_per_character_and_retraining_one_redraws_only_its_scenes(tm
     assert (work / "results/demo/episode_01_final.mp4").exists()
 
     # A new reference photo for one character retrains only that character, and redraws only its shots.
+    assert {"Lin Xiaoyu", "Chen Haoyu"} <= on_screen  # the offline writer is deterministic
+    scenes = [{ids[name] for name in scene["characters"]} for scene in script["scenes"]]
+    before = snapshot(work, ids, on_screen)
     references(refs["haoyu"], seed=99, count=3)
     second = jobs_run(run_snakemake(work, config))
     with_him = sum(1 for scene in script["scenes"] if "Chen Haoyu" in scene["characters"])
-    assert second["train_character_lora"] == (1 if "Chen Haoyu" in on_screen else 0)
+    assert second["train_character_lora"] == 1
     assert second["draw_contact_sheet"] == second["train_character_lora"]
     assert second["generate_keyframe"] == with_him
     assert second["generate_character_references"] == 0
     assert second["write_episode_script"] == 0 and second["speak_dialogue"] == 0
+    # Retrained for real (issue 12): not the checkpoint of the old photo set, and not the cache's old keyframes.
+    after = snapshot(work, ids, on_screen)
+    check_retrained(before, after, {"haoyu"}, scenes)
+    log = (work / "logs/demo/characters/haoyu/train_character_lora.log").read_text()
+    assert "not resuming" in log and "step 2/2" in log
+
+    # Only the LoRAs and keyframes from here on: nothing else depends on what changes next.
+    targets = tuple(f"results/demo/ep01/keyframes/sc{n:02d}.png" for n in range(1, len(scenes) + 1))
+
+    # A look edit (new captions) retrains that character from scratch.
+    overrides.append("series.cast.haoyu.look=older man with a grey beard in a brown leather jacket")
+    run_snakemake(work, f"overrides={json.dumps(overrides)}", extra=targets)
+    before, after = after, snapshot(work, ids, on_screen)
+    check_retrained(before, after, {"haoyu"}, scenes)
+
+    # Another training seed retrains every character (Zhang Meifang's references are redrawn with it too).
+    overrides.append("lora.seed=1")
+    run_snakemake(work, f"overrides={json.dumps(overrides)}", extra=targets)
+    before, after = after, snapshot(work, ids, on_screen)
+    check_retrained(before, after, {ids[name] for name in on_screen}, scenes)
 
 
 def test_missing_base_model_is_one_clear_line(tmp_path):

@@ -3,6 +3,7 @@ training steps, then properties (finite losses, LoRA changes the output, save ->
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -169,11 +170,21 @@ def test_resume_continues_from_the_latest_checkpoint(model_dir, lin, tmp_path):
     np.testing.assert_allclose(result.losses, straight.losses[4:], rtol=1e-4)
 
 
-def test_resume_refuses_a_checkpoint_of_another_shape(model_dir, lin, trained):
-    _, out, _ = trained
+def test_a_checkpoint_of_another_shape_is_never_loaded(model_dir, lin, trained, tmp_path):
+    """Another rank is another training request: its checkpoints are deleted unread and training starts at step 0
+    (tests/unit/test_lora_resume.py covers every other kind of change)."""
+    import shutil
+
+    _, trained_out, _ = trained
+    out = tmp_path / "lora"
+    shutil.copytree(trained_out, out)
     other = LoraSettings(**{**SETTINGS.__dict__, "rank": 8, "steps": 5})
-    with pytest.raises(ConfigError, match="rank"):
-        train_lora(model_dir, *lin, out, other, log=lambda _: None, device="cpu")
+    lines: list[str] = []
+    result = train_lora(model_dir, *lin, out, other, log=lines.append, device="cpu")
+    assert result.resumed_from == 0 and len(result.losses) == 5
+    assert any(line.startswith("not resuming") and "settings.rank 4 -> 8" in line for line in lines)
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-2", "step-4", "step-5"]
+    assert json.loads((out / "checkpoints/step-4/state.json").read_text())["settings"]["rank"] == 8
 
 
 def test_batches_accumulation_and_mixed_precision_fallback_on_cpu(model_dir, lin, tmp_path):

@@ -164,11 +164,19 @@ def test_sd3_resume_draws_what_an_uninterrupted_run_draws(models, lin, tmp_path)
     np.testing.assert_allclose(resumed.losses, straight.losses[1:], rtol=1e-4)
 
 
-def test_resume_refuses_a_checkpoint_of_another_family(models, lin, trained):
-    _, sdxl_out = trained["sdxl"]
+def test_a_checkpoint_of_another_family_is_never_loaded(models, lin, trained, tmp_path):
+    """Another family is another training request: the SDXL checkpoints are deleted unread, SD3 starts at step 0."""
+    import shutil
+
+    out = tmp_path / "lora"
+    shutil.copytree(trained["sdxl"][1], out)
     more = LoraSettings(**{**SETTINGS.__dict__, "steps": 5})
-    with pytest.raises(ConfigError, match="sdxl checkpoint.*family=sd3"):
-        _train(models, lin, sdxl_out, "sd3", settings=more)
+    result, lines = _train(models, lin, out, "sd3", settings=more)
+    assert result.resumed_from == 0 and len(result.losses) == 5
+    assert any(line.startswith("not resuming") and "family 'sdxl' -> 'sd3'" in line for line in lines)
+    from safetensors.torch import load_file
+
+    assert all(k.startswith("transformer.") for k in load_file(out / ADAPTER_FILE))
 
 
 def test_a_scheduler_can_be_chosen_by_name(models):

@@ -6,10 +6,15 @@ micro-batch and the adapter's save format.
 One step = one optimizer update over `gradient_accumulation` micro-batches of `batch_size` images. Data order, noise
 and timesteps are drawn from torch.Generators seeded by (seed, epoch) and (seed, step), so a resumed run draws exactly
 what an uninterrupted run would have drawn.
+
+A checkpoint is resumed only by the training request that made it: every checkpoint records the request's identity
+(`training_request`: the base model, the settings, the sha256 of every image, every caption, and the caller's own
+request key), and a checkpoint of any other request, or of none, is deleted unread, with one log line saying why.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -34,6 +39,13 @@ CHECKPOINTS = "checkpoints"
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 # Settings that change the adapter's shape: a checkpoint made with other values cannot be resumed.
 _SHAPE_KEYS = ("rank", "alpha", "target_modules")
+# The only settings left out of a checkpoint's request: they say how far to train and how often to save, not what
+# any step does. The learning rate is constant and data order, noise and timesteps are seeded per epoch and per step,
+# so step N of a 1000-step run is step N of a 4000-step run: raising `steps` resumes from the last checkpoint, and
+# lowering it resumes from the latest checkpoint at or before the new `steps`. A learning-rate schedule that depends
+# on `steps` (warm-up, cosine decay) would make `steps` part of the request: take it out of this tuple then.
+RESUME_FREE = ("steps", "checkpoint_every")
+REQUEST_FORMAT = 1  # bump when training_request changes what it covers: older checkpoints are then not resumed
 
 
 @dataclass
@@ -65,12 +77,112 @@ def weight_dtype_for(mixed_precision: str, device: torch.device, log: Callable[[
     return torch.float32
 
 
-def latest_checkpoint(out_dir: Path) -> Path | None:
+def _checkpoints(out_dir: Path) -> list[tuple[int, Path]]:
     root = Path(out_dir) / CHECKPOINTS
     if not root.is_dir():
-        return None
-    found = [(int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := _STEP_DIR.match(p.name))]
-    return max(found)[1] if found else None
+        return []
+    return sorted((int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := _STEP_DIR.match(p.name)))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _model_fingerprint(model_dir: Path) -> dict:
+    """The base model: its folder and every file in it by name, size and modification time (the weights are not
+    hashed: gigabytes per run). Another model, or the same folder with other weights, has another fingerprint."""
+    root = Path(model_dir).resolve()
+    files: dict[str, list[int]] = {}
+    if root.is_dir():
+        for folder, dirs, names in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # .cache/huggingface download metadata
+            for name in names:
+                if name.startswith("."):
+                    continue
+                path = Path(folder) / name
+                try:
+                    info = path.stat()
+                except OSError:
+                    continue
+                files[path.relative_to(root).as_posix()] = [info.st_size, info.st_mtime_ns]
+    return {"path": str(root), "files": dict(sorted(files.items()))}
+
+
+def training_request(model_dir: Path, images: list[Path], captions: list[str], settings: LoraSettings, family: str,
+                     request_key: str | None = None) -> dict:
+    """Everything that decides what training writes, as JSON: the base model, the settings (all but RESUME_FREE), the
+    sha256 of every image in order, every caption, and the caller's request key (e.g. the build's key of this training
+    call, which also covers the caption sidecars and the step's code version)."""
+    return json.loads(json.dumps({  # as JSON reads it back (tuples are lists), so recorded and new compare equal
+        "format": REQUEST_FORMAT,
+        "request_key": request_key,
+        "family": family,
+        "base_model": _model_fingerprint(model_dir),
+        "settings": {k: v for k, v in asdict(settings).items() if k not in RESUME_FREE},
+        "images": [_sha256(Path(p)) for p in images],
+        "captions": list(captions),
+    }))
+
+
+def request_id(request: dict) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
+def _differences(theirs: dict, mine: dict) -> str:
+    """What differs between two training requests, in a few words ("settings.seed 0 -> 1, images")."""
+    out = []
+    for key in sorted(set(theirs) | set(mine)):
+        a, b = theirs.get(key), mine.get(key)
+        if a == b:
+            continue
+        if key == "settings" and isinstance(a, dict) and isinstance(b, dict):
+            out += [f"settings.{k} {a.get(k)!r} -> {b.get(k)!r}"
+                    for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        elif key in ("family", "format"):
+            out.append(f"{key} {a!r} -> {b!r}")
+        elif isinstance(a, list) and isinstance(b, list):
+            changed = sum(x != y for x, y in zip(a, b)) + abs(len(a) - len(b))
+            out.append(f"{key} ({changed} of {max(len(a), len(b))} differ)")
+        else:
+            out.append(key)
+    return ", ".join(out) or "its request id"
+
+
+def _recorded_request(path: Path) -> tuple[str | None, dict | None, str]:
+    """(request id, request, why not usable) of one checkpoint."""
+    try:
+        state = json.loads((path / "state.json").read_text())
+    except (OSError, ValueError) as exc:
+        return None, None, f"its state.json is unreadable ({type(exc).__name__})"
+    if not isinstance(state, dict) or not state.get("request_id"):
+        return None, None, "it records no training request (made before checkpoints were keyed by their request)"
+    return state["request_id"], state.get("request"), ""
+
+
+def _resumable(out_dir: Path, request: dict, rid: str, steps: int, log: Callable[[str], None]) -> Path | None:
+    """The latest checkpoint of this request at or before `steps`. Checkpoints of any other request, or of none, are
+    deleted unread (one log line says why), so nothing of another training can reach this one."""
+    root = Path(out_dir) / CHECKPOINTS
+    for leftover in root.glob(".step-*"):  # a save killed before its rename: never read, only in the way
+        shutil.rmtree(leftover, ignore_errors=True)
+    found = _checkpoints(out_dir)
+    foreign: list[tuple[Path, str]] = []
+    for _, path in found:
+        theirs_id, theirs, why = _recorded_request(path)
+        if theirs_id != rid:
+            foreign.append((path, why or f"another training request ({_differences(theirs or {}, request)})"))
+    if foreign:
+        names = ", ".join(p.name for p, _ in foreign)
+        log(f"not resuming from {root}: {foreign[-1][0].name} belongs to {foreign[-1][1]}; "
+            f"deleting {names} and training this request from step 0")
+        for path, _ in foreign:
+            shutil.rmtree(path)
+    ours = [(step, path) for step, path in found if step <= steps and path not in {p for p, _ in foreign}]
+    return ours[-1][1] if ours else None
 
 
 def _sample_indices(n_images: int, start: int, count: int, seed: int) -> list[int]:
@@ -87,9 +199,11 @@ def _sample_indices(n_images: int, start: int, count: int, seed: int) -> list[in
 
 
 def _save_checkpoint(
-    out_dir: Path, step: int, denoiser, optimizer, scaler, settings: LoraSettings, last_loss: float, family: Family
+    out_dir: Path, step: int, denoiser, optimizer, scaler, settings: LoraSettings, last_loss: float, family: Family,
+    request: dict | None = None,
 ) -> Path:
-    """out_dir/checkpoints/step-N/: LoRA state (peft format), optimizer (and grad scaler) state, step. Atomic."""
+    """out_dir/checkpoints/step-N/: LoRA state (peft format), optimizer (and grad scaler) state, step, and the training
+    request it belongs to (its id and the request itself, to say what changed when another request finds it). Atomic."""
     from peft import get_peft_model_state_dict
     from safetensors.torch import save_file
 
@@ -104,6 +218,8 @@ def _save_checkpoint(
         if scaler is not None:
             torch.save(scaler.state_dict(), tmp / "scaler.pt")
         state = {"step": step, "last_loss": last_loss, "settings": asdict(settings), "family": family.name}
+        if request is not None:
+            state.update(request_id=request_id(request), request=request)
         (tmp / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True))
         if final.exists():
             shutil.rmtree(final)
@@ -148,8 +264,6 @@ def _load_checkpoint(
     if unexpected:
         raise ProviderError(f"checkpoint {path} does not fit this model: unexpected LoRA keys {unexpected[:3]}...")
     optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location=device, weights_only=True))
-    for group in optimizer.param_groups:  # the learning rate may be changed between runs
-        group["lr"] = settings.learning_rate
     if scaler is not None and (path / "scaler.pt").exists():
         scaler.load_state_dict(torch.load(path / "scaler.pt", weights_only=True))
     return state
@@ -183,9 +297,13 @@ def train_lora(
     *,
     device: str | None = None,
     family: str = "sd15",
+    request_key: str | None = None,
 ) -> TrainResult:
     """Train (or resume training) a character LoRA on `images`/`captions` for a `family` base model ("sd15",
-    "sdxl" or "sd3"); write the adapter into `out_dir`."""
+    "sdxl" or "sd3"); write the adapter into `out_dir`.
+
+    Resumes only from a checkpoint in `out_dir` of the same training request (`training_request`, which includes
+    `request_key`, the caller's key of everything else the result depends on); any other checkpoint is deleted."""
     started = time.monotonic()
     out_dir = Path(out_dir)
     kind = get_family(family)
@@ -204,8 +322,10 @@ def train_lora(
     optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, betas=(0.9, 0.999), weight_decay=1e-2, eps=1e-8)
     scaler = torch.amp.GradScaler(dev.type) if weight_dtype == torch.float16 else None
 
+    request = training_request(model_dir, images, captions, settings, kind.name, request_key)
+    rid = request_id(request)
     start_step, last_loss = 0, None
-    checkpoint = latest_checkpoint(out_dir)
+    checkpoint = _resumable(out_dir, request, rid, settings.steps, log)
     if checkpoint is not None:
         state = _load_checkpoint(checkpoint, denoiser, optimizer, scaler, settings, dev, kind)
         start_step, last_loss = int(state["step"]), state.get("last_loss")
@@ -249,11 +369,11 @@ def train_lora(
             eta = (time.monotonic() - loop_started) / done_here * (total - step)
             log(f"step {step}/{total} loss {step_loss:.4f} eta {eta:.0f}s")
         if step % settings.checkpoint_every == 0 or step == total:
-            _save_checkpoint(out_dir, step, denoiser, optimizer, scaler, settings, step_loss, kind)
+            _save_checkpoint(out_dir, step, denoiser, optimizer, scaler, settings, step_loss, kind, request)
 
     denoiser.eval()
     adapter = save_adapter(out_dir, denoiser, kind.name)
-    steps_done = max(start_step, total) if losses else start_step
+    steps_done = total  # resumed at or before `total`, then trained up to it
     seconds = time.monotonic() - started
     summary = {
         "steps_done": steps_done,
@@ -262,6 +382,8 @@ def train_lora(
         "family": kind.name,
         "model_dir": str(Path(model_dir)),
         "images": len(dataset),
+        "request_id": rid,
+        "resumed_from": start_step,
     }
     (out_dir / "training.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
     log(f"saved {adapter} after {steps_done} steps in {seconds:.1f}s")
