@@ -14,9 +14,9 @@ from typing import Any, Sequence
 
 from .config import VIDEO_VENDORS, ImageConfig, LLMConfig, MusicConfig, ProviderConfig, VideoConfig, VoiceConfig
 from .cost import pricing as price
-from .cost.call import Billing, Call, Estimate, Produce, Runtime
+from .cost.call import Billing, Call, Estimate, PaidFailure, Produce, Runtime
 from .cost.cache import canonical_json
-from .errors import ProviderError, SchemaError
+from .errors import ProviderError, SchemaError, ShortDramaError
 from .fake_paid import count_fake_call
 from .media import write_text_atomic
 from .model_paths import resolve_model
@@ -45,16 +45,24 @@ def _writer_billing(writer: Any, llm: LLMConfig) -> Billing | None:
                    tokens_in=usage.prompt_tokens, tokens_out=usage.completion_tokens)
 
 
-def _schema_checked(write: Any, what: str) -> Any:
-    """A writer's answer that breaks the schema is the writer's error, reported as one line."""
+def _schema_checked(write: Any, what: str, writer: Any = None, llm: LLMConfig | None = None) -> Any:
+    """A writer's answer that breaks the schema is the writer's error, reported as one line. A writer
+    that fails after its agents were answered (and billed) says what that cost (`PaidFailure`), so the
+    ledger counts it and a retry in the same build does not buy the same failure again."""
     from pydantic import ValidationError
 
     try:
-        return write()
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise SchemaError(f"the writer's {what} is invalid at {where}: {first['msg']}") from None
+        try:
+            return write()
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise SchemaError(f"the writer's {what} is invalid at {where}: {first['msg']}") from None
+    except ShortDramaError as error:
+        billing = _writer_billing(writer, llm) if writer is not None and llm is not None else None
+        if billing is None or isinstance(error, PaidFailure):
+            raise
+        raise PaidFailure(str(error), billing) from None
 
 
 def _count_if_fake(provider: Any, step: str, **details: Any) -> None:
@@ -77,11 +85,11 @@ def outline_estimate(call: Call) -> Estimate:
 
 def produce_outline(spec: str) -> Produce:
     def produce(llm: LLMConfig, outputs: dict[str, Path]) -> float | Billing:
+        series = brief(spec)
         from .writers import make_writer
 
-        series = brief(spec)
         writer = make_writer(llm)
-        outline = _schema_checked(lambda: writer.write_outline(series), "outline")
+        outline = _schema_checked(lambda: writer.write_outline(series), "outline", writer, llm)
         write_document(outline, outputs["outline"])
         _count_if_fake(llm, "outline")
         return _writer_billing(writer, llm) or price.llm_cost(llm.pricing, len(spec), outputs["outline"].stat().st_size)
@@ -118,13 +126,13 @@ def script_estimate(call: Call) -> Estimate:
 
 
 def produce_script(spec: str, outline_path: Path, episode: int) -> Produce:
-    def produce(llm: LLMConfig, outputs: dict[str, Path]) -> float:
+    def produce(llm: LLMConfig, outputs: dict[str, Path]) -> float | Billing:
         from .writers import make_writer
 
         series, outline = brief(spec), read_outline(outline_path)
         writer = make_writer(llm)
         script = _schema_checked(lambda: writer.write_episode(series, outline, outline.episodes[episode - 1]),
-                                 f"episode {episode} script")
+                                 f"episode {episode} script", writer, llm)
         write_document(script, outputs["script"])
         _count_if_fake(llm, "episode_script", episode=episode)
         return _writer_billing(writer, llm) or price.llm_cost(llm.pricing, len(spec) + outline_path.stat().st_size, outputs["script"].stat().st_size)
@@ -245,6 +253,9 @@ def _hosted_clip(data: dict, keyframe: Path, call: Call, video: VideoConfig, run
                          height=enc["height"], fps=enc["fps"], seed=data["seed"], reference_image=keyframe,
                          negative_prompt=video.negative_prompt)
     downloaded = out.with_name(out.stem + ".download.mp4")
+    # A failure after the vendor billed the job (its download or conform fails) is no PaidFailure: the
+    # job record makes the retry free (the same job is fetched again, never bought again), and the
+    # retry's success then bills the job once.
     engine = JobEngine(entries, settings, runtime.cache_dir / "jobs")
     try:
         result = engine.generate(request, downloaded)
@@ -283,7 +294,8 @@ HOSTED_CLIP_MAKERS = {name: _hosted_clip for name in ("job_api", *VIDEO_VENDORS)
 def dialogue_call(spec: str, episode: int, scene: int, runtime: Runtime) -> tuple[Call, VoiceConfig]:
     data = json.loads(spec)
     request = {k: data[k] for k in ("dialogue", "duration", "language", "voices")}
-    call = Call(rule="speak_dialogue", step="dialogue", version=1, request=request, episode=episode, scene=scene)
+    # version 2: the cues file lists the lines that did not fit ("dropped": true)
+    call = Call(rule="speak_dialogue", step="dialogue", version=2, request=request, episode=episode, scene=scene)
     return call, _merged(VoiceConfig, runtime, "voice", data["voice"])
 
 
@@ -293,6 +305,12 @@ def dialogue_estimate(spec: str) -> Estimate:
 
 
 def produce_dialogue(spec: str) -> Produce:
+    """Speak a scene's lines into `wav` and write their timings to `cues`: a JSON list with one
+    {speaker, text, start, end} per line that is heard. A line that does not fit in the scene, even
+    spoken fast with the pauses closed, is dropped: it is listed too, with "dropped": true and
+    start == end == the scene's end, so readers of the cues (subtitles) show nothing for it and a
+    later check can flag it (`dropped_lines_warning` says so in the build's output)."""
+
     def produce(voice: VoiceConfig, outputs: dict[str, Path]) -> None:
         from .audio.dialogue import SpokenLine, render_scene_dialogue
         from .audio.wav import write_wav
@@ -305,14 +323,39 @@ def produce_dialogue(spec: str) -> Produce:
         lines = [SpokenLine(speaker=line["speaker"], text=line["text"], voice=voices[line["speaker"]])
                  for line in data["dialogue"]]
         samples, cues = render_scene_dialogue(lines, data["duration"], EspeakVoice(), sample_rate=48000)
-        if len(cues) < len(lines):
-            logging.getLogger(__name__).warning(
-                "%d of %d dialogue lines do not fit in %.2f s and were dropped: shorten them or lengthen the scene",
-                len(lines) - len(cues), len(lines), data["duration"])
+        end = float(data["duration"])
+        records = [cue.__dict__ for cue in cues] + [
+            {"speaker": line["speaker"], "text": line["text"], "start": end, "end": end, "dropped": True}
+            for line in _dropped_lines(data["dialogue"], cues)]
         write_wav(outputs["wav"], samples, 48000)
-        write_text_atomic(outputs["cues"], json.dumps([cue.__dict__ for cue in cues], ensure_ascii=False, indent=1) + "\n")
+        write_text_atomic(outputs["cues"], json.dumps(records, ensure_ascii=False, indent=1) + "\n")
 
     return produce
+
+
+def _dropped_lines(dialogue: Sequence[dict[str, Any]], cues: Sequence[Any]) -> list[dict[str, Any]]:
+    """The script's lines that got no cue, in order. Cues follow the lines in order; a line with
+    nothing to say aloud ("...") gets none either and is not counted as dropped."""
+    heard = iter(cues)
+    cue = next(heard, None)
+    dropped = []
+    for line in dialogue:
+        if cue is not None and (cue.speaker, cue.text) == (line["speaker"], line["text"]):
+            cue = next(heard, None)
+        elif any(ch.isalnum() for ch in line["text"]):
+            dropped.append(line)
+    return dropped
+
+
+def dropped_lines_warning(spec: str, cues_path: Path, where: str) -> str | None:
+    """One line for the build's output when the scene's cues (made now or restored from the cache)
+    list dropped lines."""
+    data = json.loads(spec)
+    dropped = [cue for cue in json.loads(Path(cues_path).read_text(encoding="utf-8")) if cue.get("dropped")]
+    if not dropped:
+        return None
+    return (f"{where}: {len(dropped)} of {len(data['dialogue'])} dialogue lines do not fit in {data['duration']:g} s "
+            f"and were dropped: shorten them or lengthen the scene")
 
 
 # -- music and mix --------------------------------------------------------------------------------

@@ -184,6 +184,23 @@ def unknown_speaker(name: str = "Stranger") -> Fault:
     return _named("unknown_speaker", fault)
 
 
+OVERLONG_LINE = "I will never forgive you for what you did to this family, not today and not ever again."
+
+
+def overlong_dialogue(lines: int = 20) -> Fault:
+    """The first scene of a scenes or revision reply gets `lines` long lines: far more speech than it lasts
+    (20 lines of 18 words are 150 s at the writer's 2.4 words a second)."""
+    def fault(r: Received, default: Callable[[], Reply]) -> Reply:
+        reply = default()
+        data = json.loads(reply.content or "{}")
+        for scene in data.get("scenes", [])[:1]:
+            scene["dialogue"] = [{"speaker": scene["characters"][i % len(scene["characters"])], "text": OVERLONG_LINE}
+                                 for i in range(lines)]
+        reply.content = json.dumps(data, ensure_ascii=False)
+        return reply
+    return _named("overlong_dialogue", fault)
+
+
 def critic_says(*fixes: str) -> Fault:
     """The critic rejects the script with these fixes (judgement the writer cannot check in code)."""
     return _named("critic_says", lambda r, d: Reply(content=json.dumps({"ok": False, "fixes": list(fixes)},

@@ -145,3 +145,75 @@ def test_other_sample_rates_and_exact_lengths(espeak):
 def test_negative_duration_is_rejected(espeak):
     with pytest.raises(ShortDramaError):
         render_scene_dialogue([line("A", "Hi.", 0)], -1.0, espeak)
+
+
+# -- the voice step: what did not fit shows in the build's output and beside the cues ----------------
+
+
+def _scene(lines: list[tuple[str, str]], duration: float):
+    from shortdrama.schemas import Scene
+
+    return Scene.model_validate({
+        "location": {"setting": "INT", "description": "the family dining room"}, "duration": duration,
+        "characters": sorted({speaker for speaker, _ in lines}),
+        "dialogue": [{"speaker": speaker, "text": text} for speaker, text in lines],
+        "action": "They argue.", "camera": "medium"})
+
+
+def test_lines_dropped_by_the_voice_step_are_reported_and_recorded(tmp_path, capsys):
+    import json
+
+    from shortdrama import specs, steps
+    from shortdrama.config import load_config
+    from shortdrama.cost.call import Runtime
+    from shortdrama.schemas import EpisodeScript
+    from shortdrama.subtitles import parse_srt
+
+    cfg = load_config()
+    lead, rival = cfg.series.cast["xiaoyu"].name, cfg.series.cast["meifang"].name
+    said = [(lead if i % 2 else rival, f"Line number {i}: I will never forgive what you did to this family.")
+            for i in range(1, 21)]
+    scene = _scene(said, 4.5)
+    rt = Runtime(output_dir=tmp_path / "results/demo", cache_dir=tmp_path / "cache", cache_enabled=True,
+                 budget=cfg.budget, providers={"voice": cfg.voice.model_dump(mode="json")})
+    audio = tmp_path / "results/demo/ep01/audio"
+    steps.speak_dialogue(specs.dialogue_spec(cfg, scene), audio / "sc02.wav", audio / "sc02.cues.json", 1, 2, runtime=rt)
+
+    records = json.loads((audio / "sc02.cues.json").read_text())
+    heard = [r for r in records if not r.get("dropped")]
+    dropped = [r for r in records if r.get("dropped")]
+    assert 1 <= len(heard) < 5 and len(heard) + len(dropped) == 20
+    assert [(r["speaker"], r["text"]) for r in heard + dropped] == said, "every line, heard or dropped, in order"
+    assert all(r["start"] == r["end"] == 4.5 for r in dropped)
+    assert all(0 <= r["start"] < r["end"] <= 4.5 for r in heard)
+    err = capsys.readouterr().err.splitlines()
+    warning = (f"shortdrama: warning: ep01 sc02: {len(dropped)} of 20 dialogue lines do not fit in 4.5 s and "
+               f"were dropped: shorten them or lengthen the scene")
+    assert err == [warning]
+    again = tmp_path / "again"  # the same scene answered by the cache: still said
+    steps.speak_dialogue(specs.dialogue_spec(cfg, scene), again / "sc02.wav", again / "sc02.cues.json", 1, 2, runtime=rt)
+    assert capsys.readouterr().err.splitlines() == [warning]
+    assert (again / "sc02.cues.json").read_bytes() == (audio / "sc02.cues.json").read_bytes()
+
+    # The subtitles show the heard lines only: the cues file is still a list the subtitle step reads.
+    script = EpisodeScript.model_validate({"episode": 1, "title": "t", "language": "en", "mood": "tense",
+                                           "scenes": [scene.model_dump(mode="json")]})
+    srt = tmp_path / "ep01.srt"
+    steps.write_subtitles(specs.subtitles_spec(cfg, script), [audio / "sc02.cues.json"], srt)
+    assert [c.text for c in parse_srt(srt.read_text())] == [r["text"] for r in heard]
+
+
+def test_dialogue_that_fits_drops_nothing_and_says_nothing(tmp_path, capsys):
+    import json
+
+    from shortdrama import calls, specs
+    from shortdrama.config import load_config
+
+    cfg = load_config()
+    lead = cfg.series.cast["xiaoyu"].name
+    spec = specs.dialogue_spec(cfg, _scene([(lead, "Sign it."), (lead, "...")], 3.0))
+    outputs = {"wav": tmp_path / "sc01.wav", "cues": tmp_path / "sc01.cues.json"}
+    calls.produce_dialogue(spec)(cfg.voice, outputs)
+    records = json.loads(outputs["cues"].read_text())
+    assert [(r["text"], r.get("dropped", False)) for r in records] == [("Sign it.", False)]  # "..." says nothing
+    assert capsys.readouterr().err == ""

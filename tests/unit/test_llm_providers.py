@@ -100,6 +100,21 @@ def test_preset_names_its_key_variable_mode_price_and_check_date(option):
     assert not {"checked", "preset", "base_url", "pricing"} & set(llm.result_fields())
 
 
+def test_the_speech_overrun_tolerance_is_a_result_field_that_reaches_the_writer(monkeypatch):
+    from shortdrama.writers import make_writer
+    from shortdrama.writers.replies import MAX_SPEECH_OVERRUN
+
+    default = load_config(["llm=deepseek"]).llm
+    assert default.max_speech_overrun == MAX_SPEECH_OVERRUN == 1.6
+    assert default.result_fields()["max_speech_overrun"] == 1.6  # it changes what the critic accepts: in the key
+    wider = load_config(["llm=deepseek", "llm.max_speech_overrun=2.5"]).llm
+    assert wider.result_fields() != default.result_fields()
+    assert make_writer(wider).settings.max_speech_overrun == 2.5
+    assert "max_speech_overrun" not in load_config(["llm=offline"]).llm.result_fields()  # offline writes the same
+    with pytest.raises(ConfigError, match="max_speech_overrun"):
+        load_config(["llm=deepseek", "llm.max_speech_overrun=0.5"])
+
+
 def test_retired_model_names_are_gone_from_the_presets():
     deepseek, claude = load_config(["llm=deepseek"]).llm, load_config(["llm=claude_sonnet"]).llm
     assert deepseek.model == "deepseek-flash"

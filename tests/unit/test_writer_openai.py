@@ -9,16 +9,17 @@ import time
 
 import pytest
 
-from fakes.chat_server import (FakeChatServer, content, critic_says, fenced, http_error, rate_limited,
-                               rejects_response_format, schema_invalid, server_error, slow, truncated,
-                               unknown_speaker)
+from fakes.chat_server import (OVERLONG_LINE, FakeChatServer, content, critic_says, fenced, http_error,
+                               overlong_dialogue, rate_limited, rejects_response_format, schema_invalid,
+                               server_error, slow, truncated, unknown_speaker)
 from shortdrama.errors import ProviderError, SchemaError
 from shortdrama.http import ProviderHTTPError, RetryPolicy
 from shortdrama.schemas import MOODS, check_script
 from shortdrama.writers.base import CastMember, SeriesBrief
 from shortdrama.writers.offline import OfflineWriter
 from shortdrama.writers.openai_compat import ChatSettings, OpenAICompatWriter
-from shortdrama.writers.replies import UnusableReply, extract_json
+from shortdrama.schemas import Scene
+from shortdrama.writers.replies import UnusableReply, extract_json, local_findings
 
 KEY_ENV = "SHORTDRAMA_TEST_LLM_KEY"
 KEY = "sk-test-0123456789abcdef-DO-NOT-LEAK"
@@ -270,6 +271,35 @@ def test_invalid_scenes_name_the_scene_in_the_repair(server):
     assert re.search(r"scene \d: action: Field required", repair)
 
 
+def test_text_that_could_forge_subtitles_is_repaired(server):
+    """A dialogue line with a blank line and an SRT timing in it: the schema refuses it, the model is told
+    why in the repair request, and the script keeps only one-line text."""
+    forged = "Run!\n\n99\n00:00:00,000 --> 00:00:04,500\nFORGED"
+
+    def forge(r, default):
+        reply = default()
+        data = json.loads(reply.content or "{}")
+        number, scene = next((n, s) for n, s in enumerate(data["scenes"], start=1) if s.get("dialogue"))
+        scene["dialogue"][0]["text"] = forged
+        scene["action"] = "The lights go out\x00"
+        reply.content = json.dumps(data, ensure_ascii=False)
+        forge.number = number
+        return reply
+
+    server.script("scenes", forge)
+    b = brief()
+    outline, episode = episode_one(b)
+    script = writer(server).write_episode(b, outline, episode)
+    assert_valid(script, b)
+    repair = server.of("scenes", repair=True)[0].last
+    assert (f"scene {forge.number}: dialogue[0].text: contains a line break U+000A at character 5; a dialogue entry "
+            f"is one line: give each line its own entry (got {forged!r})") in repair
+    assert (f"scene {forge.number}: action: contains a control character U+0000 at character 18; write plain text "
+            f"without control characters") in repair
+    texts = [line.text for scene in script.scenes for line in scene.dialogue] + [s.action for s in script.scenes]
+    assert not any("FORGED" in t or "\n" in t or "\x00" in t for t in texts)
+
+
 def test_repairs_are_bounded_and_fail_in_one_line(server):
     server.always(content('{"series_title": "x"'), kind="outline")
     with pytest.raises(SchemaError) as caught:
@@ -430,3 +460,89 @@ def test_out_of_range_durations_and_absent_speakers_are_found_locally(server):
     fixes = server.of("revise")[0].user
     assert "scene 1: duration 12 s is outside 3-6 s" in fixes
     assert "scene 2: speaker" in fixes and "is not in the scene's characters" in fixes
+
+
+# ------------------------------------------------------- dialogue that cannot be spoken in time
+
+
+def scene_with(lines: list[str], duration: float, b: SeriesBrief) -> Scene:
+    speaker = b.cast_names[0]
+    return Scene.model_validate({
+        "location": {"setting": "INT", "description": "the family dining room"}, "duration": duration,
+        "characters": [speaker], "dialogue": [{"speaker": speaker, "text": t} for t in lines],
+        "action": "She stands.", "camera": "medium"})
+
+
+def test_an_absurd_overrun_is_hard_and_a_mild_one_a_note():
+    b = brief(scenes=(1, 4))
+    # 75 lines of 18 words in 4.5 s: 562.5 s of speech at 2.4 words a second
+    [absurd] = local_findings(b, [scene_with([OVERLONG_LINE] * 75, 4.5, b)])
+    assert absurd.hard
+    assert absurd.text == ("scene 1: the dialogue needs about 562.5 s of speech but the scene lasts 4.5 s "
+                           "(at most 7.2 s fits, spoken fast): cut lines or shorten them, or make the scene longer")
+    # 12 words in 4 s: 5 s of speech (the voice step speaks 1.25x faster), 5.75 s with the pauses
+    [mild] = local_findings(b, [scene_with(["Sign it now, or leave this house tonight and never come back."], 4, b)])
+    assert not mild.hard and "needs about 5.8 s to be spoken but the scene lasts 4 s; shorten the lines" in mild.text
+    fits = scene_with(["Sign it now."], 4, b)
+    assert local_findings(b, [fits]) == []
+
+
+def test_the_tolerance_is_configured():
+    b = brief(scenes=(1, 4))
+    twice = scene_with(["one two three four five six seven eight nine ten eleven twelve"], 3, b)  # 5 s of speech
+    assert [f.hard for f in local_findings(b, [twice])] == [True]  # 5 s > 1.6 x 3 s
+    assert [f.hard for f in local_findings(b, [twice], max_speech_overrun=2.5)] == [False]  # a note only
+
+
+@pytest.mark.parametrize("seconds", [(3, 6), (6, 10), (2, 3)])
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_offline_writer_passes_the_speech_check(language, seconds):
+    b = brief(language, episodes=3, scenes=(3, 6), seconds=seconds)
+    writer_ = OfflineWriter()
+    outline = writer_.write_outline(b)
+    for episode in outline.episodes:
+        scenes = writer_.write_episode(b, outline, episode).scenes
+        assert not [f.text for f in local_findings(b, scenes) if f.hard]
+
+
+def test_an_absurd_overrun_goes_back_for_a_revision_and_is_fixed(server):
+    server.script("scenes", overlong_dialogue(lines=20))
+    server.script("critic", content('{"ok": true, "fixes": []}'))  # a lenient critic: the code catches it
+    b = brief()
+    outline, episode = episode_one(b)
+    script = writer(server).write_episode(b, outline, episode)
+    assert_valid(script, b)
+    assert [r.kind for r in server.requests] == ["scenes", "critic", "revise", "critic"]
+    fixes = json.loads(re.search(r"<fixes>(.*?)</fixes>", server.of("revise")[0].user, re.S).group(1))
+    assert [f for f in fixes if "of speech but the scene lasts" in f] == [
+        f"scene 1: the dialogue needs about 150.0 s of speech but the scene lasts {script.scenes[0].duration:g} s "
+        f"(at most {script.scenes[0].duration * 1.6:.1f} s fits, spoken fast): cut lines or shorten them, "
+        f"or make the scene longer"]
+    assert OVERLONG_LINE not in json.dumps(script.model_dump(), ensure_ascii=False)
+
+
+def test_an_overrun_left_after_the_rounds_fails_in_one_line(server):
+    server.always(overlong_dialogue(lines=20), kind="scenes")
+    server.always(overlong_dialogue(lines=20), kind="revise")  # an episode writer that never shortens
+    b = brief()
+    outline, episode = episode_one(b)
+    with pytest.raises(SchemaError) as caught:
+        writer(server, critic_rounds=1).write_episode(b, outline, episode)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("episode 1: still wrong after 1 critic rounds: scene 1: the dialogue needs about "
+                              "150.0 s of speech but the scene lasts")
+    assert [r.kind for r in server.requests] == ["scenes", "critic", "revise", "critic"]
+
+
+def test_a_writer_with_a_wider_tolerance_accepts_it_with_a_note(server, caplog):
+    server.script("scenes", overlong_dialogue(lines=2))  # two 18-word lines: 15 s of speech in a 5 s scene
+    server.always(content('{"ok": true, "fixes": []}'), kind="critic")
+    server.always(overlong_dialogue(lines=2), kind="revise")
+    b = brief()
+    outline, episode = episode_one(b)
+    with caplog.at_level(logging.WARNING):
+        script = writer(server, critic_rounds=1, max_speech_overrun=3.5).write_episode(b, outline, episode)
+    assert [line.text for line in script.scenes[0].dialogue] == [OVERLONG_LINE] * 2
+    assert "accepted with open notes after 1 critic rounds: scene 1: the dialogue needs about" in caplog.text
+    assert [f.hard for f in local_findings(b, script.scenes)] == [True]  # the default tolerance would not accept it

@@ -238,6 +238,13 @@ class CallCache:
     def _sweep_scratch(self) -> None:
         for folder in _children(self.root / ".trash"):
             shutil.rmtree(folder, ignore_errors=True)
+        # Paid failures (cost/call.py) only matter to the build that made them.
+        for record in _children(self.root / ".failures"):
+            try:
+                if time.time() - record.stat().st_mtime > STALE_TEMP_S:
+                    record.unlink()
+            except FileNotFoundError:
+                continue
         here = file_safe(host_name())
         for folder in _children(self.root / ".tmp"):
             parts = folder.name.split("-", 2)  # <pid>-<token>-<host>; older ones have no host

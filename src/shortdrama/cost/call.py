@@ -2,9 +2,17 @@
 
     key  = sha256(step, code version, provider's result fields, request, input file digests)
     hit  -> restore the cached files, ledger a $0 hit
-    miss -> reserve the estimate under the budget lock (or downgrade to the fallback model),
+    miss -> refuse at once if this build already paid for this key and failed (see below),
+            reserve the estimate under the budget lock (or downgrade to the fallback model),
             take a provider slot, produce into temporary files, store them in the cache,
             restore them to the outputs, settle the reservation into the ledger
+
+A call that fails after it was billed (a writer whose agents answered before it gave up raises
+`PaidFailure`; an answer that fails `validate` was billed too) is ledgered as `failed` with that
+cost, and remembered in `<cache>/.failures/<key>.json` with the build's id ($SHORTDRAMA_BUILD_ID).
+The same call in the same build (Snakemake's `retries`) then fails at once, naming the first failure
+and its cost, instead of buying the same failure again; the next build tries again for real, and a
+success forgets the record. A failure that cost nothing (no answer was billed) is retried freely.
 """
 
 from __future__ import annotations
@@ -21,16 +29,17 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..config import AppConfig, BudgetConfig, ProviderConfig
-from ..errors import ShortDramaError
-from .budget import BudgetExceeded, BudgetGuard, Caps
+from ..errors import ProviderError, ShortDramaError
+from .budget import BudgetExceeded, BudgetGuard, Caps, format_usd
 from .cache import CallCache, file_digest, request_key
-from .ledger import Ledger, LedgerEntry
+from .ledger import Ledger, LedgerEntry, write_atomic
 from .locking import exclusive_lock
 from .slots import ProviderSlots
 
 log = logging.getLogger(__name__)
 RUNTIME_ENV = "SHORTDRAMA_RUNTIME"
 BUILD_ID_ENV = "SHORTDRAMA_BUILD_ID"  # one per snakemake invocation (rules/common.smk); jobs inherit it
+FAILURES_DIR = ".failures"  # in the cache folder: the paid failures of recent builds, one file per call key
 
 
 @dataclass(frozen=True)
@@ -142,6 +151,19 @@ class Billing:
     note: str = ""  # where the cost figure came from, when not from the price table ("kling reported 5 units")
 
 
+class PaidFailure(ProviderError):
+    """A provider call that failed after it was billed (a writer whose agent calls were answered, and
+    paid for, before it gave up): `billing` is what the failed attempt cost."""
+
+    def __init__(self, message: str, billing: Billing):
+        super().__init__(message)
+        self.billing = billing
+
+
+class AlreadyFailed(ProviderError):
+    """The same call already failed in this build after costing money; it is not bought again."""
+
+
 Estimate = Callable[[ProviderConfig], float]
 Produce = Callable[[ProviderConfig, dict[str, Path]], "float | Billing | None"]
 
@@ -179,7 +201,9 @@ def _call_once(runtime: Runtime, call: Call, provider: ProviderConfig, key: str,
         else:
             hit = _entry(call, provider, key, "hit", estimated, 0.0, 0.0, "ok")
             ledger.append(hit)
+            _forget_failure(runtime, key)
             return hit
+    _refuse_repeated_failure(runtime, call, key)
     try:
         reservation = guard.reserve(estimated, call.episode, call.label)
     except BudgetExceeded as refusal:
@@ -200,21 +224,30 @@ def _run_miss(runtime: Runtime, call: Call, provider: ProviderConfig, key: str, 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=".call-", dir=_scratch_dir(outputs)) as scratch:
         produced = {name: Path(scratch) / Path(dest).name for name, dest in outputs.items()}
+        answered = False  # produce returned: what it reports was billed, even if the answer fails `validate`
+        actual: float | Billing | None = None
         try:
             with runtime.slots.acquire(slot_name, provider.concurrency):
                 actual = produce(provider, produced)
+            answered = True
             if validate:
                 validate(produced)
         except BaseException as error:
-            failed = _entry(call, provider, key, "miss", estimated, 0.0, time.perf_counter() - started, "failed",
-                            str(error).splitlines()[0][:300] if str(error) else type(error).__name__)
+            billing = _billing(actual, estimated) if answered else getattr(error, "billing", None)
+            billing = billing if isinstance(billing, Billing) else Billing(cost_usd=0.0)
+            cost = round(max(billing.cost_usd or 0.0, 0.0), 6)
+            message = _first_line(error)
+            failed = _entry(call, provider, key, "miss", estimated, cost, time.perf_counter() - started, "failed",
+                            message[:300], model=billing.model, tokens=(billing.tokens_in, billing.tokens_out))
             guard.settle(reservation, failed)
             if runtime.spend_ledger.path != runtime.ledger.path:
                 runtime.ledger.append(failed)
+            if cost > 0 and isinstance(error, Exception):
+                _remember_failure(runtime, call, key, cost, message)
             raise
         duration = time.perf_counter() - started
-        billing = actual if isinstance(actual, Billing) else Billing(cost_usd=actual)
-        cost = round(billing.cost_usd if billing.cost_usd is not None else estimated, 6)
+        billing = _billing(actual, estimated)
+        cost = round(billing.cost_usd, 6)
         if cache is not None:
             stored = cache.put(key, produced, {"provider": getattr(provider, "provider", ""), "model": _model(provider),
                                                "step": call.step, "rule": call.rule, "cost_usd": cost})
@@ -227,9 +260,78 @@ def _run_miss(runtime: Runtime, call: Call, provider: ProviderConfig, key: str, 
     entry = _entry(call, provider, key, "miss", estimated, cost, duration, "ok", billing.note, model=billing.model,
                    tokens=(billing.tokens_in, billing.tokens_out))
     guard.settle(reservation, entry)
+    _forget_failure(runtime, key)
     if runtime.spend_ledger.path != runtime.ledger.path:
         runtime.ledger.append(entry)  # a sweep point's own ledger, for its row of the comparison
     return entry
+
+
+def _billing(actual: "float | Billing | None", estimated: float) -> Billing:
+    """What produce reported; no figure means the price table's estimate."""
+    billing = actual if isinstance(actual, Billing) else Billing(cost_usd=actual)
+    if billing.cost_usd is None:
+        billing = Billing(estimated, billing.tokens_in, billing.tokens_out, billing.model, billing.note)
+    return billing
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+# -- paid failures: a retry in the same build does not buy the same failure again ----------------
+
+def current_build() -> str | None:
+    """The id of the `snakemake` invocation this process belongs to ($SHORTDRAMA_BUILD_ID), if any."""
+    return os.environ.get(BUILD_ID_ENV) or None
+
+
+def failure_path(runtime: Runtime, key: str) -> Path:
+    return runtime.cache_dir / FAILURES_DIR / f"{key}.json"
+
+
+def _remember_failure(runtime: Runtime, call: Call, key: str, cost: float, message: str) -> None:
+    build = current_build()
+    if build is None:
+        return  # outside a build (a step run by hand): nothing can tell a retry from a new attempt
+    path = failure_path(runtime, key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps({"build": build, "call": call.label, "cost_usd": cost, "message": message,
+                                       "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds")},
+                                      ensure_ascii=False, indent=1) + "\n")
+    except OSError as problem:  # the failure itself is what the user must see
+        log.warning("could not record the failure of %s in %s: %s", call.label, path, problem)
+
+
+def _refuse_repeated_failure(runtime: Runtime, call: Call, key: str) -> None:
+    """Fail at once when this build already paid for this call and it failed (Snakemake's retry)."""
+    build = current_build()
+    if build is None:
+        return
+    path = failure_path(runtime, key)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        cost = float(record["cost_usd"])
+        same_build = record["build"] == build
+        reason = " ".join(str(record.get("message", "")).split())
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError, KeyError, TypeError) as problem:
+        log.warning("ignoring an unreadable failure record %s: %s", path, problem)
+        return
+    if not same_build or cost <= 0:
+        return
+    short = reason if len(reason) <= 80 else reason[:77] + "..."
+    raise AlreadyFailed(f"{call.label} already failed in this build after costing {format_usd(cost)} "
+                        f"({short}); not paid for again: fix the cause and run the build again")
+
+
+def _forget_failure(runtime: Runtime, key: str) -> None:
+    try:
+        failure_path(runtime, key).unlink(missing_ok=True)
+    except OSError as problem:
+        log.warning("could not remove the failure record of %s: %s", key[:12], problem)
 
 
 def _scratch_dir(outputs: Mapping[str, Path]) -> str:

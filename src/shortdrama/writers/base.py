@@ -75,5 +75,6 @@ def make_writer(llm: LLMConfig) -> ScriptWriter:
             base_url=llm.base_url, model=llm.model, api_key_env=llm.api_key_env, temperature=llm.temperature,
             max_tokens=llm.max_tokens, structured_output=llm.structured_output, preset=llm.preset,
             repair_rounds=llm.repair_rounds, critic_rounds=llm.critic_rounds, scene_batch_size=llm.scene_batch_size,
+            max_speech_overrun=llm.max_speech_overrun,
             retry=RetryPolicy(max_attempts=llm.max_attempts, max_total_s=llm.max_total_s, request_timeout_s=llm.timeout_s)))
     raise AssertionError(f"unhandled llm provider {llm.provider!r}")  # config validation lists the providers

@@ -33,8 +33,8 @@ from ..http import ProviderHTTPError, RetryPolicy, api_key, auth_headers, reques
 from ..schemas import EpisodeOutline, EpisodeScript, Outline, Scene, check_script
 from . import prompts
 from .base import SeriesBrief
-from .replies import (MAX_LISTED_PROBLEMS, UnusableReply, extract_json, local_findings, one_line,
-                      parse_outline_reply, parse_patch_reply, parse_plan_reply, parse_scenes_reply,
+from .replies import (MAX_LISTED_PROBLEMS, MAX_SPEECH_OVERRUN, UnusableReply, extract_json, local_findings,
+                      one_line, parse_outline_reply, parse_patch_reply, parse_plan_reply, parse_scenes_reply,
                       parse_verdict_reply)
 from .structured import (DOWNGRADE, MODES, agent_of, ensure_json_word, provider_message, rejects_mode,
                          request_fields, unknown_model_message)
@@ -62,6 +62,8 @@ class ChatSettings:
     critic_rounds: int = 2
     scene_batch_size: int = 8
     blank_retries: int = 2  # a blank reply is asked again, unchanged, at most this often
+    # Dialogue needing more than this many times its scene's length is sent back (replies.speech_overrun).
+    max_speech_overrun: float = MAX_SPEECH_OVERRUN
 
 
 
@@ -87,8 +89,9 @@ class _Reply:
 class OpenAICompatWriter:
     def __init__(self, settings: ChatSettings, client: httpx.Client | None = None):
         rounds = (settings.repair_rounds, settings.critic_rounds, settings.blank_retries)
-        if settings.scene_batch_size < 1 or min(rounds) < 0:
-            raise ProviderError("llm: scene_batch_size must be >= 1 and repair/critic/blank rounds >= 0")
+        if settings.scene_batch_size < 1 or min(rounds) < 0 or not settings.max_speech_overrun > 0:
+            raise ProviderError("llm: scene_batch_size must be >= 1, repair/critic/blank rounds >= 0 and "
+                                "max_speech_overrun > 0")
         if settings.structured_output not in MODES:
             raise ProviderError(f"llm: structured_output={settings.structured_output!r}; one of {', '.join(MODES)}")
         self.settings = settings
@@ -123,8 +126,7 @@ class OpenAICompatWriter:
         scenes = self._draft(brief, outline, episode)
         scenes = self._review(brief, outline, episode, scenes)
         script = EpisodeScript(episode=episode.episode, title=episode.title, language=brief.language,
-                               mood=episode.mood, target_duration=float(sum(s.duration for s in scenes)),
-                               scenes=scenes)
+                               mood=episode.mood, scenes=scenes)
         check_script(script, brief.cast_names, language=brief.language, episode=episode.episode)
         return script
 
@@ -153,7 +155,7 @@ class OpenAICompatWriter:
         n, rounds = episode.episode, self.settings.critic_rounds
         revisions = 0
         while True:
-            local = local_findings(brief, scenes)
+            local = local_findings(brief, scenes, self.settings.max_speech_overrun)
             critic: list[str] = []
             if rounds > 0:
                 critic = self._structured(prompts.critic_messages(brief, outline, episode, scenes), parse_verdict_reply,

@@ -12,13 +12,17 @@ from typing import Any, Callable, Sequence
 
 from pydantic import ValidationError
 
-from ..schemas import Outline, Scene
+from ..schemas import Outline, Scene, text_problem
 from .base import SeriesBrief
 from .phrasebook import SPEECH_UNITS_PER_SECOND
 
 log = logging.getLogger(__name__)
 
 MAX_LISTED_PROBLEMS = 12
+# Dialogue vs. scene length (speech_overrun): speech over MAX_SPEECH_OVERRUN x the scene is a hard problem
+# (llm.max_speech_overrun; 1.6 = the voice step's max_speedup), speech and pauses over SOFT_SPEECH_OVERRUN a note.
+MAX_SPEECH_OVERRUN = 1.6
+SOFT_SPEECH_OVERRUN = 1.25
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
@@ -118,7 +122,10 @@ def parse_plan_reply(data: Any, low: int, high: int) -> list[str]:
         raise UnusableReply(['the reply needs "plan": a list of one-line scene descriptions (strings)'])
     if not low <= len(plan) <= high:
         raise UnusableReply([f'"plan" has {len(plan)} scenes; plan between {low} and {high} scenes'])
-    return [p.strip() for p in plan]
+    plan = [p.strip() for p in plan]
+    if problems := [f"plan[{i}]: {problem}" for i, p in enumerate(plan) if (problem := text_problem(p))]:
+        raise UnusableReply(problems)
+    return plan
 
 
 def parse_patch_reply(data: Any, total: int) -> dict[int, Scene]:
@@ -204,9 +211,10 @@ def describe_validation(error: ValidationError) -> list[str]:
 # ------------------------------------------------------------------------------ local checks
 
 
-def local_findings(brief: SeriesBrief, scenes: Sequence[Scene]) -> list[Finding]:
+def local_findings(brief: SeriesBrief, scenes: Sequence[Scene],
+                   max_speech_overrun: float = MAX_SPEECH_OVERRUN) -> list[Finding]:
     """The critic's checks that code can make: cast, speakers on screen, ranges, counts, language,
-    and whether the dialogue can be spoken in time (the only soft one: the mixer speeds lines up or drops them)."""
+    and whether the dialogue can be spoken in time (see `speech_overrun`)."""
     cast = brief.cast_names
     cast_list = ", ".join(cast)
     findings: list[Finding] = []
@@ -230,12 +238,31 @@ def local_findings(brief: SeriesBrief, scenes: Sequence[Scene]) -> list[Finding]
         if not brief.scene_seconds_min <= scene.duration <= brief.scene_seconds_max:
             findings.append(Finding(f"scene {number}: duration {scene.duration:g} s is outside "
                                     f"{brief.scene_seconds_min}-{brief.scene_seconds_max} s"))
-        spoken = sum(_speech_units(line.text, brief.language) for line in scene.dialogue) / rate
-        needed = spoken + 0.3 * len(scene.dialogue) + 0.45 if scene.dialogue else 0.0
-        if needed > scene.duration * 1.25:
-            findings.append(Finding(f"scene {number}: the dialogue needs about {needed:.1f} s to be spoken but the "
-                                    f"scene lasts {scene.duration:g} s; shorten the lines", hard=False))
+        if overrun := speech_overrun(number, scene, brief.language, rate, max_speech_overrun):
+            findings.append(overrun)
     return findings
+
+
+def speech_overrun(number: int, scene: Scene, language: str, rate: float,
+                   max_speech_overrun: float = MAX_SPEECH_OVERRUN) -> Finding | None:
+    """Whether a scene's dialogue can be spoken in its duration, at the writer's (slow) speaking rate.
+
+    The voice step speaks up to 1.6 times faster (its max_speedup, the default of `max_speech_overrun`)
+    and closes the pauses before it cuts or drops a line (audio/dialogue.py). So speech alone needing more than `max_speech_overrun` times
+    the scene is a hard problem (the lines would be lost); speech plus pauses needing over
+    `SOFT_SPEECH_OVERRUN` times the scene is a note (it will sound rushed)."""
+    if not scene.dialogue:
+        return None
+    spoken = sum(_speech_units(line.text, language) for line in scene.dialogue) / rate
+    needed = spoken + 0.3 * len(scene.dialogue) + 0.45
+    if spoken > scene.duration * max_speech_overrun:
+        return Finding(f"scene {number}: the dialogue needs about {spoken:.1f} s of speech but the scene lasts "
+                       f"{scene.duration:g} s (at most {scene.duration * max_speech_overrun:.1f} s fits, spoken fast): "
+                       f"cut lines or shorten them, or make the scene longer")
+    if needed > scene.duration * SOFT_SPEECH_OVERRUN:
+        return Finding(f"scene {number}: the dialogue needs about {needed:.1f} s to be spoken but the "
+                       f"scene lasts {scene.duration:g} s; shorten the lines", hard=False)
+    return None
 
 
 def language_problem(text: str, language: str, ignore: Sequence[str] = ()) -> str | None:
