@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from pydantic import ValidationError
 
@@ -13,13 +13,18 @@ from .errors import ConfigError
 
 GROUPS = ("series", "llm", "image", "video", "voice", "music", "render", "budget", "lora")
 Compose = Callable[[Sequence[str], Path], dict[str, Any]]
+# The field names the pydantic models declare at a dotted path ("" for the top; a map key on the way
+# must be in the composed config), or None: a plain override may set any of them, whether or not the
+# group's YAML spells it out.
+Fields = Callable[[str, Mapping[str, Any]], "Iterable[str] | None"]
 
 
 def group_options(group: str, conf_dir: Path) -> list[str]:
     return sorted(p.stem for p in (Path(conf_dir) / group).glob("*.yaml"))
 
 
-def explain_hydra_error(exc: Exception, overrides: list[str], conf: Path, compose: Compose) -> str:
+def explain_hydra_error(exc: Exception, overrides: list[str], conf: Path, compose: Compose,
+                        fields: Fields | None = None) -> str:
     text = str(exc)
     missing = re.search(r"Could not find '([^/']+)/([^']+)'", text)
     if missing:
@@ -30,7 +35,7 @@ def explain_hydra_error(exc: Exception, overrides: list[str], conf: Path, compos
     if not_in_struct:
         key = not_in_struct.group(1)
         given = next((o for o in overrides if o.lstrip("+~").split("=", 1)[0] == key), key)
-        return f"{given}: unknown key {key!r}; known keys there: {_known_keys(key, conf, overrides, compose)}"
+        return f"{given}: unknown key {key!r}; known keys there: {_known_keys(key, conf, overrides, compose, fields)}"
     if type(exc).__name__ == "OverrideParseException" or "LexerNoViableAlt" in text:
         bad = text.split(":", 1)[-1].strip().splitlines()[0]
         return f"cannot parse the override {bad!r}: quote values with spaces or non-ASCII text, e.g. key='value'"
@@ -38,19 +43,26 @@ def explain_hydra_error(exc: Exception, overrides: list[str], conf: Path, compos
     return f"cannot compose the configuration: {first_line}"
 
 
-def _known_keys(dotted: str, conf: Path, overrides: list[str], compose: Compose) -> str:
-    """The keys that do exist next to an unknown one, so the message shows what was meant."""
+def _known_keys(dotted: str, conf: Path, overrides: list[str], compose: Compose, fields: Fields | None = None) -> str:
+    """The keys that do exist next to an unknown one (in the YAML, or declared by the model there),
+    so the message shows what was meant."""
     parent = dotted.rsplit(".", 1)[0] if "." in dotted else ""
     try:
         raw = compose([o for o in overrides if o.lstrip("+~").split("=", 1)[0] != dotted], conf)
     except ConfigError:
         return "(see conf/)"
     node: Any = raw
+    reached = True
     for part in parent.split(".") if parent else []:
         if not isinstance(node, dict) or part not in node:
+            reached = False
             break  # list the keys of the deepest level that exists
         node = node[part]
-    return ", ".join(sorted(node)) if isinstance(node, dict) and node else ", ".join(GROUPS)
+    declared = set(fields(parent, raw) or ()) if fields is not None else set()
+    if declared and not reached:
+        return ", ".join(sorted(declared))  # a level the YAML leaves out entirely (render.subtitles)
+    known = (set(node) if isinstance(node, dict) else set()) | declared
+    return ", ".join(sorted(known)) if known else ", ".join(GROUPS)
 
 
 def explain_validation_error(exc: ValidationError, raw: Mapping[str, Any]) -> str:

@@ -76,13 +76,36 @@ def test_full_series_through_both_fake_servers(tmp_path, servers):
                 assert LLM_KEY.encode() not in data and VIDEO_KEY.encode() not in data, f"a key leaked into {path}"
 
 
-def test_missing_key_is_one_clear_line(tmp_path, servers, monkeypatch):
-    _, video, overrides = servers(Script())
+def test_missing_key_stops_the_build_before_any_job(tmp_path, servers, monkeypatch):
+    chat, video, overrides = servers(Script())
     monkeypatch.delenv("DEEPSEEK_API_KEY")
-    proc = run_snakemake(tmp_path / "work", _config(overrides), check=False)
-    assert proc.returncode != 0
-    assert "set the environment variable DEEPSEEK_API_KEY to your API key" in proc.stderr
-    assert not video.submissions
+    monkeypatch.delenv("VIDEO_GATEWAY_API_KEY")
+    work = tmp_path / "work"
+    proc = run_snakemake(work, _config(overrides), check=False)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("shortdrama: error:")]
+    assert errors == [
+        "shortdrama: error: llm=deepseek (conf/llm/deepseek.yaml) needs the environment variable DEEPSEEK_API_KEY; "
+        "video=gateway_kling (conf/video/gateway_kling.yaml) needs the environment variable VIDEO_GATEWAY_API_KEY: "
+        "set them in the environment (the values never go into any file)"]
+    assert "Traceback" not in proc.stderr
+    # Checked once the DAG was built (the jobs are listed) but before the first one started.
+    assert "rule write_outline" not in proc.stdout + proc.stderr and "Finished job" not in proc.stderr
+    assert not chat.requests and not video.submissions
+    results = work / "results"
+    assert not results.exists() or not [p for p in results.rglob("*") if p.is_file()], "no job wrote anything"
+    assert not (work / "results/demo/.ledger.jsonl.d").exists() and not (work / "results/demo/ledger.jsonl").exists()
+
+    # A dry run needs no key: it only shows the jobs.
+    dry = run_snakemake(work, _config(overrides), extra=("--dry-run",), check=False)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "write_outline" in dry.stdout + dry.stderr and "shortdrama: error" not in dry.stderr
+
+    # With the keys set, the same build runs.
+    monkeypatch.setenv("DEEPSEEK_API_KEY", LLM_KEY)
+    monkeypatch.setenv("VIDEO_GATEWAY_API_KEY", VIDEO_KEY)
+    run_snakemake(work, _config(overrides))
+    assert (work / "results/demo/episode_01_final.mp4").exists() and len(video.submissions) == 2
 
 
 def test_killed_while_polling_resumes_the_same_job(tmp_path, servers):

@@ -150,3 +150,182 @@ def test_hosted_presets_name_a_key_variable_never_a_key():
 def test_a_base_url_cannot_carry_a_credential(url):
     with pytest.raises(ConfigError, match="llm.base_url"):
         load_config(["llm=local", f"llm.base_url='{url}'"])
+
+
+# -- every field the models declare is a plain override ------------------------------------------
+#
+# The YAML presets spell out only what they choose; a field left at its default must still take a
+# plain `group.key=value` (not only `+group.key=value`). The walk below covers every option file of
+# every group and every field of the group's pydantic model (nested models and cast entries
+# included): it picks, for each field, a different value the models accept (greedily, so that the
+# values fit together), passes them all as plain overrides in one composition and checks each one in
+# the validated AppConfig.
+
+
+def _hydra_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_hydra_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_hydra_value(v)}" for k, v in value.items()) + "}"
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+_STRINGS = {"base_url": ["http://127.0.0.1:9/v1"], "api_key_env": ["OTHER_API_KEY"], "secret_key_env": ["OTHER_SECRET"],
+            "checked": ["2025-01-02"], "resolution": ["1080x1920", "480x854"], "audio_bitrate": ["96k"]}
+
+
+def _candidates(path: str, annotation, current) -> list:
+    """Values to try for one field, different from `current` first, `current` itself last."""
+    import types
+    import typing
+
+    optional = False
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        optional, annotation = len(args) < len(typing.get_args(annotation)), args[0]
+    name = path.rsplit(".", 1)[-1]
+    origin = typing.get_origin(annotation)
+    values: list = []
+    if origin is typing.Literal:
+        values = list(typing.get_args(annotation))
+    elif annotation is bool:
+        values = [not current]
+    elif annotation is int:
+        base = 4 if current is None else current
+        values = [base + step for step in (1, -1, 8, -8, 16, -16, 4, -4)]
+    elif annotation is float:
+        base = 1.5 if current is None else current
+        values = [base * 2, base / 2, base + 0.5, base - 0.5, 0.25, 1.5]
+    elif annotation is str:
+        values = _STRINGS.get(name, [f"changed {path}"])
+    elif origin is list:
+        values = [[5.0, 10.0, 15.0]] if typing.get_args(annotation)[0] is float else [["refs/changed"]]
+    elif origin is dict:
+        # Hydra merges a map given on the command line into the preset's: keep the keys already there.
+        values = [{**(current or {}), "1080p": 1.25}] if name == "resolution_multiplier" else []
+    if optional:
+        values.append(None)
+    return [v for v in values if v != current] + [current]
+
+
+def _leaves(model, prefix: str, raw: dict):
+    """(dotted path, annotation, current raw value) of every field, into nested models and cast entries."""
+    from pydantic import BaseModel
+
+    from shortdrama.config import CharacterConfig
+
+    for name, field in model.model_fields.items():
+        path, annotation = f"{prefix}.{name}", field.annotation
+        value = (raw or {}).get(name, None if field.is_required() else field.get_default(call_default_factory=True))
+        value = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from _leaves(annotation, path, value or {})
+        elif name == "cast":
+            for cid, character in value.items():
+                yield from _leaves(CharacterConfig, f"{path}.{cid}", character)
+        else:
+            yield path, annotation, value
+
+
+def _set(raw: dict, path: str, value) -> dict:
+    import copy
+
+    result = copy.deepcopy(raw)
+    *parents, last = path.split(".")
+    node = result
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+    return result
+
+
+def _reached(cfg, path: str):
+    node = cfg
+    for part in path.split("."):
+        node = node[part] if isinstance(node, dict) else getattr(node, part)
+    return node.model_dump(mode="json") if hasattr(node, "model_dump") else node
+
+
+_OPTION_FILES = [(g, o) for g in GROUPS for o in group_options(g)]
+
+
+@pytest.mark.parametrize("group, option", _OPTION_FILES, ids=[f"{g}={o}" for g, o in _OPTION_FILES])
+def test_every_declared_field_takes_a_plain_override(group, option):
+    from shortdrama.config import AppConfig, compose_raw
+    from shortdrama.errors import ShortDramaError
+
+    partner = {"lora": "image"}.get(group)
+    base = [f"{group}={option}"] + ([f"{partner}={option}"] if partner and option in group_options(partner) else [])
+    raw = compose_raw(base)
+    model = AppConfig.model_fields[group].annotation
+    chosen: dict[str, object] = {}
+    unchanged = []
+    for path, annotation, current in _leaves(model, group, raw[group]):
+        if path.endswith(".provider"):
+            continue  # last: which values fit depends on the others
+        for value in _candidates(path, annotation, current):
+            try:
+                validate_config(_set(raw, path, value))
+            except ShortDramaError:
+                continue
+            raw, chosen[path] = _set(raw, path, value), value
+            unchanged += [path] if value == current else []
+            break
+        else:
+            raise AssertionError(f"no value for {path} validates")
+    provider = f"{group}.provider"
+    if provider in {p for p, _, _ in _leaves(model, group, raw[group])}:
+        chosen[provider] = raw[group]["provider"]  # the same provider, spelled out as a plain override
+    assert len(chosen) >= 3
+
+    overrides = base + [f"{path}={_hydra_value(value)}" for path, value in chosen.items()]
+    assert not [o for o in overrides if o.startswith("+")], "every override is plain"
+    cfg = load_config(overrides)
+    for path, value in chosen.items():
+        assert _reached(cfg, path) == value, path
+    # Nearly every field got a value other than its preset's: only fields no other value fits stay.
+    assert len(unchanged) <= max(2, len(chosen) // 8), unchanged
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_a_misspelt_key_is_still_refused_with_one_line(group):
+    with pytest.raises(ConfigError) as info:
+        load_config([f"{group}.no_such_field=1"])
+    message = str(info.value)
+    assert message.startswith(f"{group}.no_such_field=1: unknown key '{group}.no_such_field'; known keys there: ")
+    assert "\n" not in message
+    from shortdrama.config import AppConfig
+
+    # The keys listed are the fields a plain override may set, whether or not the preset spells them out.
+    listed = message.split("known keys there: ", 1)[1].split(", ")
+    assert set(AppConfig.model_fields[group].annotation.model_fields) <= set(listed)
+
+
+def test_a_default_left_out_of_the_preset_is_a_plain_override():
+    # The README's example: the offline preset has no scene_batch_size, the model does.
+    assert "scene_batch_size" not in compose_raw_keys("llm")
+    assert load_config(["llm.scene_batch_size=3"]).llm.scene_batch_size == 3
+    # Through Snakemake's --config spelling as well.
+    cfg = load_config(overrides_from_snakemake({"llm__critic_rounds": 0, "render__subtitles__burn": False}))
+    assert (cfg.llm.critic_rounds, cfg.render.subtitles.burn) == (0, False)
+    # A cast id is no field: a new one still needs +, and a typo names the ones there are.
+    with pytest.raises(ConfigError, match="unknown key 'series.cast.nobody.look'; known keys there: haoyu, meifang, xiaoyu"):
+        load_config(["series.cast.nobody.look=x"])
+    # A typo below a level the preset leaves out names that level's fields.
+    with pytest.raises(ConfigError, match=r"^render.subtitles.brun=false: unknown key 'render.subtitles.brun'; "
+                                          r"known keys there: burn, soft$"):
+        load_config(["render.subtitles.brun=false"])
+    # A field the preset does spell out is overridden exactly as before.
+    assert load_config(["video=kling", "video.fallback.model=kling-v1-5"]).video.fallback.model == "kling-v1-5"
+
+
+def compose_raw_keys(group: str) -> set[str]:
+    from shortdrama.config import compose_raw
+
+    return set(compose_raw()[group])

@@ -18,7 +18,7 @@ from shortdrama.config import BudgetConfig, VideoConfig
 from shortdrama.cost.budget import BudgetError, BudgetExceeded
 from shortdrama.cost.cache import CallCache, file_digest, request_key
 from shortdrama.cost.call import Call, Runtime, provider_call
-from shortdrama.cost.ledger import Ledger
+from shortdrama.cost.ledger import Ledger, LedgerEntry
 from shortdrama.cost.locking import HOSTNAME_ENV, exclusive_lock, host_name, try_lock
 
 from cluster_workers import append_as, make_guard, paid, reserve_and_exit, spend_until_refused
@@ -61,11 +61,12 @@ def test_eight_processes_on_four_nodes_lose_no_ledger_line(tmp_path, caplog):
         mine = [e for e in entries if e.rule == f"writer{w}"]
         assert sorted(e.scene for e in mine) == list(range(25))
         assert {(e.host, e.slurm_job_id) for e in mine} == {(f"node{w % 4}", str(9000 + w))}
-    # One file per node, each named in writers.json; ledger.jsonl still marks that a ledger exists.
+    # One file per node, each named in writers.json; ledger.jsonl is the merged view of them all.
     files = sorted(p.name for p in ledger.writers_dir.glob("*.jsonl"))
     assert len(files) == 4 and all(name.startswith(f"node{n}.") for n, name in enumerate(files))
     assert json.loads((ledger.writers_dir / "writers.json").read_text())["writers"] == files
-    assert path.exists() and path.read_bytes() == b""
+    ledger.refresh_view()
+    assert [LedgerEntry.from_dict(json.loads(line)) for line in path.read_text().splitlines()] == entries
     assert [e.time for e in entries] == sorted(e.time for e in entries)
     assert ledger.spent() == pytest.approx(2.00)
 

@@ -1,22 +1,26 @@
-"""The spend ledger of `results/<series>/ledger.jsonl`: one JSON line per provider call, hit or miss.
+"""The spend ledger of `results/<series>/`: one JSON line per provider call, hit or miss.
 
 On disk, so that jobs on several nodes sharing the folder over NFS never lose a line:
 
-    ledger.jsonl                   the ledger's name: read as before (lines written by older
-                                   versions stay there), created empty on the first append so
-                                   `path.exists()` still means "this series has a ledger"
+    ledger.jsonl                   the merged view for people and tools: every node's lines, oldest
+                                   first, rewritten whole (temp file + rename) by `refresh_view()`,
+                                   which runs after every build (rules/hooks.smk, on success and on
+                                   error) and in `shortdrama costs`, and written on a ledger's first
+                                   append. Never read back as a source: that would count each line twice.
     .ledger.jsonl.d/<host>.<boot>.jsonl
                                    where the lines go: one file per node (host name plus a short
                                    kernel boot id, which tells apart nodes that share a name)
-    .ledger.jsonl.d/writers.json   the names of those files
-    ledger.jsonl.lock              the lock every writer and the budget guard take
+    .ledger.jsonl.d/_migrated.jsonl
+                                   lines an older version wrote into ledger.jsonl itself, moved here once
+    .ledger.jsonl.d/writers.json   the names of those files, and `"view": true` once ledger.jsonl is a view
+    ledger.jsonl.lock              the lock every writer, the view and the budget guard take
 
 Why one file per node: appending to one shared file from several NFS clients is only safe while the
 lock really is cluster-wide (O_APPEND is not atomic across clients: each computes the end of the
 file from its own cache). Processes of one node always exclude each other with the lock, however
 the file system is mounted, so a file written by one node only can never lose or interleave lines.
-`entries()` merges the old single file and every node's file, sorted by time (stable, so lines of
-equal time keep their order within a file).
+`entries()` merges every node's file, sorted by time (stable, so lines of equal time keep their
+order within a file); the view holds exactly those lines, byte for byte, in that order.
 
 Why writers.json: another node may list the folder from a cached directory listing (NFS keeps one
 for up to `acdirmin`, 30 s by default) and miss a node's file created a moment ago, and with it
@@ -24,8 +28,16 @@ spend the budget guard must count. A file opened by name is always revalidated, 
 records its file's name there (under the lock, by temp file + rename) before its first line, and
 readers open the listed files as well as the listed folder.
 
+Migration. Versions before the view appended to ledger.jsonl itself (the first ones) or read it
+together with the node files (the next ones). The first reader or writer of this version that takes
+the lock on a ledger whose writers.json does not say `"view": true` copies the lines of ledger.jsonl
+that no node file holds into `_migrated.jsonl`, then records the flag; from then on ledger.jsonl is
+only rewritten. Lines are compared byte for byte, so a view is never taken for new lines: running
+the migration again (writers.json deleted by hand) moves nothing. Do not build the same results
+folder with an older version afterwards: it would read the view as lines (and count them twice).
+
 Lines are appended whole under the lock with O_APPEND and fsynced; a line cut short by a crash is
-skipped (with a warning) rather than poisoning every later read.
+skipped (with a warning) rather than poisoning every later read, and left out of the view.
 """
 
 from __future__ import annotations
@@ -115,7 +127,9 @@ class LedgerEntry:
 
 
 WRITERS_FILE = "writers.json"
+MIGRATED_FILE = "_migrated.jsonl"  # lines an older version wrote into ledger.jsonl itself
 _registered: set[str] = set()  # writer files this process has already recorded in writers.json
+_views: set[str] = set()  # ledgers this process has seen migrated (ledger.jsonl is a view)
 _registered_guard = threading.Lock()
 
 
@@ -140,12 +154,15 @@ class Ledger:
         node = file_safe(host_name())
         return self.writers_dir / (f"{node}.{boot_id()}.jsonl" if boot_id() else f"{node}.jsonl")
 
+    def exists(self) -> bool:
+        """Whether this series has a ledger at all (the view, or lines not yet shown in one)."""
+        return self.path.exists() or self.writers_dir.exists()
+
     def append(self, entry: LedgerEntry) -> None:
         line = (entry.to_json() + "\n").encode("utf-8")
         target = self.writer_path
         with exclusive_lock(self.lock_path):
-            if not self.path.exists():
-                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
+            self._migrate()
             self._register(target)
             fd = os.open(target, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
@@ -160,30 +177,29 @@ class Ledger:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            if not self.path.exists():
+                # The ledger's first line: the view starts with it rather than as an empty file that
+                # looks like nothing was spent. Later appends leave the view to refresh_view().
+                self._write_view(self._merged())
 
     def entries(self) -> list[LedgerEntry]:
-        """Every entry of the old single file and of every node's file, oldest first."""
-        if not self.path.exists() and not self.writers_dir.exists():
+        """Every entry of every node's file, oldest first (never the view: see the module docstring)."""
+        if not self.exists():
             return []  # and reading creates no lock file or folders
         with exclusive_lock(self.lock_path):
-            sources = [self.path] + self._writer_files()
-            raws = []
-            for source in sources:
-                try:
-                    raws.append((source, source.read_bytes()))
-                except FileNotFoundError:
-                    continue
-        result = []
-        for source, raw in raws:
-            for number, line in enumerate(raw.split(b"\n"), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    result.append(LedgerEntry.from_dict(json.loads(line)))
-                except (ValueError, LedgerError) as exc:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
-                    log.warning("%s:%d: skipping a malformed ledger line (%s)", source, number, exc)
-        result.sort(key=_sort_time)  # stable: equal times keep their order within a file
-        return result
+            self._migrate()
+            raws = self._read_sources()
+        return [entry for entry, _ in _parse(raws)]
+
+    def refresh_view(self) -> list[LedgerEntry]:
+        """Rewrite ledger.jsonl as every node's lines merged by time (atomically); return the entries.
+        Does nothing (and creates nothing) where the series has no ledger."""
+        if not self.exists():
+            return []
+        with exclusive_lock(self.lock_path):
+            merged = self._merged()
+            self._write_view(merged)
+        return [entry for entry, _ in merged]
 
     def spent(self, episode: int | None = None) -> float:
         """Dollars billed so far, for the whole series or one episode."""
@@ -195,6 +211,53 @@ class Ledger:
 
     # -- under the lock -------------------------------------------------------------------------
 
+    def _merged(self) -> list[tuple[LedgerEntry, bytes]]:
+        self._migrate()
+        return _parse(self._read_sources())
+
+    def _write_view(self, merged: list[tuple[LedgerEntry, bytes]]) -> None:
+        write_atomic(self.path, b"".join(raw + b"\n" for _, raw in merged))
+
+    def _read_sources(self) -> list[tuple[Path, bytes]]:
+        raws = []
+        for source in self._writer_files():
+            try:
+                raws.append((source, source.read_bytes()))
+            except FileNotFoundError:
+                continue
+        return raws
+
+    def _migrate(self) -> None:
+        """Make ledger.jsonl a view, moving the lines an older version wrote there (module docstring)."""
+        memo = str(self.path)
+        with _registered_guard:
+            if memo in _views:
+                return
+        names, is_view = self._writers_state()
+        if not is_view:
+            try:
+                raw = self.path.read_bytes()
+            except FileNotFoundError:
+                raw = b""
+            old = [line.strip() for line in raw.split(b"\n") if line.strip()]
+            held = {line.strip() for _, data in self._read_sources() for line in data.split(b"\n")} if old else set()
+            new = [line for line in old if line not in held]
+            self.writers_dir.mkdir(parents=True, exist_ok=True)
+            if new:
+                target = self.writers_dir / MIGRATED_FILE
+                try:
+                    before = target.read_bytes()
+                except FileNotFoundError:
+                    before = b""
+                if before and not before.endswith(b"\n"):
+                    before += b"\n"
+                write_atomic(target, before + b"".join(line + b"\n" for line in new))
+                names = sorted(set(names) | {MIGRATED_FILE})
+                log.info("%s: moved %d line(s) written by an older version to %s", self.path, len(new), target)
+            self._save_writers(names, view=True)
+        with _registered_guard:
+            _views.add(memo)
+
     def _writer_files(self) -> list[Path]:
         names = set(self._listed_writers())
         try:
@@ -204,14 +267,27 @@ class Ledger:
         return [self.writers_dir / name for name in sorted(names)]
 
     def _listed_writers(self) -> list[str]:
+        return self._writers_state()[0]
+
+    def _writers_state(self) -> tuple[list[str], bool]:
+        """The file names writers.json lists, and whether it says ledger.jsonl is a view."""
         try:
-            names = json.loads((self.writers_dir / WRITERS_FILE).read_text(encoding="utf-8"))["writers"]
+            data = json.loads((self.writers_dir / WRITERS_FILE).read_text(encoding="utf-8"))
+            names, is_view = data["writers"], data.get("view") is True
         except FileNotFoundError:
-            return []
-        except (ValueError, KeyError, TypeError) as exc:
+            return [], False
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             log.warning("%s is unreadable (%s); listing the folder instead", self.writers_dir / WRITERS_FILE, exc)
-            return []
-        return [n for n in names if isinstance(n, str) and n.endswith(".jsonl") and n == file_safe(n)]
+            return [], False
+        if not isinstance(names, list):
+            return [], is_view
+        return [n for n in names if isinstance(n, str) and n.endswith(".jsonl") and n == file_safe(n)], is_view
+
+    def _save_writers(self, names: list[str], view: bool) -> None:
+        data: dict[str, Any] = {"writers": sorted(set(names))}
+        if view:
+            data["view"] = True
+        write_atomic(self.writers_dir / WRITERS_FILE, json.dumps(data, indent=1) + "\n")
 
     def _register(self, target: Path) -> None:
         """Record `target` in writers.json once per process (see the module docstring)."""
@@ -220,20 +296,36 @@ class Ledger:
             if memo in _registered and target.exists():
                 return
         self.writers_dir.mkdir(parents=True, exist_ok=True)
-        listed = self._listed_writers()
+        listed, is_view = self._writers_state()
         if target.name not in listed:
-            text = json.dumps({"writers": sorted(set(listed) | {target.name})}, indent=1) + "\n"
-            write_atomic(self.writers_dir / WRITERS_FILE, text)
+            self._save_writers(listed + [target.name], view=is_view)
         with _registered_guard:
             _registered.add(memo)
 
 
-def write_atomic(path: Path, text: str) -> None:
+def _parse(raws: list[tuple[Path, bytes]]) -> list[tuple[LedgerEntry, bytes]]:
+    """The well-formed lines of `raws` with their entries, oldest first; a malformed line is skipped."""
+    result = []
+    for source, raw in raws:
+        for number, line in enumerate(raw.split(b"\n"), start=1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                result.append((LedgerEntry.from_dict(json.loads(line)), line))
+            except (ValueError, LedgerError) as exc:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+                log.warning("%s:%d: skipping a malformed ledger line (%s)", source, number, exc)
+    result.sort(key=lambda pair: _sort_time(pair[0]))  # stable: equal times keep their order within a file
+    return result
+
+
+def write_atomic(path: Path, text: str | bytes) -> None:
     """Write `text` to `path` by temp file + fsync + rename, under a temp name no other node can pick."""
     tmp = path.with_name(f".{path.name}.{file_safe(host_name())}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    data = text.encode("utf-8") if isinstance(text, str) else text
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
+        with open(tmp, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
