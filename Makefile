@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 DIFFUSION_STAMP := $(VENV)/.diffusion-stamp
 CORES ?= 2
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-fast bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: $(STAMP)
 
 test: $(DIFFUSION_STAMP)
 	$(BIN)/pytest -n 2 --timeout 900
+
+# Everything but the end-to-end Snakemake builds (tests marked slow): a minute or two.
+test-fast: $(DIFFUSION_STAMP)
+	$(BIN)/pytest -n 2 --timeout 900 -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python bench/rebuild.py

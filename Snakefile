@@ -6,6 +6,7 @@ min_version("9.0")
 
 
 include: "rules/common.smk"
+include: "rules/hooks.smk"
 include: "rules/script.smk"
 include: "rules/characters.smk"
 include: "rules/keyframes.smk"
@@ -17,5 +18,5 @@ include: "rules/render.smk"
 rule all:
     input:
         final_targets(),
-        contact_sheets,
+        every_output,
     default_target: True

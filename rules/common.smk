@@ -4,13 +4,17 @@ import re
 import sys
 import uuid
 
+from snakemake.exceptions import IncompleteCheckpointException
+
 from shortdrama.cost.call import BUILD_ID_ENV, RUNTIME_ENV
 from shortdrama.errors import ShortDramaError
 from shortdrama.workflow import Workflow
 
 try:
-    WF = Workflow.from_snakemake_config(config, conf_dir=os.path.join(workflow.basedir, "conf"))
-    WF.check_existing_scripts()
+    WF = Workflow.from_snakemake_config(config, conf_dir=os.path.join(workflow.basedir, "conf"),
+                                        checkout=workflow.basedir)
+    if not workflow.remote_exec:  # a cluster job parses this file again; the run that plans checks once
+        WF.check_existing_documents()
 except ShortDramaError as error:
     # One line, before any job runs; Snakemake's traceback would bury it.
     print(f"shortdrama: error: {error}", file=sys.stderr)
@@ -34,6 +38,41 @@ wildcard_constraints:
 
 def final_targets():
     return WF.final_targets()
+
+
+def every_output(wildcards):
+    """rule all also asks for every intermediate, so that one deleted (or removed by a failed job) is
+    made again even while the final that used it exists. First, outputs that no longer match what they
+    were made from are removed (shortdrama.provenance), whatever .snakemake/metadata says. The scenes
+    of a script are known once its checkpoint is done; this is evaluated again after each."""
+    WF.reconcile(act=acting(), benchmark=benchmark_file, force=shown_by_dry_run)
+    scripts, pending = [], None
+    for ep in WF.episodes:
+        try:
+            scripts.append(checkpoints.write_episode_script.get(series=SERIES, ep=ep).output.script)
+        except IncompleteCheckpointException as incomplete:
+            pending = pending or incomplete
+    if pending is not None:
+        raise pending
+    return WF.character_outputs(scripts) + [out for path in scripts for out in WF.episode_outputs(path)]
+
+
+def benchmark_file(job):
+    """The benchmark file of an expected job (Snakemake counts its mtime as the job's)."""
+    pattern = workflow.get_rule(job.rule).benchmark
+    return pattern.apply_wildcards(dict(job.wildcards)) if pattern else None
+
+
+def shown_by_dry_run(outputs):
+    """A dry run removes nothing; it shows the jobs a real run would run to make these again."""
+    if workflow.dryrun:
+        workflow.dag.forcefiles.update(outputs)
+
+
+def acting():
+    """A real run of this planning process: not a dry run, --touch, --summary/--dag, nor a cluster job."""
+    return (workflow.executor_plugin is not None and not workflow.dryrun and not workflow.touch
+            and not workflow.remote_exec and not workflow.subprocess_exec)
 
 
 def script_json(wildcards):
@@ -99,14 +138,6 @@ def references_spec(wildcards):
 
 def contact_sheet_spec(wildcards):
     return WF.contact_sheet_spec(wildcards.character)
-
-
-def contact_sheets(wildcards):
-    """Sheets of the characters on screen: known once the episode scripts are written."""
-    if not WF.cfg.lora.enabled:
-        return []
-    scripts = [checkpoints.write_episode_script.get(series=SERIES, ep=ep).output.script for ep in WF.episodes]
-    return WF.contact_sheets(scripts)
 
 
 def keyframe_loras(wildcards):

@@ -6,6 +6,7 @@
     shortdrama sweep video=a,b render=720p,1080p   one build per combination, and a comparison
     shortdrama cache stats|prune                the shared call cache
     shortdrama check-references [HYDRA_OVERRIDE ...]   validate the characters' reference images
+    shortdrama verify [HYDRA_OVERRIDE ...]      every output against what it was made from (exit 1: out of date)
     shortdrama config [HYDRA_OVERRIDE ...]      print the composed, validated configuration
     shortdrama schema OUT_DIR                   write the JSON Schemas of outline.json and script.json
 """
@@ -65,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     refs.add_argument("--min-count", type=int, default=10)
     refs.add_argument("--min-short-side", type=int, default=512)
     refs.add_argument("overrides", nargs="*")
+    verify = sub.add_parser("verify", help="check every output against the settings and input files it was made "
+                                           "from (its manifest); exit 1 if any is out of date")
+    verify.add_argument("--directory", "-d", type=Path, default=None)
+    verify.add_argument("--rehash", action="store_true",
+                        help="hash every file, also those whose size and mtime match their record")
+    verify.add_argument("overrides", nargs="*", help="the Hydra overrides the series was built with")
     show = sub.add_parser("config", help="print the composed, validated configuration as YAML")
     show.add_argument("overrides", nargs="*")
     schema = sub.add_parser("schema", help="write JSON Schemas of the documents")
@@ -104,6 +111,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _plan(args, workflow_dir, workdir)
     if args.command == "costs":
         return _costs(cfg, workdir)
+    if args.command == "verify":
+        return _verify(args, cfg, workflow_dir, workdir)
     if args.command == "cache":
         return _cache(args, cfg, workflow_dir)
     extra = [*args.snakemake_arg, *(["--dry-run"] if args.dry_run else [])]
@@ -149,6 +158,31 @@ def _plan(args: argparse.Namespace, workflow_dir: Path, workdir: Path) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace, cfg, workflow_dir: Path, workdir: Path) -> int:  # noqa: ANN001
+    import os
+
+    from .workflow import Workflow
+
+    os.chdir(workdir)  # outputs are named relative to the folder the build ran in
+    wf = Workflow(cfg, list(args.overrides), checkout=workflow_dir)
+    jobs = wf.expected_jobs()
+    findings = wf.verify(trust_stat=not args.rehash)
+    outputs = sum(len(job.outputs) for job in jobs)
+    stale = 0
+    for job, finding in findings.items():
+        for output in job.outputs:
+            if finding.stale:
+                stale += 1
+                print(f"out of date: {finding.line(output)}")
+            else:
+                print(f"note: {finding.line(output)}")
+    if stale:
+        print(f"{stale} of {outputs} outputs of {wf.paths.root} are out of date: build again to make them anew")
+        return 1
+    print(f"all {outputs} outputs of {wf.paths.root} match the settings and files they were made from")
+    return 0
+
+
 def _check_references(args: argparse.Namespace, cfg, workflow_dir: Path) -> int:  # noqa: ANN001
     """Each character on its own line; one failing set does not stop the others being checked."""
     from .characters.references import ReferenceRules, expand_references, validate_references
@@ -173,9 +207,11 @@ def _costs(cfg, workdir: Path) -> int:  # noqa: ANN001
     from .cost.report import costs_report
 
     path = workdir / output_folder(cfg) / "ledger.jsonl"
-    if not path.exists():
+    ledger = Ledger(path)
+    if not ledger.exists():
         raise ShortDramaError(f"no ledger at {path}: build the series first")
-    print(costs_report(Ledger(path).entries(), cfg.series.episodes, cfg.budget.traditional_usd_per_episode, str(path)))
+    entries = ledger.refresh_view()  # the file named in the report shows what the report counts
+    print(costs_report(entries, cfg.series.episodes, cfg.budget.traditional_usd_per_episode, str(path)))
     return 0
 
 
@@ -210,8 +246,13 @@ def _sweep(args: argparse.Namespace, workflow_dir: Path, workdir: Path) -> int:
         return snakemake(workflow_dir, workdir, [*fixed, *point.overrides, f"output_dir={output_dir}"], args.cores).returncode
 
     import os
+    import uuid
+
+    from .cost.call import BUILD_ID_ENV
 
     os.chdir(workdir)
+    # One build for the whole sweep: a paid call that failed at one point is not bought again at the next.
+    os.environ.setdefault(BUILD_ID_ENV, uuid.uuid4().hex)
     results = run_sweep(points, series_root, build)
     markdown, table = comparison_markdown(results), comparison_csv(results)
     write_text_atomic(series_root / "sweeps" / "comparison.md", markdown)

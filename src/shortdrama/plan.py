@@ -24,7 +24,7 @@ FREE_RULES = {"record_config", "write_subtitles", "render_episode", "all"}
 REASONS = [("Missing output files", "new"), ("Params have changed", "changed params"),
            ("Updated input files", "changed input"), ("Input files updated by another job", "upstream rerun"),
            ("Set of input files has changed", "changed inputs"), ("Code has changed", "changed code"),
-           ("Forced execution", "forced"), ("Software environment", "changed software")]
+           ("Forced execution", "out of date"), ("Software environment", "changed software")]
 
 
 @dataclass

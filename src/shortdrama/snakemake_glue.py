@@ -22,12 +22,27 @@ def run_step(smk: Any, step: Callable[..., Any], *args: Any) -> None:
     log.info("start %s %s", step.__name__, dict(smk.wildcards.items()))
     try:
         _refuse_unresolved(args)
+        store, record, outputs = _begin_record(smk)
         step(*args)
+        store.finish(record, outputs)
     except ShortDramaError as error:
         log.error("%s", error)
         print(f"shortdrama: {smk.rule}{dict(smk.wildcards.items())}: {error}", file=sys.stderr)
         sys.exit(1)
     log.info("done in %.2f s", time.perf_counter() - started)
+
+
+def _begin_record(smk: Any) -> tuple[Any, Any, list[str]]:
+    """The job's manifest (shortdrama.provenance), marked unfinished until the step returns: what it
+    reads (every input but the ordering-only ones) and the spec it runs with."""
+    from .provenance import ORDERING_INPUTS, ManifestStore
+
+    ordering = {str(path) for name, value in smk.input.items() if name in ORDERING_INPUTS
+                for path in ([value] if isinstance(value, str) else value)}
+    inputs = [str(path) for path in smk.input if str(path) not in ordering]
+    outputs = [str(path) for path in smk.output]
+    store = ManifestStore(f"results/{smk.wildcards['series']}")
+    return store, store.begin(smk.rule, smk.params.spec, inputs, outputs), outputs
 
 
 def _refuse_unresolved(args: tuple[Any, ...]) -> None:

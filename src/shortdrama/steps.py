@@ -10,12 +10,15 @@ pays for what it uses.
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from pathlib import Path
 from typing import Sequence
 
 from . import calls, character_calls
 from .cost.call import Runtime, provider_call
 from .media import write_text_atomic
+from .provenance import outdated_name
 from .schemas import EpisodeScript, check_script, read_script
 
 
@@ -39,9 +42,7 @@ def write_episode_script(spec: str, outline_path: str | Path, episode: int, out:
     call, llm = calls.script_call(spec, Path(outline_path), episode, runtime)
     provider_call(runtime, call, llm, calls.script_estimate(call), calls.produce_script(spec, Path(outline_path), episode),
                   {"script": Path(out)}, validate=lambda files: calls.check_episode_script(spec, episode, files["script"]))
-    script = read_script(out)
-    write_text_atomic(writer_spec_path(out), spec)  # lets the next run tell a kept script from a stale one
-    return script
+    return read_script(out)
 
 
 def generate_keyframe(spec: str, out: str | Path, episode: int = 0, scene: int = 0, loras: Sequence[str | Path] = (),
@@ -89,6 +90,10 @@ def speak_dialogue(spec: str, wav_out: str | Path, cues_out: str | Path, episode
     call, voice = calls.dialogue_call(spec, episode, scene, runtime)
     provider_call(runtime, call, voice, calls.dialogue_estimate(spec), calls.produce_dialogue(spec),
                   {"wav": Path(wav_out), "cues": Path(cues_out)})
+    warning = calls.dropped_lines_warning(spec, Path(cues_out), f"ep{episode:02d} sc{scene:02d}")
+    if warning:
+        logging.getLogger(__name__).warning("%s", warning)
+        print(f"shortdrama: warning: {warning}", file=sys.stderr, flush=True)
 
 
 def write_subtitles(spec: str, cue_files: Sequence[str | Path], out: str | Path) -> None:
@@ -112,6 +117,7 @@ def render_episode(spec: str, clips: Sequence[str | Path], audio: str | Path, su
 
     data = json.loads(spec)
     render(EpisodeRender.from_spec(data, [Path(c) for c in clips], Path(audio), Path(subtitles)), Path(out))
+    outdated_name(out).unlink(missing_ok=True)  # the final it replaces (see provenance.remove_stale)
 
 
 def read_script_checked(path: str | Path, cast_names: Sequence[str], *, language: str | None = None,
@@ -120,13 +126,3 @@ def read_script_checked(path: str | Path, cast_names: Sequence[str], *, language
     script = read_script(path)
     check_script(script, cast_names, language=language, episode=episode)
     return script
-
-
-def writer_spec_path(script: str | Path) -> Path:
-    return Path(script).with_name(".script.spec.json")
-
-
-def written_with(script: str | Path) -> str | None:
-    """The writer spec the script on disk was written with (recorded beside it by the step)."""
-    sidecar = writer_spec_path(script)
-    return sidecar.read_text(encoding="utf-8") if sidecar.exists() else None

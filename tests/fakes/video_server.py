@@ -26,6 +26,7 @@ Snakemake subprocess did through the network. The API key itself is never record
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 import threading
@@ -98,6 +99,9 @@ class Script:
     submit: list[Fault] = field(default_factory=list)
     poll: list[Fault] = field(default_factory=list)
     download: list[Fault] = field(default_factory=list)
+    # Serve each job a plain colour derived from its prompt, so a test can tell which request's clip
+    # ended up in a final (the default test pattern looks the same for every prompt).
+    colour_by_prompt: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,7 @@ class _Job:
     duration: float
     behaviour: Behaviour
     polls: int = 0
+    colour: str | None = None  # RRGGBB, when the script colours clips by prompt
 
 
 _video_lock = threading.Lock()
@@ -131,16 +136,22 @@ _video_dir: Path | None = None
 _videos: dict[str, bytes] = {}
 
 
-def video_bytes(duration: float) -> bytes:
-    """A real small H.264 MP4 of `duration` seconds, made once per duration per process."""
+def prompt_colour(prompt: str) -> str:
+    """The RRGGBB colour a colour-by-prompt script serves for `prompt`."""
+    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:6]
+
+
+def video_bytes(duration: float, colour: str | None = None) -> bytes:
+    """A real small H.264 MP4 of `duration` seconds (a test pattern, or one plain colour), made once per process."""
     global _video_dir
-    name = f"{duration:.3f}"
+    name = f"{duration:.3f}-{colour or 'testsrc'}"
+    source = f"color=c=0x{colour}:size=144x256:rate=12" if colour else "testsrc=size=144x256:rate=12"
     with _video_lock:
         if name not in _videos:
             if _video_dir is None:
                 _video_dir = Path(tempfile.mkdtemp(prefix="fake-video-"))
             out = _video_dir / f"{name}.mp4"
-            run_ffmpeg(["-f", "lavfi", "-i", "testsrc=size=144x256:rate=12", "-t", str(duration),
+            run_ffmpeg(["-f", "lavfi", "-i", source, "-t", str(duration),
                         "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)])
             _videos[name] = out.read_bytes()
         return _videos[name]
@@ -245,7 +256,8 @@ class FakeVideoServer:
             if key and key in self._by_idempotency:  # a retried submit: the same job, not a new bill
                 return send_json(h, 200, {"job_id": self._by_idempotency[key]})
             job_id = f"job-{len(self._jobs) + 1:04d}"
-            self._jobs[job_id] = _Job(job_id, model, duration, self._behaviour(model))
+            colour = prompt_colour(str(body.get("prompt", ""))) if self.script.colour_by_prompt else None
+            self._jobs[job_id] = _Job(job_id, model, duration, self._behaviour(model), colour=colour)
             if key:
                 self._by_idempotency[key] = job_id
             auth = "present" if h.headers.get("Authorization") else "absent"
@@ -275,7 +287,7 @@ class FakeVideoServer:
     def _download(self, h: "FakeHandler", job: _Job, fault: Fault | None) -> None:
         with self._lock:
             self.downloads.append(job.id)
-        data = video_bytes(job.behaviour.video_duration or job.duration)
+        data = video_bytes(job.behaviour.video_duration or job.duration, job.colour)
         if fault is not None and fault.corrupt:
             data = b"<html>this is not a video</html>\n" * 64
         half = data[: len(data) // 2]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, run_snakemake
-from shortdrama.cost.ledger import Ledger
+from shortdrama.cost.ledger import Ledger, LedgerEntry
 from shortdrama.fake_paid import FAKE_CALL_LOG_ENV, read_fake_calls
 
 pytestmark = pytest.mark.slow
@@ -41,6 +41,12 @@ def ledger(workdir: Path, series: str = "demo") -> Ledger:
     return Ledger(workdir / "results" / series / "ledger.jsonl")
 
 
+def _view(workdir: Path, series: str = "demo") -> list[LedgerEntry]:
+    """The entries of results/<series>/ledger.jsonl itself, as a person or `jq` would read it."""
+    text = (workdir / "results" / series / "ledger.jsonl").read_text(encoding="utf-8")
+    return [LedgerEntry.from_dict(json.loads(line)) for line in text.splitlines()]
+
+
 def edit_action(workdir: Path, text: str | None) -> str:
     path = workdir / "results/demo/ep01/script.json"
     script = json.loads(path.read_text())
@@ -58,6 +64,10 @@ def test_revert_and_fresh_results_dir_cost_nothing(priced):
     assert [c["step"] for c in paid].count("outline") == 1 and [c["step"] for c in paid].count("episode_script") == 1
     spent = ledger(first).spent()
     assert spent == pytest.approx(2 * LLM_PRICE + 2 * CLIP_PRICE)
+    # results/demo/ledger.jsonl, the file people open, is the merged view the build left: its lines.
+    assert _view(first) == ledger(first).entries() and len(_view(first)) >= 7
+    assert sum(e.cost_usd for e in _view(first)) == pytest.approx(spent)
+    assert sorted(e.step for e in _view(first) if e.cost_usd > 0) == ["clip", "clip", "episode_script", "outline"]
 
     original = edit_action(first, "She burns the letter in the sink")
     build(first)
@@ -98,15 +108,20 @@ def test_budget_cap_stops_with_one_clear_line_and_keeps_what_was_built(priced):
     work = priced / "work"
     build(work)
     final = work / "results/demo/episode_01_final.mp4"
-    built_at = final.stat().st_mtime
+    built_at, old = final.stat().st_mtime, final.read_bytes()
     edit_action(work, "A different action that needs a new clip")
     proc = build(work, "budget.series_usd=0.6", check=False)
     assert proc.returncode != 0
     line = next(l for l in proc.stderr.splitlines() if "budget: series cap" in l)
     assert "budget: series cap $0.60 reached: spent $0.60 + reserved $0.00 + this call $0.25 (generate_clip ep01 sc02)" in line
-    assert final.exists() and final.stat().st_mtime == built_at
+    # The final no longer matches its script: it is not left under its name to be published by mistake,
+    # nor lost: it waits as episode_01_final.outdated.mp4 until the new one is made.
+    outdated = work / "results/demo/episode_01_final.outdated.mp4"
+    assert not final.exists() and outdated.read_bytes() == old and outdated.stat().st_mtime == built_at
     refused = [e for e in ledger(work).entries() if e.outcome == "refused"]
     assert len(refused) == 1 and refused[0].cost_usd == 0
+    # The failed build refreshed the view too (onerror): the refusal is in the file people open.
+    assert _view(work) == ledger(work).entries() and [e.outcome for e in _view(work)].count("refused") == 1
 
 
 def test_downgrade_switches_to_the_fallback_model_at_the_cap(priced):
