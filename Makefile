@@ -25,12 +25,13 @@ demo: $(STAMP)
 	@echo "The demo series is ready:"
 	@ls -1 $(CURDIR)/results/demo/episode_*_final.mp4
 
+# --dist loadscope: a module's tests share one worker, so each module-scoped build is made once.
 test: $(DIFFUSION_STAMP)
-	$(BIN)/pytest -n 2 --timeout 900
+	$(BIN)/pytest -n 2 --dist loadscope --timeout 900
 
 # Everything but the end-to-end Snakemake builds (tests marked slow): a minute or two.
 test-fast: $(DIFFUSION_STAMP)
-	$(BIN)/pytest -n 2 --timeout 900 -m "not slow"
+	$(BIN)/pytest -n 2 --dist loadscope --timeout 900 -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python bench/rebuild.py

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO, run_snakemake, tiny_config
+from builds import REPO, run_snakemake, tiny_config
 from shortdrama.media import probe, read_subtitles
 
 pytestmark = pytest.mark.slow

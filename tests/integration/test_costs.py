@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_snakemake
+from builds import REPO, run_snakemake
 from shortdrama.cost.ledger import Ledger, LedgerEntry
 from shortdrama.fake_paid import FAKE_CALL_LOG_ENV, read_fake_calls
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import REPO, SNAKEMAKE, run_snakemake
+from builds import REPO, SNAKEMAKE, run_snakemake
 from fakes.chat_server import FakeChatServer
 from fakes.video_server import Behaviour, FakeVideoServer, Script
 from shortdrama.cost.ledger import Ledger

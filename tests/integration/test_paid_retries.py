@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import REPO, run_snakemake
+from builds import REPO, run_snakemake
 from fakes.chat_server import FakeChatServer, schema_invalid
 from shortdrama.config import load_config
 from shortdrama.cost import pricing as price

@@ -20,7 +20,6 @@ with which cache keys, and the sha256 of every input and output they record must
 
 import fnmatch
 import hashlib
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -28,21 +27,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from builds import REPO, run_snakemake, tiny_config
 from shortdrama.voice import voice_for_character
 
-
-def _tests_conftest():
-    # Loaded by path: `from conftest import ...` gets tests/unit/conftest.py instead whenever a
-    # unit test file is on the same pytest command line.
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("shortdrama_tests_conftest", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_helpers = _tests_conftest()
-REPO, run_snakemake, tiny_config = _helpers.REPO, _helpers.run_snakemake, _helpers.tiny_config
 
 pytestmark = pytest.mark.slow
 

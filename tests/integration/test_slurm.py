@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SNAKEMAKE, run_snakemake
+from builds import REPO, SNAKEMAKE, run_snakemake
 from fakes.chat_server import FakeChatServer
 from shortdrama.cost.ledger import Ledger
 from shortdrama.media import probe

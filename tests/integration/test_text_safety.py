@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_snakemake, tiny_config
+from builds import run_snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import run_snakemake
+from builds import run_snakemake
 from fakes.kling_server import FakeKling
 from fakes.vendor_base import Outcome
 from shortdrama.cost.ledger import Ledger

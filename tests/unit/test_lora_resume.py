@@ -303,3 +303,44 @@ def test_the_training_key_covers_the_request_and_leaves_out_how_far_and_how_keyf
     sidecar.write_text("front view")  # a caption sidecar edit
     others.append(key())
     assert base not in others and len(set(others)) == len(others)
+
+
+def test_the_training_job_retrains_for_a_look_or_seed_edit_and_the_keyframes_change(model_dir, tmp_path):
+    """Through the job's own entry points (steps.train_character_lora / generate_keyframe, what the Snakemake
+    scripts call) with the output and its training folder where the build keeps them: each edit gives other
+    adapter weights, equal to a training of the edited request in an empty folder, and another keyframe."""
+    from shortdrama import specs, steps
+    from shortdrama.config import load_config
+    from shortdrama.cost.call import Runtime
+    from shortdrama.schemas import Scene
+
+    refs = [_picture(tmp_path / f"refs/{i}.png", (60 * i, 120, 200 - 60 * i), 3 * i) for i in range(2)]
+    base = ["lora=sd15", "image=sd15", f"image.model_dir={model_dir}", "image.steps=2", "image.gen_width=32",
+            "image.gen_height=56", "render=480p", "lora.steps=2", "lora.resolution=32", "lora.mixed_precision=no",
+            "lora.checkpoint_every=1", "lora.learning_rate=0.02", "lora.min_references=2", "lora.min_short_side=32",
+            f"series.cast.xiaoyu.references=[{','.join(str(p) for p in refs)}]"]
+    scene = Scene.model_validate({"location": {"setting": "INT", "description": "A tea house"}, "duration": 2,
+                                  "characters": ["Lin Xiaoyu"], "action": "Lin Xiaoyu pours the tea",
+                                  "camera": "medium"})
+
+    def build(folder: Path, *edit: str) -> tuple[dict[str, torch.Tensor], np.ndarray]:
+        cfg = load_config([*base, *edit])
+        runtime = Runtime.from_config(cfg, folder, folder / "cache")
+        lora = folder / "characters/xiaoyu/lora.safetensors"
+        steps.train_character_lora(specs.lora_spec(cfg, "xiaoyu"), refs, lora, runtime=runtime)
+        keyframe = folder / "keyframe.png"
+        steps.generate_keyframe(specs.keyframe_spec(cfg, scene), keyframe, 1, 1, [lora], runtime=runtime)
+        from safetensors.torch import load_file
+
+        return load_file(lora), np.asarray(Image.open(keyframe).convert("RGB"), np.int16)
+
+    job = tmp_path / "results"  # one folder, as the build's: each edit finds the last training's checkpoints
+    weights, picture = build(job)
+    for edit in (["series.cast.xiaoyu.look=an old woman in a grey wool coat"], ["lora.seed=5"]):
+        new_weights, new_picture = build(job, *edit)
+        _assert_different(weights, new_weights)
+        fresh_weights, fresh_picture = build(tmp_path / f"fresh-{edit[0].split('=')[0]}", *edit)
+        _assert_identical(new_weights, fresh_weights)
+        assert np.abs(new_picture - picture).max() > 0, f"the keyframe did not change after {edit}"
+        assert np.array_equal(new_picture, fresh_picture)
+        weights, picture = new_weights, new_picture
