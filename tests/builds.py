@@ -6,6 +6,7 @@ found whichever of the two was imported last.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -39,3 +40,10 @@ def run_snakemake(workdir: Path, *config: str, extra: tuple[str, ...] = (), chec
 
 def tiny_config(*more: str) -> list[str]:
     return [f"overrides={json.dumps(TINY + list(more))}"]
+
+
+def copy_of(built: Path, tmp_path: Path) -> Path:
+    """A copy of a built work dir (mtimes and Snakemake metadata preserved) that a test may edit freely."""
+    copy = tmp_path / "work"
+    shutil.copytree(built, copy, symlinks=True)
+    return copy

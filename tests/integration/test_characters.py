@@ -132,6 +132,17 @@ def test_loras_train_per_character_and_retraining_one_redraws_only_its_scenes(tm
     assert "not resuming" in log and "step 2/2" in log
     # A look or seed edit retrains for real too: tests/unit/test_lora_resume.py, through the same job entry points.
 
+    # Character intermediates deleted while the keyframes that used them exist are made again (issue 12), the same.
+    lost = [characters / "haoyu/lora.safetensors", characters / "xiaoyu/contact_sheet.png"]
+    if "Zhang Meifang" in on_screen:
+        lost += [characters / "meifang/references/ref_01.png", characters / "meifang/references/ref_01.txt"]
+    kept = {path: path.read_bytes() for path in lost}
+    for path in lost:
+        path.unlink()
+    run_snakemake(work, config)
+    assert {path: path.read_bytes() for path in lost} == kept
+    assert snapshot(work, ids, on_screen)[1] == after[1], "same adapters: the keyframes are the same"
+
 
 def test_missing_base_model_is_one_clear_line(tmp_path):
     refs = references(tmp_path / "refs", seed=1)

@@ -2,13 +2,12 @@
 
 import json
 import re
-import shutil
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from builds import run_snakemake, tiny_config
+from builds import copy_of, run_snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -32,10 +31,7 @@ def built(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def workdir(built, tmp_path) -> Path:
-    """A copy of the built series (mtimes and Snakemake metadata preserved) to edit freely."""
-    copy = tmp_path / "work"
-    shutil.copytree(built, copy, symlinks=True)
-    return copy
+    return copy_of(built, tmp_path)
 
 
 def _script(work: Path, ep: str) -> tuple[Path, dict]:

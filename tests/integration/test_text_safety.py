@@ -6,12 +6,11 @@ and the field, no Python traceback is printed, and the episode already built is 
 """
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from builds import run_snakemake, tiny_config
+from builds import copy_of, run_snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -29,10 +28,7 @@ def built(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def workdir(built, tmp_path) -> Path:
-    """A copy of the built series (mtimes and Snakemake metadata preserved) to edit freely."""
-    copy = tmp_path / "work"
-    shutil.copytree(built, copy, symlinks=True)
-    return copy
+    return copy_of(built, tmp_path)
 
 
 def _first_line(script: dict) -> dict:

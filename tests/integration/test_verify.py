@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from builds import REPO, TINY, run_snakemake, tiny_config
+from builds import copy_of, REPO, TINY, run_snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -64,9 +64,7 @@ def built(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def work(built, tmp_path) -> Path:
-    copy = tmp_path / "work"
-    shutil.copytree(built, copy, symlinks=True)
-    return copy
+    return copy_of(built, tmp_path)
 
 
 def test_a_build_leaves_a_manifest_for_every_output_and_verifies_clean(work):
