@@ -36,6 +36,7 @@ test-fast: $(DIFFUSION_STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/rebuild.py
 	$(BIN)/python bench/cache.py
+	$(BIN)/python bench/provenance.py
 
 clean:
 	rm -rf results logs benchmarks .snakemake
