@@ -98,18 +98,19 @@ class Workflow:
                 message = str(error)
                 raise SchemaError(message if message.startswith(self.paths.outline)
                                   else f"{self.paths.outline}: {message}") from None
-        self.protect_hand_edits()
+        self.protect_hand_edits(findings)
         for ep in self.episodes:
             path = self.paths.script(ep)
             if os.path.exists(path) and not _stale(findings, self._script_job(ep)):
                 self.script(path)
 
-    def protect_hand_edits(self) -> None:
+    def protect_hand_edits(self, findings: Mapping[ExpectedJob, Finding] | None = None) -> None:
         """No rerun may destroy a document a person edited. A hand-edited outline or script that the
         writer is about to rewrite (its settings or its outline changed) is copied beside itself as
         `name.edited-<time>.json` and the build stops with one line naming the copies (reruns for a
         timestamp alone are defused later, see `defuse_timestamp_reruns`)."""
-        findings = provenance.check(self._writing_jobs(), self.manifests)
+        if findings is None:
+            findings = provenance.check(self._writing_jobs(), self.manifests)
         edited, copies, reasons = [], [], []
         for job in self._writing_jobs():
             finding = findings.get(job)
@@ -119,7 +120,8 @@ class Workflow:
             if finding.stale:
                 edited.append(path)
                 copies.append(str(provenance.keep_copy(path)))
-                reasons.append(finding.reason) if finding.reason not in reasons else None
+                if finding.reason not in reasons:
+                    reasons.append(finding.reason)
         if edited:
             many = len(edited) > 1
             raise ShortDramaError(
