@@ -5,10 +5,10 @@ rule speak_dialogue:
     input:
         script=ancient(rules.write_episode_script.output.script),
     output:
-        wav="results/{series}/ep{ep}/audio/sc{sc}.wav",
-        cues="results/{series}/ep{ep}/audio/sc{sc}.cues.json",
+        wav=P.dialogue,
+        cues=P.cues,
     params:
-        spec=dialogue_spec,
+        spec=spec_of("speak_dialogue"),
     log:
         "logs/{series}/ep{ep}/speak_dialogue/sc{sc}.log",
     benchmark:
@@ -20,11 +20,11 @@ rule speak_dialogue:
 rule mix_episode_audio:
     input:
         script=ancient(rules.write_episode_script.output.script),
-        dialogue=scene_paths(rules.speak_dialogue.output.wav),
+        dialogue=inputs_of("mix_episode_audio", "dialogue"),
     output:
-        wav="results/{series}/ep{ep}/audio/episode_mix.wav",
+        wav=P.mix,
     params:
-        spec=mix_spec,
+        spec=spec_of("mix_episode_audio"),
     log:
         "logs/{series}/ep{ep}/mix_episode_audio.log",
     benchmark:

@@ -4,16 +4,10 @@
 
 rule generate_character_references:
     output:
-        images=expand(
-            "results/{{series}}/characters/{{character}}/references/ref_{i:02d}.png",
-            i=range(WF.cfg.lora.reference_count),
-        ),
-        captions=expand(
-            "results/{{series}}/characters/{{character}}/references/ref_{i:02d}.txt",
-            i=range(WF.cfg.lora.reference_count),
-        ),
+        images=expand(P.reference_image, i=[f"{i:02d}" for i in range(WF.cfg.lora.reference_count)], allow_missing=True),
+        captions=expand(P.reference_caption, i=[f"{i:02d}" for i in range(WF.cfg.lora.reference_count)], allow_missing=True),
     params:
-        spec=references_spec,
+        spec=spec_of("generate_character_references"),
     resources:
         gpu=1,
         mem_mb=16000,
@@ -27,11 +21,11 @@ rule generate_character_references:
 
 rule train_character_lora:
     input:
-        references=character_references,
+        references=inputs_of("train_character_lora", "references"),
     output:
-        lora="results/{series}/characters/{character}/lora.safetensors",
+        lora=P.lora,
     params:
-        spec=lora_spec,
+        spec=spec_of("train_character_lora"),
     resources:
         gpu=1,
         mem_mb=16000,
@@ -47,9 +41,9 @@ rule draw_contact_sheet:
     input:
         lora=rules.train_character_lora.output.lora,
     output:
-        png="results/{series}/characters/{character}/contact_sheet.png",
+        png=P.contact_sheet,
     params:
-        spec=contact_sheet_spec,
+        spec=spec_of("draw_contact_sheet"),
     resources:
         gpu=1,
         mem_mb=12000,

@@ -6,9 +6,9 @@ rule generate_clip:
         script=ancient(rules.write_episode_script.output.script),
         keyframe=rules.generate_keyframe.output.png,
     output:
-        mp4="results/{series}/ep{ep}/clips/sc{sc}.mp4",
+        mp4=P.clip,
     params:
-        spec=clip_spec,
+        spec=spec_of("generate_clip"),
     resources:
         video_api=1 - WF.uses_gpu("video"),
         gpu=WF.uses_gpu("video"),

@@ -1,4 +1,5 @@
-# Config resolution, target and input functions, wildcard constraints. Logic lives in shortdrama.workflow.
+# Config resolution, target and input functions, wildcard constraints. Logic lives in shortdrama.workflow
+# (which jobs a series has), shortdrama.stages (each rule's spec and inputs) and shortdrama.trust.
 import os
 import re
 import sys
@@ -8,13 +9,16 @@ from snakemake.exceptions import IncompleteCheckpointException
 
 from shortdrama.cost.call import BUILD_ID_ENV, RUNTIME_ENV
 from shortdrama.errors import ShortDramaError
+from shortdrama.paths import P
+from shortdrama.stages.registry import rule as stage_rule
+from shortdrama.trust import Reconciler, check_existing_documents
 from shortdrama.workflow import Workflow
 
 try:
     WF = Workflow.from_snakemake_config(config, conf_dir=os.path.join(workflow.basedir, "conf"),
                                         checkout=workflow.basedir)
     if not workflow.remote_exec:  # a cluster job parses this file again; the run that plans checks once
-        WF.check_existing_documents()
+        check_existing_documents(WF)
 except ShortDramaError as error:
     # One line, before any job runs; Snakemake's traceback would bury it.
     print(f"shortdrama: error: {error}", file=sys.stderr)
@@ -40,12 +44,15 @@ def final_targets():
     return WF.final_targets()
 
 
+RECONCILER = Reconciler(WF)
+
+
 def every_output(wildcards):
     """rule all also asks for every intermediate, so that one deleted (or removed by a failed job) is
     made again even while the final that used it exists. First, outputs that no longer match what they
-    were made from are removed (shortdrama.provenance), whatever .snakemake/metadata says. The scenes
-    of a script are known once its checkpoint is done; this is evaluated again after each."""
-    WF.reconcile(act=acting(), benchmark=benchmark_file, force=shown_by_dry_run)
+    were made from are removed (shortdrama.trust), whatever .snakemake/metadata says. The scenes of a
+    script are known once its checkpoint is done; this is evaluated again after each."""
+    RECONCILER.before_planning(act=acting(), benchmark=benchmark_file, force=shown_by_dry_run)
     scripts, pending = [], None
     for ep in WF.episodes:
         try:
@@ -54,7 +61,7 @@ def every_output(wildcards):
             pending = pending or incomplete
     if pending is not None:
         raise pending
-    return WF.character_outputs(scripts) + [out for path in scripts for out in WF.episode_outputs(path)]
+    return WF.every_output(scripts)
 
 
 def benchmark_file(job):
@@ -79,66 +86,17 @@ def script_json(wildcards):
     return checkpoints.write_episode_script.get(series=wildcards.series, ep=wildcards.ep).output.script
 
 
-def scene_paths(pattern):
-    """An input function listing `pattern` for every scene of the episode's script."""
-
-    def paths(wildcards):
-        return expand(pattern, series=wildcards.series, ep=wildcards.ep, sc=WF.scene_ids(script_json(wildcards)))
-
-    return paths
+def _job(name, wildcards):
+    """The job of rule `name` for these wildcards; episode and scene rules read the script the checkpoint wrote."""
+    script = script_json(wildcards) if stage_rule(name).reads_script else None
+    return WF.job(name, dict(wildcards.items()), script)
 
 
-def config_spec(wildcards):
-    return WF.config_spec()
+def spec_of(name):
+    """params.spec of rule `name`: its stage's spec, as JSON (Snakemake reruns a job when it changes)."""
+    return lambda wildcards: _job(name, wildcards).spec.to_json()
 
 
-def outline_spec(wildcards):
-    return WF.outline_spec()
-
-
-def script_spec(wildcards):
-    return WF.script_spec(wildcards.ep)
-
-
-def keyframe_spec(wildcards):
-    return WF.keyframe_spec(script_json(wildcards), wildcards.sc)
-
-
-def clip_spec(wildcards):
-    return WF.clip_spec(script_json(wildcards), wildcards.sc)
-
-
-def dialogue_spec(wildcards):
-    return WF.dialogue_spec(script_json(wildcards), wildcards.sc)
-
-
-def subtitles_spec(wildcards):
-    return WF.subtitles_spec(script_json(wildcards))
-
-
-def mix_spec(wildcards):
-    return WF.mix_spec(script_json(wildcards))
-
-
-def render_spec(wildcards):
-    return WF.render_spec(script_json(wildcards))
-
-
-def character_references(wildcards):
-    return WF.character_references(wildcards.character, workflow.basedir)
-
-
-def lora_spec(wildcards):
-    return WF.lora_spec(wildcards.character)
-
-
-def references_spec(wildcards):
-    return WF.references_spec(wildcards.character)
-
-
-def contact_sheet_spec(wildcards):
-    return WF.contact_sheet_spec(wildcards.character)
-
-
-def keyframe_loras(wildcards):
-    return WF.keyframe_loras(script_json(wildcards), wildcards.sc)
+def inputs_of(name, key):
+    """The input files `key` of rule `name` (the stage module lists them), e.g. a scene's LoRAs."""
+    return lambda wildcards: list(_job(name, wildcards).inputs[key])

@@ -5,11 +5,11 @@
 rule generate_keyframe:
     input:
         script=ancient(rules.write_episode_script.output.script),
-        loras=keyframe_loras,
+        loras=inputs_of("generate_keyframe", "loras"),
     output:
-        png="results/{series}/ep{ep}/keyframes/sc{sc}.png",
+        png=P.keyframe,
     params:
-        spec=keyframe_spec,
+        spec=spec_of("generate_keyframe"),
     resources:
         gpu=WF.uses_gpu("image"),
         mem_mb=1000 + 11000 * WF.uses_gpu("image"),

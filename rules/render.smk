@@ -4,11 +4,11 @@
 rule write_subtitles:
     input:
         script=ancient(rules.write_episode_script.output.script),
-        cues=scene_paths(rules.speak_dialogue.output.cues),
+        cues=inputs_of("write_subtitles", "cues"),
     output:
-        srt="results/{series}/episode_{ep}.srt",
+        srt=P.subtitles,
     params:
-        spec=subtitles_spec,
+        spec=spec_of("write_subtitles"),
     log:
         "logs/{series}/ep{ep}/write_subtitles.log",
     script:
@@ -18,13 +18,13 @@ rule write_subtitles:
 rule render_episode:
     input:
         script=ancient(rules.write_episode_script.output.script),
-        clips=scene_paths(rules.generate_clip.output.mp4),
+        clips=inputs_of("render_episode", "clips"),
         audio=rules.mix_episode_audio.output.wav,
         subtitles=rules.write_subtitles.output.srt,
     output:
-        mp4="results/{series}/episode_{ep}_final.mp4",
+        mp4=P.final,
     params:
-        spec=render_spec,
+        spec=spec_of("render_episode"),
     log:
         "logs/{series}/ep{ep}/render_episode.log",
     benchmark:

@@ -3,9 +3,9 @@
 
 rule record_config:
     output:
-        "results/{series}/config.yaml",
+        config=P.config,
     params:
-        spec=config_spec,
+        spec=spec_of("record_config"),
     log:
         "logs/{series}/record_config.log",
     script:
@@ -14,9 +14,9 @@ rule record_config:
 
 rule write_outline:
     output:
-        outline="results/{series}/outline.json",
+        outline=P.outline,
     params:
-        spec=outline_spec,
+        spec=spec_of("write_outline"),
     resources:
         llm_api=1,
     log:
@@ -34,9 +34,9 @@ checkpoint write_episode_script:
     input:
         outline=rules.write_outline.output.outline,
     output:
-        script="results/{series}/ep{ep}/script.json",
+        script=P.script,
     params:
-        spec=script_spec,
+        spec=spec_of("write_episode_script"),
     resources:
         llm_api=1,
     log:

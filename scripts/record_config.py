@@ -1,4 +1,4 @@
 from shortdrama.snakemake_glue import run_step
-from shortdrama.steps import record_config
+from shortdrama.stages.writing import record_config
 
-run_step(snakemake, record_config, snakemake.params.spec, snakemake.output[0])
+run_step(snakemake, record_config, snakemake.params.spec, snakemake.output.config)

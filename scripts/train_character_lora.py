@@ -1,4 +1,4 @@
 from shortdrama.snakemake_glue import run_step
-from shortdrama.steps import train_character_lora
+from shortdrama.stages.characters import train_character_lora
 
 run_step(snakemake, train_character_lora, snakemake.params.spec, snakemake.input.references, snakemake.output.lora)

@@ -1,4 +1,4 @@
 from shortdrama.snakemake_glue import run_step
-from shortdrama.steps import write_outline
+from shortdrama.stages.writing import write_outline
 
 run_step(snakemake, write_outline, snakemake.params.spec, snakemake.output.outline)

@@ -1,4 +1,4 @@
 from shortdrama.snakemake_glue import run_step
-from shortdrama.steps import write_subtitles
+from shortdrama.stages.render import write_subtitles
 
 run_step(snakemake, write_subtitles, snakemake.params.spec, snakemake.input.cues, snakemake.output.srt)

@@ -37,7 +37,9 @@ def on_success(wf: Workflow, checkout: str | os.PathLike, whole_series: bool = T
 
 
 def _verify_what_was_built(wf: Workflow) -> None:
-    stale = {job: finding for job, finding in wf.verify().items() if finding.stale}
+    from .trust import verify
+
+    stale = {job: finding for job, finding in verify(wf).items() if finding.stale}
     for job, finding in stale.items():
         for output in job.outputs:
             print(f"shortdrama: {finding.line(output)}", file=sys.stderr)

@@ -1,62 +1,81 @@
-"""Where each output of a series lives, as the rules in rules/*.smk name it.
-
-The rules keep their own patterns (Snakemake needs them written out); this is the same list for the
-library: targets, `shortdrama verify` and the provenance checks. tests/integration/test_verify.py
-holds the two together: after a build, every manifest the jobs wrote is for a path named here.
-"""
+"""Where each output of a series lives: the patterns the rules declare (rules/*.smk reads them from
+`P`), and the same paths filled in for one series (`SeriesPaths`) for the library and the plan."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 
+class P:
+    """Output patterns, with the rules' wildcards: {series}, {ep}, {sc}, {character}, {i}."""
+
+    config = "results/{series}/config.yaml"
+    outline = "results/{series}/outline.json"
+    script = "results/{series}/ep{ep}/script.json"
+    reference_image = "results/{series}/characters/{character}/references/ref_{i}.png"
+    reference_caption = "results/{series}/characters/{character}/references/ref_{i}.txt"
+    lora = "results/{series}/characters/{character}/lora.safetensors"
+    contact_sheet = "results/{series}/characters/{character}/contact_sheet.png"
+    keyframe = "results/{series}/ep{ep}/keyframes/sc{sc}.png"
+    clip = "results/{series}/ep{ep}/clips/sc{sc}.mp4"
+    dialogue = "results/{series}/ep{ep}/audio/sc{sc}.wav"
+    cues = "results/{series}/ep{ep}/audio/sc{sc}.cues.json"
+    mix = "results/{series}/ep{ep}/audio/episode_mix.wav"
+    subtitles = "results/{series}/episode_{ep}.srt"
+    final = "results/{series}/episode_{ep}_final.mp4"
+
+
 @dataclass(frozen=True)
 class SeriesPaths:
-    root: str  # results/<series>
+    series: str  # the {series} wildcard: "demo", or "demo/sweeps/<point>"
+
+    @property
+    def root(self) -> str:
+        return f"results/{self.series}"
+
+    def _fill(self, pattern: str, **wildcards: str) -> str:
+        return pattern.format(series=self.series, **wildcards)
 
     @property
     def config(self) -> str:
-        return f"{self.root}/config.yaml"
+        return self._fill(P.config)
 
     @property
     def outline(self) -> str:
-        return f"{self.root}/outline.json"
+        return self._fill(P.outline)
 
     def script(self, ep: str) -> str:
-        return f"{self.root}/ep{ep}/script.json"
+        return self._fill(P.script, ep=ep)
 
     def keyframe(self, ep: str, sc: str) -> str:
-        return f"{self.root}/ep{ep}/keyframes/sc{sc}.png"
+        return self._fill(P.keyframe, ep=ep, sc=sc)
 
     def clip(self, ep: str, sc: str) -> str:
-        return f"{self.root}/ep{ep}/clips/sc{sc}.mp4"
+        return self._fill(P.clip, ep=ep, sc=sc)
 
     def dialogue(self, ep: str, sc: str) -> str:
-        return f"{self.root}/ep{ep}/audio/sc{sc}.wav"
+        return self._fill(P.dialogue, ep=ep, sc=sc)
 
     def cues(self, ep: str, sc: str) -> str:
-        return f"{self.root}/ep{ep}/audio/sc{sc}.cues.json"
+        return self._fill(P.cues, ep=ep, sc=sc)
 
     def mix(self, ep: str) -> str:
-        return f"{self.root}/ep{ep}/audio/episode_mix.wav"
+        return self._fill(P.mix, ep=ep)
 
     def subtitles(self, ep: str) -> str:
-        return f"{self.root}/episode_{ep}.srt"
+        return self._fill(P.subtitles, ep=ep)
 
     def final(self, ep: str) -> str:
-        return f"{self.root}/episode_{ep}_final.mp4"
-
-    def character(self, character_id: str) -> str:
-        return f"{self.root}/characters/{character_id}"
+        return self._fill(P.final, ep=ep)
 
     def reference_image(self, character_id: str, index: int) -> str:
-        return f"{self.character(character_id)}/references/ref_{index:02d}.png"
+        return self._fill(P.reference_image, character=character_id, i=f"{index:02d}")
 
     def reference_caption(self, character_id: str, index: int) -> str:
-        return f"{self.character(character_id)}/references/ref_{index:02d}.txt"
+        return self._fill(P.reference_caption, character=character_id, i=f"{index:02d}")
 
     def lora(self, character_id: str) -> str:
-        return f"{self.character(character_id)}/lora.safetensors"
+        return self._fill(P.lora, character=character_id)
 
     def contact_sheet(self, character_id: str) -> str:
-        return f"{self.character(character_id)}/contact_sheet.png"
+        return self._fill(P.contact_sheet, character=character_id)

@@ -1,9 +1,10 @@
 """`shortdrama plan`: the jobs Snakemake would run and why, and what their provider calls would cost,
 minus what the cache already holds, with nothing spent.
 
-Jobs come from a real `snakemake --dry-run`; prices come from the same request descriptions the
-steps use (calls.py). Scene jobs of episodes whose scripts are not written yet cannot be listed
-before the writer runs, so they are projected from the series config and marked as such.
+Jobs come from a real `snakemake --dry-run`; prices come from the same provider calls the jobs
+make (each rule's `price` in its stage module, through stages.registry). Scene jobs of episodes
+whose scripts are not written yet cannot be listed before the writer runs, so they are projected
+from the series config and marked as such.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import calls
+from .cost.cache import file_digest
 from .cost.call import Call, Runtime, call_key
 from .cost.report import usd
+from .stages.base import Rule
+from .stages.registry import RULES, rule
 from .workflow import Workflow
 
-FREE_RULES = {"record_config", "write_subtitles", "render_episode", "all"}
+# Rules that call no provider: nothing to price, nothing to cache.
+FREE_RULES = {name for name, r in RULES.items() if type(r).price is Rule.price} | {"all"}
 REASONS = [("Missing output files", "new"), ("Params have changed", "changed params"),
            ("Updated input files", "changed input"), ("Input files updated by another job", "upstream rerun"),
            ("Set of input files has changed", "changed inputs"), ("Code has changed", "changed code"),
@@ -71,8 +75,7 @@ def summarise_reason(reason: str) -> str:
     return ", ".join(dict.fromkeys(found)) or (reason.split(";")[0][:40] if reason else "?")
 
 
-RULE_ORDER = ["write_outline", "write_episode_script", "generate_keyframe", "speak_dialogue", "generate_clip",
-              "mix_episode_audio"]
+RULE_ORDER = list(RULES)  # the order the stages run: a job is priced after the jobs whose outputs it reads
 
 
 class Planner:
@@ -81,7 +84,6 @@ class Planner:
 
     def __init__(self, wf: Workflow, runtime: Runtime, scratch: Path):
         self.wf, self.runtime, self.cache, self.scratch = wf, runtime, runtime.cache, scratch
-        self.root = Path(f"results/{wf.series}")
         self.predicted: dict[str, str] = {}  # output path -> digest of the cached file that will land there
         self.rerun: set[str] = set()
 
@@ -90,9 +92,9 @@ class Planner:
         pending = {job["wildcards"]["ep"] for job in jobs if job["rule"] == "write_episode_script"}
         # Jobs behind a script that is about to be (re)written are priced from the new script instead:
         # what the dry run lists for them comes from a script that will not be the one used.
-        listed = [job for job in jobs if job["rule"] in FREE_RULES or job["wildcards"].get("ep") not in pending
-                  or job["rule"] == "write_episode_script"]
-        listed.sort(key=lambda job: RULE_ORDER.index(job["rule"]) if job["rule"] in RULE_ORDER else len(RULE_ORDER))
+        listed = [job for job in jobs if job["rule"] in RULES and not (
+            rule(job["rule"]).reads_script and job["wildcards"].get("ep") in pending)]
+        listed.sort(key=lambda job: RULE_ORDER.index(job["rule"]))
         planned: list[PlannedJob] = []
         for job in listed:
             planned.append(self._price(job["rule"], job["wildcards"], summarise_reason(job["reason"])))
@@ -102,7 +104,7 @@ class Planner:
 
     def _script(self, ep: str) -> str:
         cached_copy = self.scratch / f"ep{ep}" / "script.json"
-        return str(cached_copy if cached_copy.exists() else self.root / f"ep{ep}" / "script.json")
+        return str(cached_copy if cached_copy.exists() else self.wf.at(self.wf.paths.script(ep)))
 
     def _lookup(self, call: Call, provider: Any, outputs: dict[str, str]) -> bool:
         """Is this call a cache hit? If so, remember the digests of the files it will write."""
@@ -112,8 +114,10 @@ class Planner:
         for path in map(str, call.inputs.values()):
             if path in self.predicted:
                 digests[path] = self.predicted[path]
-            elif path in self.rerun or not Path(path).exists():
+            elif path in self.rerun or not self.wf.at(path).exists():
                 return False  # produced by a job that really runs: its content is unknown
+            else:
+                digests[path] = file_digest(self.wf.at(path))
         entry = self.cache.get(call_key(call, provider, digests))
         if entry is None:
             return False
@@ -126,48 +130,24 @@ class Planner:
             self.cache.restore(entry, "script", copy)
         return True
 
-    def _price(self, rule: str, wc: dict[str, str], why: str) -> PlannedJob:
+    def _price(self, name: str, wc: dict[str, str], why: str) -> PlannedJob:
+        r = rule(name)
         ep, sc = wc.get("ep"), wc.get("sc")
-        episode, scene = (int(ep) if ep else None), (int(sc) if sc else None)
-        if rule in FREE_RULES or rule not in RULE_ORDER:
-            return PlannedJob(rule, episode, scene, why, 0.0, False)
-        wf, rt, ep_dir = self.wf, self.runtime, self.root / f"ep{ep}"
-        if rule == "write_outline":
-            call, provider = calls.outline_call(wf.outline_spec(), rt)
-            estimate, outputs = calls.outline_estimate(call)(provider), {"outline": str(self.root / "outline.json")}
-        elif rule == "write_episode_script":
-            call, provider = calls.script_call(wf.script_spec(ep), self.root / "outline.json", episode, rt)
-            estimate, outputs = calls.script_estimate(call)(provider), {"script": str(ep_dir / "script.json")}
-        elif rule == "generate_keyframe":
-            call, provider = calls.keyframe_call(wf.keyframe_spec(self._script(ep), sc), episode, scene, rt)
-            estimate, outputs = calls.keyframe_estimate(provider), {"png": str(ep_dir / "keyframes" / f"sc{sc}.png")}
-        elif rule == "generate_clip":
-            spec = wf.clip_spec(self._script(ep), sc)
-            call, provider = calls.clip_call(spec, ep_dir / "keyframes" / f"sc{sc}.png", episode, scene, rt)
-            estimate, outputs = calls.clip_estimate(spec)(provider), {"mp4": str(ep_dir / "clips" / f"sc{sc}.mp4")}
-        elif rule == "speak_dialogue":
-            spec = wf.dialogue_spec(self._script(ep), sc)
-            call, provider = calls.dialogue_call(spec, episode, scene, rt)
-            estimate = calls.dialogue_estimate(spec)(provider)
-            outputs = {"wav": str(ep_dir / "audio" / f"sc{sc}.wav"), "cues": str(ep_dir / "audio" / f"sc{sc}.cues.json")}
-        else:  # mix_episode_audio
-            spec = wf.mix_spec(self._script(ep))
-            wavs = [ep_dir / "audio" / f"sc{s}.wav" for s in wf.scene_ids(self._script(ep))]
-            call, provider = calls.mix_call(spec, wavs, episode, rt)
-            estimate, outputs = calls.mix_estimate(spec)(provider), {"wav": str(ep_dir / "audio" / "episode_mix.wav")}
-        return PlannedJob(rule, episode, scene, why, round(estimate, 6), self._lookup(call, provider, outputs))
+        job = r.job(self.wf, {k: v for k, v in wc.items() if k != "series"}, self._script(ep) if r.reads_script else None)
+        priced = r.price(job, self.runtime)
+        if priced is None:
+            return PlannedJob(name, job.episode, job.scene, why, 0.0, False)
+        hit = self._lookup(priced.call, priced.provider, dict(job.outputs))
+        return PlannedJob(name, job.episode, job.scene, why, round(priced.estimate_usd, 6), hit)
 
     def _scene_jobs(self, ep: str, hit: bool) -> list[PlannedJob]:
-        """The scene jobs behind a script being written: exact when the script comes from the cache,
+        """The jobs behind a script being written: exact when the script comes from the cache,
         projected from the series config otherwise."""
         if not hit:
             return self._projected_scene_jobs(int(ep))
-        jobs = []
-        for rule in ("generate_keyframe", "speak_dialogue", "generate_clip"):
-            for sc in self.wf.scene_ids(self._script(ep)):
-                jobs.append(self._price(rule, {"ep": ep, "sc": sc}, "new script (from cache)"))
-        jobs.append(self._price("mix_episode_audio", {"ep": ep}, "new script (from cache)"))
-        return jobs
+        script = self._script(ep)
+        return [self._price(job.rule, dict(job.wildcards), "new script (from cache)")
+                for job in self.wf.episode_jobs(script) if rule(job.rule).price(job, self.runtime) is not None]
 
     def _projected_scene_jobs(self, episode: int) -> list[PlannedJob]:
         """Before its script exists, an episode is priced at the middle of the config's ranges."""

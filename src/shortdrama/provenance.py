@@ -91,14 +91,20 @@ class Manifest:
 
 
 class ManifestStore:
-    """The manifests of one series folder (`results/<series>`)."""
+    """The manifests of one series folder (`results/<series>`), in the work dir `base` the outputs are
+    named relative to (where Snakemake runs)."""
 
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike, base: str | os.PathLike = ".") -> None:
         self.root = Path(root)
+        self.base = Path(base)
+
+    def at(self, path: str | os.PathLike) -> Path:
+        """A path as the rules name it, on this machine (an absolute one, a reference photo, stays as is)."""
+        return self.base / path
 
     def path_for(self, output: str | os.PathLike) -> Path:
         relative = Path(output).relative_to(self.root)
-        return self.root / MANIFESTS / f"{relative}.json"
+        return self.base / self.root / MANIFESTS / f"{relative}.json"
 
     def read(self, output: str | os.PathLike) -> Manifest | None:
         try:
@@ -121,7 +127,7 @@ class ManifestStore:
         return manifest
 
     def finish(self, manifest: Manifest, outputs: Sequence[str]) -> None:
-        stamps = {path: stamp(path, trust_stat=False) for path in outputs}
+        stamps = {path: stamp(self.at(path), trust_stat=False) for path in outputs}
         missing = [path for path, s in stamps.items() if s is None]
         if missing:
             raise FileNotFoundError(f"{manifest.rule} did not write {', '.join(missing)}")
@@ -137,7 +143,7 @@ def _stamps(paths: Sequence[str], store: ManifestStore) -> dict[str, Stamp]:
     result = {}
     for path in paths:
         produced = _produced_stamp(store, path)
-        current = stamp(path, produced)
+        current = stamp(store.at(path), produced)
         if current is None:
             raise FileNotFoundError(f"input {path} does not exist")
         result[path] = current
@@ -209,7 +215,7 @@ def check(jobs: Sequence[ExpectedJob], store: ManifestStore, trust_stat: bool = 
 def _check_job(job: ExpectedJob, store: ManifestStore, stale_outputs: Mapping[str, str],
                trust_stat: bool) -> Finding | None:
     records = {output: store.read(output) for output in job.outputs}
-    present = {output: stamp(output, _recorded(records[output], output), trust_stat) for output in job.outputs}
+    present = {output: stamp(store.at(output), _recorded(records[output], output), trust_stat) for output in job.outputs}
     missing = [output for output, s in present.items() if s is None]
     if missing:
         return Finding(job, f"{', '.join(missing)}, made by the same job, is missing", missing=tuple(missing))
@@ -235,7 +241,7 @@ def _check_job(job: ExpectedJob, store: ManifestStore, stale_outputs: Mapping[st
     for path in job.inputs:
         if path in stale_outputs:
             return Finding(job, f"its input {path} is out of date", edited=edited)
-        current = stamp(path, manifest.inputs[path], trust_stat)
+        current = stamp(store.at(path), manifest.inputs[path], trust_stat)
         if current is None:
             return Finding(job, f"its input {path} is missing", edited=edited)
         if current.sha256 != manifest.inputs[path].sha256:
@@ -302,13 +308,13 @@ def keep_copy(path: str | os.PathLike, when: datetime | None = None) -> Path:
     return target
 
 
-def to_rebuild(findings: Mapping[ExpectedJob, Finding]) -> list[tuple[str, Finding]]:
+def to_rebuild(findings: Mapping[ExpectedJob, Finding], store: ManifestStore) -> list[tuple[str, Finding]]:
     """The outputs on disk that must be made again: those of stale jobs, except a document a person
     edited (outline, script), which is never removed (the build stops before: see
     Workflow.protect_hand_edits)."""
     return [(output, finding) for job, finding in findings.items()
             if finding.stale and not (job.editable and any(finding.edited.values()))
-            for output in job.outputs if os.path.exists(output)]
+            for output in job.outputs if store.at(output).exists()]
 
 
 def outdated_name(path: str | os.PathLike) -> Path:
@@ -322,17 +328,17 @@ def remove_stale(findings: Mapping[ExpectedJob, Finding], store: ManifestStore) 
     someone replaced by hand is kept beside as `.edited-<time>`, an out-of-date final as
     `.outdated` (until the new one is made), the rest is deleted. Returns one line per output."""
     lines = []
-    for output, finding in to_rebuild(findings):
+    for output, finding in to_rebuild(findings, store):
         job = finding.job
         if finding.edited.get(output) and store.read(output) is not None:
-            kept = set_aside(output)
+            kept = Path(output).with_name(set_aside(store.at(output)).name)
             lines.append(f"{output}: {finding.reason}; the file found there is kept as {kept}, rebuilding")
         elif job.deliverable:
-            os.replace(output, outdated_name(output))
+            os.replace(store.at(output), store.at(outdated_name(output)))
             lines.append(f"{finding.line(output)}; it waits as {outdated_name(output)} until the new one is "
                          f"made, rebuilding")
         else:
-            os.unlink(output)
+            os.unlink(store.at(output))
             lines.append(f"{finding.line(output)}; rebuilding")
         store.forget(output)
     return lines

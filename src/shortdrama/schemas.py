@@ -133,7 +133,7 @@ class EpisodeOutline(_Document):
 class Outline(_Document):
     series_title: Line = Field(min_length=1, max_length=TITLE_MAX_LENGTH)
     synopsis: Paragraph = Field(min_length=1)
-    language: Literal["en", "zh"]
+    language: Literal["en", "zh", "vi"]
     main_plot_points: list[Line] = Field(min_length=1, max_length=8)
     episodes: list[EpisodeOutline] = Field(min_length=1)
 
@@ -180,7 +180,7 @@ class EpisodeScript(_Document):
 
     episode: int = Field(ge=1, le=99)
     title: Line = Field(min_length=1, max_length=TITLE_MAX_LENGTH)
-    language: Literal["en", "zh"]
+    language: Literal["en", "zh", "vi"]
     mood: Mood
     scenes: list[Scene] = Field(min_length=1, max_length=99)
 
@@ -236,6 +236,14 @@ def read_outline(path: str | Path) -> Outline:
 
 def read_script(path: str | Path) -> EpisodeScript:
     return parse_script(Path(path).read_text(encoding="utf-8"), str(path))
+
+
+def read_script_checked(path: str | Path, cast_names: Sequence[str], *, language: str | None = None,
+                        episode: int | None = None) -> EpisodeScript:
+    """A script as a rule reads it back: it may have been edited by hand, so validate it again."""
+    script = read_script(path)
+    check_script(script, cast_names, language=language, episode=episode)
+    return script
 
 
 def write_document(document: BaseModel, path: str | Path) -> None:

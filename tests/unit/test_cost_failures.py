@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fakes.chat_server import FakeChatServer, schema_invalid
-from shortdrama import calls, specs
+from shortdrama.stages import writing
 from shortdrama.config import BudgetConfig, LLMConfig, VideoConfig, load_config
 from shortdrama.cost import pricing as price
 from shortdrama.cost.budget import BudgetExceeded
@@ -167,7 +167,7 @@ def test_failed_spend_counts_against_the_budget(tmp_path, build):
         attempt(rt, Provider("ok"), n=2, estimate=0.25)
 
 
-# -- the hosted writer through calls.py ------------------------------------------------------------
+# -- the hosted writer through its stage (stages/writing.py) ------------------------------------------------------------
 
 KEY = "sk-test-failures-DO-NOT-LEAK"
 
@@ -183,13 +183,13 @@ def test_a_hosted_writer_that_gives_up_bills_every_answer_and_is_not_asked_again
                      budget=BudgetConfig(series_usd=5.0), providers={"llm": cfg.llm.model_dump(mode="json")})
         outline = tmp_path / "outline.json"
         write_document(OfflineWriter().write_outline(SeriesBrief.from_config(cfg)), outline)
-        spec = specs.script_spec(cfg, 1)
-        call, llm = calls.script_call(spec, outline, 1, rt)
+        spec = writing.ScriptSpec.of(cfg, 1)
+        call, llm = writing.script_call(spec, outline, 1, rt)
 
         def write() -> None:
-            provider_call(rt, call, llm, calls.script_estimate(call), calls.produce_script(spec, outline, 1),
+            provider_call(rt, call, llm, writing.script_estimate(call), writing.produce_script(spec, outline, 1),
                           {"script": tmp_path / "results/ep01/script.json"},
-                          validate=lambda files: calls.check_episode_script(spec, 1, files["script"]))
+                          validate=lambda files: writing.check_episode_script(spec, 1, files["script"]))
 
         with pytest.raises(PaidFailure, match=r"episode 1: no valid reply from deepseek-flash after 1 repair rounds"):
             write()

@@ -163,7 +163,8 @@ def _scene(lines: list[tuple[str, str]], duration: float):
 def test_lines_dropped_by_the_voice_step_are_reported_and_recorded(tmp_path, capsys):
     import json
 
-    from shortdrama import specs, steps
+    from shortdrama.stages.audio import DialogueSpec, speak_dialogue
+    from shortdrama.stages.render import SubtitlesSpec, write_subtitles
     from shortdrama.config import load_config
     from shortdrama.cost.call import Runtime
     from shortdrama.schemas import EpisodeScript
@@ -177,7 +178,7 @@ def test_lines_dropped_by_the_voice_step_are_reported_and_recorded(tmp_path, cap
     rt = Runtime(output_dir=tmp_path / "results/demo", cache_dir=tmp_path / "cache", cache_enabled=True,
                  budget=cfg.budget, providers={"voice": cfg.voice.model_dump(mode="json")})
     audio = tmp_path / "results/demo/ep01/audio"
-    steps.speak_dialogue(specs.dialogue_spec(cfg, scene), audio / "sc02.wav", audio / "sc02.cues.json", 1, 2, runtime=rt)
+    speak_dialogue(DialogueSpec.of(cfg, scene).to_json(), audio / "sc02.wav", audio / "sc02.cues.json", 1, 2, runtime=rt)
 
     records = json.loads((audio / "sc02.cues.json").read_text())
     heard = [r for r in records if not r.get("dropped")]
@@ -191,7 +192,7 @@ def test_lines_dropped_by_the_voice_step_are_reported_and_recorded(tmp_path, cap
                f"were dropped: shorten them or lengthen the scene")
     assert err == [warning]
     again = tmp_path / "again"  # the same scene answered by the cache: still said
-    steps.speak_dialogue(specs.dialogue_spec(cfg, scene), again / "sc02.wav", again / "sc02.cues.json", 1, 2, runtime=rt)
+    speak_dialogue(DialogueSpec.of(cfg, scene).to_json(), again / "sc02.wav", again / "sc02.cues.json", 1, 2, runtime=rt)
     assert capsys.readouterr().err.splitlines() == [warning]
     assert (again / "sc02.cues.json").read_bytes() == (audio / "sc02.cues.json").read_bytes()
 
@@ -199,21 +200,21 @@ def test_lines_dropped_by_the_voice_step_are_reported_and_recorded(tmp_path, cap
     script = EpisodeScript.model_validate({"episode": 1, "title": "t", "language": "en", "mood": "tense",
                                            "scenes": [scene.model_dump(mode="json")]})
     srt = tmp_path / "ep01.srt"
-    steps.write_subtitles(specs.subtitles_spec(cfg, script), [audio / "sc02.cues.json"], srt)
+    write_subtitles(SubtitlesSpec.of(cfg, script).to_json(), [audio / "sc02.cues.json"], srt)
     assert [c.text for c in parse_srt(srt.read_text())] == [r["text"] for r in heard]
 
 
 def test_dialogue_that_fits_drops_nothing_and_says_nothing(tmp_path, capsys):
     import json
 
-    from shortdrama import calls, specs
+    from shortdrama.stages.audio import DialogueSpec, produce_dialogue
     from shortdrama.config import load_config
 
     cfg = load_config()
     lead = cfg.series.cast["xiaoyu"].name
-    spec = specs.dialogue_spec(cfg, _scene([(lead, "Sign it."), (lead, "...")], 3.0))
+    spec = DialogueSpec.of(cfg, _scene([(lead, "Sign it."), (lead, "...")], 3.0))
     outputs = {"wav": tmp_path / "sc01.wav", "cues": tmp_path / "sc01.cues.json"}
-    calls.produce_dialogue(spec)(cfg.voice, outputs)
+    produce_dialogue(spec)(cfg.voice, outputs)
     records = json.loads(outputs["cues"].read_text())
     assert [(r["text"], r.get("dropped", False)) for r in records] == [("Sign it.", False)]  # "..." says nothing
     assert capsys.readouterr().err == ""

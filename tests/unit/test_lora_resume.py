@@ -24,7 +24,7 @@ from PIL import Image  # noqa: E402
 from shortdrama.errors import ConfigError, ProviderError  # noqa: E402
 from shortdrama.lora.dataset import caption_for, trigger_token  # noqa: E402
 from shortdrama.lora.settings import LoraSettings  # noqa: E402
-from shortdrama.lora.tiny import build_tiny_sd_model  # noqa: E402
+from shortdrama.testing.tiny_sd import build_tiny_sd_model  # noqa: E402
 from shortdrama.lora.train import ADAPTER_FILE, CHECKPOINTS, train_lora  # noqa: E402
 
 SETTINGS = LoraSettings(rank=4, alpha=4, steps=4, resolution=32, learning_rate=5e-3, checkpoint_every=2, seed=0)
@@ -258,7 +258,7 @@ def test_a_checkpoint_of_this_request_that_does_not_fit_is_still_refused(model_d
         _train(model_dir, lin, out, replace(SETTINGS, steps=5))
 
 
-# -- the build's key of a training request (character_calls.training_key) --------------------------------------------
+# -- the build's key of a training request (stages.characters.training_key) --------------------------------------------
 
 def _spec(**changes) -> str:
     lora = {"rank": 16, "alpha": 16, "steps": 1000, "learning_rate": 1e-4, "resolution": 512, "batch_size": 1,
@@ -274,8 +274,8 @@ def _spec(**changes) -> str:
 
 
 def test_the_training_key_covers_the_request_and_leaves_out_how_far_and_how_keyframes_are_drawn(tmp_path):
-    from shortdrama.character_calls import _lora_request, training_key
     from shortdrama.config import ImageConfig
+    from shortdrama.stages.characters import LoraSpec, _lora_request, training_key
 
     refs = [_picture(tmp_path / f"refs/ref_{i}.png", (40 * i, 90, 200), i) for i in range(2)]
     sidecar = tmp_path / "refs/ref_0.txt"
@@ -284,7 +284,7 @@ def test_the_training_key_covers_the_request_and_leaves_out_how_far_and_how_keyf
     image = ImageConfig(provider="diffusers", model="sd15", model_dir="models/sd15", family="sd15")
 
     def key(spec: str = _spec(), references=files, img: ImageConfig = image) -> str:
-        return training_key(_lora_request(spec, references), img)
+        return training_key(_lora_request(LoraSpec.from_json(spec), references), img)
 
     base = key()
     # Resumable: how far to train, how often to save, and how keyframes are sampled from the base model.
@@ -306,10 +306,11 @@ def test_the_training_key_covers_the_request_and_leaves_out_how_far_and_how_keyf
 
 
 def test_the_training_job_retrains_for_a_look_or_seed_edit_and_the_keyframes_change(model_dir, tmp_path):
-    """Through the job's own entry points (steps.train_character_lora / generate_keyframe, what the Snakemake
+    """Through the job's own entry points (stages' train_character_lora / generate_keyframe, what the Snakemake
     scripts call) with the output and its training folder where the build keeps them: each edit gives other
     adapter weights, equal to a training of the edited request in an empty folder, and another keyframe."""
-    from shortdrama import specs, steps
+    from shortdrama.stages.characters import LoraSpec, train_character_lora
+    from shortdrama.stages.keyframes import KeyframeSpec, generate_keyframe
     from shortdrama.config import load_config
     from shortdrama.cost.call import Runtime
     from shortdrama.schemas import Scene
@@ -327,9 +328,9 @@ def test_the_training_job_retrains_for_a_look_or_seed_edit_and_the_keyframes_cha
         cfg = load_config([*base, *edit])
         runtime = Runtime.from_config(cfg, folder, folder / "cache")
         lora = folder / "characters/xiaoyu/lora.safetensors"
-        steps.train_character_lora(specs.lora_spec(cfg, "xiaoyu"), refs, lora, runtime=runtime)
+        train_character_lora(LoraSpec.of(cfg, "xiaoyu").to_json(), refs, lora, runtime=runtime)
         keyframe = folder / "keyframe.png"
-        steps.generate_keyframe(specs.keyframe_spec(cfg, scene), keyframe, 1, 1, [lora], runtime=runtime)
+        generate_keyframe(KeyframeSpec.of(cfg, scene).to_json(), keyframe, 1, 1, [lora], runtime=runtime)
         from safetensors.torch import load_file
 
         return load_file(lora), np.asarray(Image.open(keyframe).convert("RGB"), np.int16)

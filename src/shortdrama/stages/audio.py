@@ -1,0 +1,207 @@
+"""Audio (rules/audio.smk): each scene's dialogue spoken into a track of exactly the scene's length
+(with cue timings), then the episode mix: dialogue over a ducked music bed, loudness-normalised."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
+
+from ..config import AppConfig, MusicConfig, VoiceConfig
+from ..cost import pricing as price
+from ..cost.call import Call, Estimate, Produce, Runtime, provider_call
+from ..media import write_text_atomic
+from ..schemas import EpisodeScript, Scene
+from ..video.base import on_frames
+from .base import Job, Priced, Rule, Spec, cast_by_name
+
+if TYPE_CHECKING:
+    from ..workflow import Workflow
+
+log = logging.getLogger(__name__)
+
+
+def scene_durations(cfg: AppConfig, script: EpisodeScript) -> list[float]:
+    """Each scene's length in whole frames, which is what it really lasts on screen."""
+    return [on_frames(s.duration, cfg.render.fps) for s in script.scenes]
+
+
+@dataclass(frozen=True)
+class DialogueSpec(Spec):
+    dialogue: list
+    duration: float
+    language: str
+    voices: dict
+    voice: dict
+    PROVIDER_GROUP: ClassVar[str] = "voice"
+
+    @classmethod
+    def of(cls, cfg: AppConfig, scene: Scene) -> "DialogueSpec":
+        cast = cast_by_name(cfg)
+        voices = {line.speaker: {"index": cast[line.speaker][0], "gender": cast[line.speaker][2].gender}
+                  for line in scene.dialogue if line.speaker in cast}
+        return cls(dialogue=[line.model_dump(mode="json") for line in scene.dialogue],
+                   duration=on_frames(scene.duration, cfg.render.fps), language=cfg.series.language, voices=voices,
+                   voice=cfg.voice.result_fields())
+
+
+@dataclass(frozen=True)
+class MixSpec(Spec):
+    durations: list
+    mood: str
+    music: dict
+    loudness_lufs: float
+    seed: int
+    PROVIDER_GROUP: ClassVar[str] = "music"
+
+    @classmethod
+    def of(cls, cfg: AppConfig, script: EpisodeScript) -> "MixSpec":
+        return cls(durations=scene_durations(cfg, script), mood=script.mood, music=cfg.music.result_fields(),
+                   loudness_lufs=cfg.render.loudness_lufs, seed=cfg.seed + script.episode)
+
+
+class SpeakDialogue(Rule):
+    name, scope, reads_script = "speak_dialogue", "scene", True
+
+    def job(self, wf: "Workflow", wildcards: Mapping[str, str], script: str | None = None) -> Job:
+        ep, sc = wildcards["ep"], wildcards["sc"]
+        return Job(self.name, {"series": wf.series, "ep": ep, "sc": sc},
+                   DialogueSpec.of(wf.cfg, wf.scene(script, sc)),
+                   {"wav": wf.paths.dialogue(ep, sc), "cues": wf.paths.cues(ep, sc)})
+
+    def price(self, job: Job, runtime: Runtime) -> Priced:
+        call, voice = dialogue_call(job.spec, job.episode, job.scene, runtime)
+        return Priced(call, voice, dialogue_estimate(job.spec)(voice))
+
+
+class MixEpisodeAudio(Rule):
+    name, scope, reads_script = "mix_episode_audio", "episode", True
+
+    def job(self, wf: "Workflow", wildcards: Mapping[str, str], script: str | None = None) -> Job:
+        ep = wildcards["ep"]
+        scenes = wf.scene_ids(script)
+        return Job(self.name, {"series": wf.series, "ep": ep}, MixSpec.of(wf.cfg, wf.script(script)),
+                   {"wav": wf.paths.mix(ep)}, {"dialogue": tuple(wf.paths.dialogue(ep, sc) for sc in scenes)})
+
+    def price(self, job: Job, runtime: Runtime) -> Priced:
+        call, music = mix_call(job.spec, [Path(p) for p in job.inputs["dialogue"]], job.episode, runtime)
+        return Priced(call, music, mix_estimate(job.spec)(music))
+
+
+RULES = (SpeakDialogue(), MixEpisodeAudio())
+
+
+# -- dialogue -------------------------------------------------------------------------------------------
+
+def dialogue_call(spec: DialogueSpec, episode: int, scene: int, runtime: Runtime) -> tuple[Call, VoiceConfig]:
+    # version 2: the cues file lists the lines that did not fit ("dropped": true)
+    call = Call(rule="speak_dialogue", step="dialogue", version=2, request=spec.request(), episode=episode,
+                scene=scene)
+    return call, spec.provider(VoiceConfig, runtime)
+
+
+def dialogue_estimate(spec: DialogueSpec) -> Estimate:
+    characters = sum(len(line["text"]) for line in spec.dialogue)
+    return lambda voice: price.speech_cost(voice.pricing, characters)
+
+
+def produce_dialogue(spec: DialogueSpec) -> Produce:
+    """Speak a scene's lines into `wav` and write their timings to `cues`: a JSON list with one
+    {speaker, text, start, end} per line that is heard. A line that does not fit in the scene, even
+    spoken fast with the pauses closed, is dropped: it is listed too, with "dropped": true and
+    start == end == the scene's end, so readers of the cues (subtitles) show nothing for it and a
+    later check can flag it (`dropped_lines_warning` says so in the build's output)."""
+
+    def produce(voice: VoiceConfig, outputs: dict[str, Path]) -> None:
+        from ..audio.dialogue import SpokenLine, render_scene_dialogue
+        from ..audio.wav import write_wav
+        from ..voice.base import voice_for_character
+        from ..voice.espeak import EspeakVoice
+
+        voices = {name: voice_for_character(v["index"], v["gender"], spec.language, base_rate=voice.rate)
+                  for name, v in spec.voices.items()}
+        lines = [SpokenLine(speaker=line["speaker"], text=line["text"], voice=voices[line["speaker"]])
+                 for line in spec.dialogue]
+        samples, cues = render_scene_dialogue(lines, spec.duration, EspeakVoice(), sample_rate=48000)
+        end = float(spec.duration)
+        records = [cue.__dict__ for cue in cues] + [
+            {"speaker": line["speaker"], "text": line["text"], "start": end, "end": end, "dropped": True}
+            for line in _dropped_lines(spec.dialogue, cues)]
+        write_wav(outputs["wav"], samples, 48000)
+        write_text_atomic(outputs["cues"], json.dumps(records, ensure_ascii=False, indent=1) + "\n")
+
+    return produce
+
+
+def _dropped_lines(dialogue: Sequence[dict[str, Any]], cues: Sequence[Any]) -> list[dict[str, Any]]:
+    """The script's lines that got no cue, in order. Cues follow the lines in order; a line with
+    nothing to say aloud ("...") gets none either and is not counted as dropped."""
+    heard = iter(cues)
+    cue = next(heard, None)
+    dropped = []
+    for line in dialogue:
+        if cue is not None and (cue.speaker, cue.text) == (line["speaker"], line["text"]):
+            cue = next(heard, None)
+        elif any(ch.isalnum() for ch in line["text"]):
+            dropped.append(line)
+    return dropped
+
+
+def dropped_lines_warning(spec: DialogueSpec, cues_path: Path, where: str) -> str | None:
+    """One line for the build's output when the scene's cues (made now or restored from the cache)
+    list dropped lines."""
+    dropped = [cue for cue in json.loads(Path(cues_path).read_text(encoding="utf-8")) if cue.get("dropped")]
+    if not dropped:
+        return None
+    return (f"{where}: {len(dropped)} of {len(spec.dialogue)} dialogue lines do not fit in {spec.duration:g} s "
+            f"and were dropped: shorten them or lengthen the scene")
+
+
+# -- music and mix --------------------------------------------------------------------------------------
+
+def mix_call(spec: MixSpec, dialogue_wavs: Sequence[Path], episode: int, runtime: Runtime) -> tuple[Call, MusicConfig]:
+    inputs = {f"dialogue_{i:02d}": Path(p) for i, p in enumerate(dialogue_wavs, start=1)}
+    call = Call(rule="mix_episode_audio", step="music_mix", version=1, request=spec.request(), inputs=inputs,
+                episode=episode)
+    return call, spec.provider(MusicConfig, runtime)
+
+
+def mix_estimate(spec: MixSpec) -> Estimate:
+    total = sum(spec.durations)
+    return lambda music: price.audio_cost(music.pricing, total)
+
+
+def produce_mix(spec: MixSpec, dialogue_wavs: Sequence[Path]) -> Produce:
+    def produce(music: MusicConfig, outputs: dict[str, Path]) -> None:
+        from ..audio.mix import mix_episode
+
+        mix_episode(list(dialogue_wavs), spec.durations, spec.mood, outputs["wav"], music_volume_db=music.volume_db,
+                    duck_db=music.duck_db, target_lufs=spec.loudness_lufs, seed=spec.seed, music_enabled=music.enabled)
+
+    return produce
+
+
+# -- steps (what scripts/<rule>.py call) ------------------------------------------------------------------
+
+def speak_dialogue(spec: str, wav_out: str | Path, cues_out: str | Path, episode: int = 0, scene: int = 0,
+                   runtime: Runtime | None = None) -> None:
+    runtime = runtime or Runtime.from_env()
+    dialogue = DialogueSpec.from_json(spec)
+    call, voice = dialogue_call(dialogue, episode, scene, runtime)
+    provider_call(runtime, call, voice, dialogue_estimate(dialogue), produce_dialogue(dialogue),
+                  {"wav": Path(wav_out), "cues": Path(cues_out)})
+    warning = dropped_lines_warning(dialogue, Path(cues_out), f"ep{episode:02d} sc{scene:02d}")
+    if warning:
+        log.warning("%s", warning)
+        print(f"shortdrama: warning: {warning}", file=sys.stderr, flush=True)
+
+
+def mix_episode_audio(spec: str, dialogue_wavs: Sequence[str | Path], out: str | Path, episode: int = 0,
+                      runtime: Runtime | None = None) -> None:
+    runtime = runtime or Runtime.from_env()
+    mix, wavs = MixSpec.from_json(spec), [Path(p) for p in dialogue_wavs]
+    call, music = mix_call(mix, wavs, episode, runtime)
+    provider_call(runtime, call, music, mix_estimate(mix), produce_mix(mix, wavs), {"wav": Path(out)})

@@ -1,0 +1,163 @@
+"""Clips (rules/clips.smk): one clip per scene from its keyframe, by the configured video provider:
+the offline animatic (or its priced stand-in), a hosted vendor's job API, or a local image-to-video
+diffusion model. Every clip shares one encoding, so episodes concatenate by stream copy.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Mapping
+
+from ..config import VIDEO_VENDORS, AppConfig, VideoConfig
+from ..cost import pricing as price
+from ..cost.call import Billing, Call, Estimate, Produce, Runtime, provider_call
+from ..errors import ProviderError
+from ..fake_paid import count_fake_call
+from ..model_paths import resolve_model
+from ..schemas import Scene
+from ..video.base import on_frames
+from ..video.prompt import video_prompt
+from .base import Job, Priced, Rule, Spec, cast_by_name, encoding
+
+if TYPE_CHECKING:
+    from ..workflow import Workflow
+
+# Providers that send the clip to a vendor's job API (shortdrama.video.jobs).
+HOSTED = frozenset({"job_api", *VIDEO_VENDORS})
+
+
+@dataclass(frozen=True)
+class ClipSpec(Spec):
+    prompt: str
+    seed: int
+    camera: str
+    duration: float
+    video: dict
+    encoding: dict
+    PROVIDER_GROUP: ClassVar[str] = "video"
+
+    @classmethod
+    def of(cls, cfg: AppConfig, scene: Scene) -> "ClipSpec":
+        cast = cast_by_name(cfg)
+        on_screen = [{"name": n, "look": cast[n][2].look} for n in scene.characters if n in cast]
+        return cls(
+            prompt=video_prompt(scene.camera, scene.location.setting, scene.location.description, scene.action,
+                                on_screen),
+            seed=cfg.seed, camera=scene.camera, duration=on_frames(scene.duration, cfg.render.fps),
+            video=cfg.video.result_fields(), encoding=encoding(cfg))
+
+
+class GenerateClip(Rule):
+    name, scope, reads_script = "generate_clip", "scene", True
+
+    def job(self, wf: "Workflow", wildcards: Mapping[str, str], script: str | None = None) -> Job:
+        ep, sc = wildcards["ep"], wildcards["sc"]
+        return Job(self.name, {"series": wf.series, "ep": ep, "sc": sc}, ClipSpec.of(wf.cfg, wf.scene(script, sc)),
+                   {"mp4": wf.paths.clip(ep, sc)}, {"keyframe": (wf.paths.keyframe(ep, sc),)})
+
+    def price(self, job: Job, runtime: Runtime) -> Priced:
+        call, video = clip_call(job.spec, Path(job.inputs["keyframe"][0]), job.episode, job.scene, runtime)
+        return Priced(call, video, clip_estimate(job.spec)(video))
+
+
+RULES = (GenerateClip(),)
+
+
+def clip_call(spec: ClipSpec, keyframe: Path, episode: int, scene: int, runtime: Runtime) -> tuple[Call, VideoConfig]:
+    call = Call(rule="generate_clip", step="clip", version=1, request=spec.request(), inputs={"keyframe": keyframe},
+                episode=episode, scene=scene)
+    return call, spec.provider(VideoConfig, runtime)
+
+
+def clip_estimate(spec: ClipSpec) -> Estimate:
+    enc = spec.encoding
+    return lambda video: price.video_cost(video.pricing, spec.duration, enc["width"], enc["height"])
+
+
+def produce_clip(spec: ClipSpec, keyframe: Path, call: Call, runtime: Runtime) -> Produce:
+    def produce(video: VideoConfig, outputs: dict[str, Path]) -> Billing | None:
+        from ..video.animatic import AnimaticVideo
+        from ..video.base import ClipRequest, Encoding
+
+        if video.provider in HOSTED:
+            return hosted_clip(spec, keyframe, call, video, runtime, outputs["mp4"])
+        if video.provider == "diffusers":
+            return _local_diffusion_clip(spec, keyframe, video, outputs["mp4"])
+        request = ClipRequest(keyframe=keyframe, camera=spec.camera, duration=spec.duration,
+                              encoding=Encoding.from_spec(spec.encoding))
+        AnimaticVideo(motion=video.motion, strength=video.strength).generate(request, outputs["mp4"])
+        if video.provider == "fake_paid":
+            count_fake_call("clip", video.model, duration=spec.duration)
+
+    return produce
+
+
+def hosted_clip(spec: ClipSpec, keyframe: Path, call: Call, video: VideoConfig, runtime: Runtime, out: Path) -> Billing:
+    from ..cost.call import call_key
+    from ..http import RetryPolicy
+    from ..video.base import Encoding
+    from ..video.conform import conform_clip
+    from ..video.jobs import ChainEntry, EngineSettings, JobEngine
+    from ..video.vendors import adapter
+    from ..video.vendors.base import JobRequest, VendorModel
+
+    chain = video.chain()
+    enc = spec.encoding
+    entries = [ChainEntry(adapter(m.provider), VendorModel(
+        base_url=m.base_url or "", model=m.model, api_key_env=m.api_key_env, secret_key_env=m.secret_key_env,
+        options=dict(m.options), preset=m.preset), sellable=tuple(m.pricing.billing_seconds)) for m in chain]
+    settings = EngineSettings(
+        poll_interval_s=video.poll_interval_s, job_timeout_s=video.job_timeout_s,
+        retry=RetryPolicy(max_attempts=video.max_attempts, max_total_s=video.max_total_s, request_timeout_s=video.timeout_s))
+    sellable = video.pricing.billing_seconds
+    if sellable and spec.duration > max(sellable):
+        raise ProviderError(f"scene lasts {spec.duration:g} s but {video.model} sells clips of at most "
+                            f"{max(sellable):g} s: shorten or split the scene")
+    # The engine asks each model of the chain for a length it sells (a 3 s scene is bought as a 5 s
+    # clip, or a 6 s one from a vendor selling 6 and 10 s); conform trims it to the scene.
+    request = JobRequest(key=call_key(call, video), prompt=spec.prompt, duration=spec.duration, width=enc["width"],
+                         height=enc["height"], fps=enc["fps"], seed=spec.seed, reference_image=keyframe,
+                         negative_prompt=video.negative_prompt)
+    downloaded = out.with_name(out.stem + ".download.mp4")
+    # A failure after the vendor billed the job (its download or conform fails) is no PaidFailure: the
+    # job record makes the retry free (the same job is fetched again, never bought again), and the
+    # retry's success then bills the job once.
+    engine = JobEngine(entries, settings, runtime.cache_dir / "jobs")
+    try:
+        result = engine.generate(request, downloaded)
+        conform_clip(downloaded, out, Encoding.from_spec(enc), spec.duration)
+    finally:
+        engine.close()
+        downloaded.unlink(missing_ok=True)
+    answered = next(m for m in chain if m.model == result.model)
+    if result.units is not None and answered.pricing.per_unit > 0:
+        # The vendor's own figure for this job beats our price table, which may be out of date.
+        return Billing(cost_usd=round(result.units * answered.pricing.per_unit, 6), model=result.model,
+                       note=f"{result.vendor} reported {result.units:g} units")
+    return Billing(cost_usd=price.video_cost(answered.pricing, spec.duration, enc["width"], enc["height"]),
+                   model=result.model)
+
+
+def _local_diffusion_clip(spec: ClipSpec, keyframe: Path, video: VideoConfig, out: Path) -> None:
+    from ..video.base import Encoding
+    from ..video.diffusion import LocalVideoSettings, generate_local_clip
+
+    settings = LocalVideoSettings(
+        model_dir=resolve_model(video.model_dir, "video"), pipeline=video.pipeline, steps=video.steps,
+        guidance=video.guidance, gen_width=video.gen_width, gen_height=video.gen_height, num_frames=video.num_frames,
+        native_fps=video.native_fps, extend=video.extend, negative_prompt=video.negative_prompt,
+        cpu_offload=video.cpu_offload)
+    report = generate_local_clip(settings, keyframe, spec.prompt, spec.seed, spec.duration,
+                                 Encoding.from_spec(spec.encoding), out)
+    logging.getLogger(__name__).info("local clip: %s", report.summary())
+
+
+def generate_clip(spec: str, keyframe: str | Path, out: str | Path, episode: int = 0, scene: int = 0,
+                  runtime: Runtime | None = None) -> None:
+    runtime = runtime or Runtime.from_env()
+    clip = ClipSpec.from_json(spec)
+    call, video = clip_call(clip, Path(keyframe), episode, scene, runtime)
+    provider_call(runtime, call, video, clip_estimate(clip), produce_clip(clip, Path(keyframe), call, runtime),
+                  {"mp4": Path(out)})

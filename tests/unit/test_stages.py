@@ -1,0 +1,134 @@
+"""The stage modules: each rule's spec (its params) and provider request are those the code before
+the stage refactor made (tests/unit/data/specs_before_stages.json: no rerun, no cache miss after an
+upgrade), and the request is derived from the spec: no field can silently miss the cache key."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from shortdrama.config import load_config
+from shortdrama.cost.cache import canonical_json
+from shortdrama.cost.call import Runtime, call_key
+from shortdrama.schemas import EpisodeScript
+from shortdrama.stages.base import Job, Rule, Spec
+from shortdrama.stages.registry import RULES, STAGES
+
+GOLDEN = json.loads((Path(__file__).parent / "data" / "specs_before_stages.json").read_text())
+
+
+SPEC_OF = {
+    "record_config": "ConfigSpec", "write_outline": "OutlineSpec", "write_episode_script": "ScriptSpec",
+    "generate_character_references": "ReferencesSpec", "train_character_lora": "LoraSpec",
+    "draw_contact_sheet": "ContactSheetSpec", "generate_keyframe": "KeyframeSpec", "generate_clip": "ClipSpec",
+    "speak_dialogue": "DialogueSpec", "mix_episode_audio": "MixSpec", "write_subtitles": "SubtitlesSpec",
+    "render_episode": "RenderSpec",
+}
+CLASSES = {cls.__name__: cls for stage in STAGES for cls in vars(stage).values()
+           if isinstance(cls, type) and issubclass(cls, Spec) and cls.__module__ == stage.__name__}
+
+
+def rebuilt(variant: dict, job: dict, cfg):  # noqa: ANN001
+    """The job's spec as the stage modules make it now, from the same config and script."""
+    cls = CLASSES[SPEC_OF[job["rule"]]]
+    wc = job["wildcards"]
+    if job["rule"] == "record_config":
+        return cls.of(cfg)
+    if job["rule"] == "write_outline":
+        return cls.of(cfg)
+    if job["rule"] == "write_episode_script":
+        return cls.of(cfg, int(wc["ep"]))
+    if "character" in wc:
+        return cls.of(cfg, wc["character"])
+    script = EpisodeScript.model_validate(variant["scripts"][wc["ep"]])
+    if "sc" in wc:
+        return cls.of(cfg, script.scenes[int(wc["sc"]) - 1])
+    return cls.of(cfg, script)
+
+
+CASES = [(name, i) for name, variant in GOLDEN.items() for i in range(len(variant["jobs"]))]
+
+
+def test_every_rule_has_a_stage_and_every_stage_spec_a_rule():
+    assert set(SPEC_OF) == set(RULES)
+    assert set(SPEC_OF.values()) == set(CLASSES)
+
+
+@pytest.mark.parametrize("variant", sorted(GOLDEN))
+def test_specs_and_requests_are_what_they_were_before_the_stages(variant, tmp_path):
+    data = GOLDEN[variant]
+    cfg = load_config(data["overrides"])
+    runtime = Runtime.from_config(cfg, tmp_path / "results/x", tmp_path / "cache")
+    for job in data["jobs"]:
+        spec = rebuilt(data, job, cfg)
+        assert spec.to_json() == job["spec"], f"{variant} {job['rule']} {job['wildcards']}: the params spec changed"
+        assert type(spec).from_json(job["spec"]).to_json() == job["spec"]
+        if "request" not in job:
+            assert RULES[job["rule"]].price.__func__ is Rule.price, f"{job['rule']} calls no provider"
+            continue
+        priced = RULES[job["rule"]].price(_job(job, spec), runtime)
+        assert canonical_json(priced.call.request) == job["request"], f"{variant} {job['rule']}: the request changed"
+        assert canonical_json(priced.provider.result_fields()) == job["provider"]
+        assert (priced.call.step, priced.call.version) == (job["step"], job["version"])
+
+
+def _job(job: dict, spec) -> Job:  # noqa: ANN001
+    """A Job carrying the recorded spec, with input names as the golden run gave them."""
+    rule = job["rule"]
+    inputs = {"train_character_lora": {"references": ("r0.png", "r1.png")},
+              "draw_contact_sheet": {"lora": ("lora.safetensors",)},
+              "write_episode_script": {"outline": ("results/x/outline.json",)},
+              "generate_clip": {"keyframe": ("kf.png",)},
+              "generate_keyframe": {"loras": tuple(f"results/x/characters/{name.removeprefix('lora_')}/lora.safetensors"
+                                                   for name in job.get("inputs", []))},
+              "mix_episode_audio": {"dialogue": tuple(f"w{i}.wav" for i in range(len(job.get("inputs", []))))},
+              }.get(rule, {})
+    return Job(rule, job["wildcards"], spec, {}, inputs)
+
+
+def _mutated(value):
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, str):
+        return value + " (edited)"
+    if isinstance(value, (int, float)):
+        return value + 1
+    if value is None:
+        return 0.5
+    if isinstance(value, list):
+        return [*value, value[0] if value else 1]
+    if isinstance(value, dict):
+        return {**value, "edited": True}
+    raise AssertionError(f"no mutation for {value!r}")
+
+
+def _key(rule: str, job: dict, spec, runtime: Runtime) -> str:  # noqa: ANN001
+    priced = RULES[rule].price(_job(job, spec), runtime)
+    return call_key(priced.call, priced.provider, {str(p): "digest" for p in priced.call.inputs.values()})
+
+
+@pytest.mark.parametrize("variant", ["paid", "lora", "wan"])
+def test_every_spec_field_reaches_the_cache_key_unless_it_is_named_operational(variant, tmp_path):
+    data = GOLDEN[variant]
+    cfg = load_config(data["overrides"])
+    runtime = Runtime.from_config(cfg, tmp_path / "results/x", tmp_path / "cache")
+    seen = set()
+    for job in data["jobs"]:
+        if "request" not in job or job["rule"] in seen:
+            continue
+        seen.add(job["rule"])
+        spec = rebuilt(data, job, cfg)
+        base = _key(job["rule"], job, spec, runtime)
+        for field in dataclasses.fields(spec):
+            value = getattr(spec, field.name)
+            if field.name == spec.PROVIDER_GROUP:  # the provider's result fields: a model change is a new answer
+                changed = dataclasses.replace(spec, **{field.name: {**value, "model": value["model"] + "-2"}})
+            else:
+                changed = dataclasses.replace(spec, **{field.name: _mutated(value)})
+            moved = _key(job["rule"], job, changed, runtime) != base
+            if field.name in spec.OPERATIONAL:
+                assert not moved, f"{job['rule']}.{field.name} is operational but changes the cache key"
+            else:
+                assert moved, f"{job['rule']}.{field.name} is in the spec but not in the cache key"
+    assert seen >= {"write_outline", "generate_keyframe", "generate_clip", "speak_dialogue", "mix_episode_audio"}
