@@ -3,12 +3,25 @@
 libass renders nothing, silently, when the named font is missing, and a variable font
 falls back to its Thin instance there; so we ship one static CJK face (it covers Latin too)
 and always name it explicitly.
+
+Every series language is drawn with that one face: Noto Sans CJK carries the Latin of Source
+Sans, Vietnamese included (every precomposed letter of U+1EA0-U+1EF9, ă â đ ê ô ơ ư, and the
+combining tone marks), so Vietnamese subtitles need no second font (tests/unit/test_vietnamese.py
+checks the glyphs, and a burn-in of stacked marks such as "ấ ề ở ữ"). A language that needs
+another face gets it in `font_family`, the one place the burn-in asks.
 """
 
 from functools import cache
 from pathlib import Path
 
 FONT_FAMILY = "Noto Sans CJK TC Medium"
+# The family libass is told to use per series language (all in `font_dir()`); others: FONT_FAMILY.
+LANGUAGE_FONT_FAMILIES: dict[str, str] = {"en": FONT_FAMILY, "zh": FONT_FAMILY, "vi": FONT_FAMILY}
+
+
+def font_family(language: str) -> str:
+    """The font family to burn a series' subtitles in, by its language (`SeriesConfig.language`)."""
+    return LANGUAGE_FONT_FAMILIES.get(language, FONT_FAMILY)
 
 
 @cache

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import MediaError, SchemaError
-from .fonts import FONT_FAMILY, font_dir
+from .fonts import font_dir, font_family
 from .media import atomic_output, run_ffmpeg
 from .schemas import TITLE_MAX_LENGTH, text_problem
 from .video.base import Encoding, frame_count, x264_args
@@ -95,7 +95,7 @@ def render_episode(job: EpisodeRender, out_path: Path) -> None:
             args += ["-map", "2:s:0", "-c:s", "mov_text",
                      "-metadata:s:s:0", f"language={SUBTITLE_LANGUAGE.get(job.language, 'und')}"]
         if job.burn_subtitles and has_cues:
-            style = BURN_STYLE.format(font=FONT_FAMILY)
+            style = BURN_STYLE.format(font=font_family(job.language))
             args += ["-vf", f"subtitles=burn.srt:fontsdir={_escape_filter_value(str(font_dir()))}:force_style='{style}'",
                      *x264_args(job.encoding)]
         else:

@@ -52,7 +52,8 @@ SERIES_LANGUAGE_TO_ESPEAK = {
     "zh-cn": "cmn",
     "zh-hans": "cmn",
     "cmn": "cmn",
-    "vi": "vi",
+    "vi": "vi",  # espeak-ng's northern (Hanoi) Vietnamese, six tones, from its vi_dict
+    "vi-vn": "vi",
 }
 
 # Ordered so neighbours in the list differ most: a two-person scene gets very unlike voices.

@@ -12,7 +12,7 @@ import random
 from ..errors import ProviderError
 from ..schemas import DialogueLine, EpisodeOutline, EpisodeScript, Location, Outline, Scene
 from .base import SeriesBrief
-from .phrasebook import PHRASEBOOK, SPEECH_UNITS_PER_SECOND
+from .phrasebook import PHRASEBOOK, SPEECH_UNITS_PER_SECOND, speech_units
 
 ARC_MOODS = {"opening": ("mysterious", "tense"), "middle": ("angry", "sad", "romantic", "tense"),
              "finale": ("triumphant", "hopeful")}
@@ -108,14 +108,10 @@ def _dialogue(book: dict, language: str, beat: str, present: list[str], duration
     rng.shuffle(pool)
     lines: list[DialogueLine] = []
     for text in pool:
-        size = _speech_units(text, language) + SPEECH_UNITS_PER_SECOND[language] * 0.3
+        size = speech_units(text, language) + SPEECH_UNITS_PER_SECOND[language] * 0.3
         if lines and size > budget:
             break
         speaker = present[len(lines) % len(present)]
         lines.append(DialogueLine(speaker=speaker, text=text))
         budget -= size
     return lines
-
-
-def _speech_units(text: str, language: str) -> float:
-    return len(text.split()) if language == "en" else sum(1 for ch in text if ch.isalnum())

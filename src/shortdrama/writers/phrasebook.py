@@ -1,8 +1,12 @@
 """Lines and beats the offline writer assembles into a melodrama, per language.
 
-Placeholders: {lead} {rival} {ally} are cast names, {theme} the series theme, {place} a location.
-Dialogue lines are short on purpose: an offline voice speaks ~2.5 English words or ~4 Chinese
-characters a second, and a 3-second scene must still fit its line.
+Placeholders: {lead} {rival} {ally} are cast names, {theme} the series theme, {place} a location,
+{lead_first} the first word of the lead's name (English titles only: a Vietnamese name puts the
+family name first and the given name last, so the Vietnamese book names the lead in full).
+Dialogue lines are short on purpose: an offline voice speaks ~2.5 English words, ~4 Chinese
+characters or ~4 Vietnamese syllables a second, and a 3-second scene must still fit its line.
+Every text is NFC (precomposed letters, e.g. "ấ" is one code point): subtitle fonts and eSpeak
+read that form best.
 """
 
 PHRASEBOOK: dict[str, dict[str, list]] = {
@@ -74,7 +78,58 @@ PHRASEBOOK: dict[str, dict[str, list]] = {
         "locations": [("INT", "陈家客厅，夜"), ("INT", "陈家厨房，早晨"), ("INT", "家族公司的玻璃办公室，白天"),
                       ("EXT", "别墅外的街道，雨夜"), ("INT", "医院走廊，夜"), ("EXT", "别墅花园，黄昏"), ("INT", "餐厅包间，晚上")],
     },
+    "vi": {
+        "titles": ["Bí mật của {lead}", "Cái giá của im lặng", "Sau cánh cửa hào môn", "Người thừa kế thất lạc",
+                   "Ba ngày để biết sự thật"],
+        "synopsis": ["{theme}. {lead} phải nhẫn nhịn sự khinh miệt của {rival} cho đến ngày vạch trần sự thật, "
+                     "còn {ally} buộc phải chọn đứng về một phía."],
+        "plot_points": ["{rival} sỉ nhục {lead} trước mặt cả gia đình",
+                        "Một tờ giấy bị bỏ quên hé lộ thân phận thật của {lead}",
+                        "{ally} phát hiện {rival} đang che giấu một món nợ",
+                        "Sự thật về thân thế của {lead} bị phơi bày vào lúc tồi tệ nhất",
+                        "{rival} buộc phải cầu xin {lead} giúp đỡ"],
+        "episode_titles": ["Cái tát", "Bản hợp đồng", "Tấm ảnh cũ", "Bữa tiệc sinh nhật", "Bản di chúc", "Cơn bão",
+                           "Lời thú nhận", "Ngày trở về"],
+        "hooks": ["{rival} ném va li của {lead} ra giữa đường", "Một người lạ gọi {lead} bằng cái tên cô chưa từng nói với ai",
+                  "{lead} tìm thấy ảnh hồi nhỏ của chính mình trong ngăn kéo của {rival}",
+                  "{ally} bắt gặp {rival} đang xé một bức thư"],
+        "conflicts": ["{rival} ép {lead} phải rời khỏi gia đình", "{ally} phải chọn giữa {lead} và {rival}",
+                      "{rival} vu cho {lead} tội biển thủ tiền công ty", "{lead} nhất quyết không ký giấy từ bỏ quyền lợi của mình"],
+        "cliffhangers": ["Một luật sư tìm đến, hỏi về người thừa kế thất lạc", "{rival} nhìn thấy vết bớt trên cổ tay {lead}",
+                         "{ally} ngã quỵ, tay vẫn nắm chặt tờ kết quả xét nghiệm",
+                         "Hội đồng quản trị gọi {lead} bằng tên thật của cô"],
+        "actions": {
+            "hook": ["{a} khựng lại nơi ngưỡng cửa khi {b} chậm rãi quay người", "{a} đánh rơi tách trà khi {b} bước vào",
+                     "{a} lặng người nhìn tấm ảnh cũ dưới ánh đèn"],
+            "conflict": ["{a} đập mạnh tập hồ sơ xuống bàn trước mặt {b}", "{a} chặn lối ra cửa của {b}",
+                         "{a} và {b} đối mặt, lời qua tiếng lại gay gắt", "{a} xé đôi bức thư rồi buông tay cho nó rơi xuống"],
+            "turn": ["{a} rút từ trong túi ra một tập giấy tờ được giấu kỹ", "{a} lặng lẽ dùng điện thoại ghi âm lời {b}",
+                     "{a} lần đầu tiên nắm lấy tay {b}"],
+            "cliffhanger": ["{a} đọc xong tin nhắn, mặt tái mét", "{a} mở cửa, bên ngoài là một người lạ ôm chiếc hộp",
+                            "{a} từ từ quay sang {b}, mắt mở to sững sờ"],
+        },
+        "lines": {
+            "hook": ["Sao lại đến đây?", "Nhà này chưa bao giờ chào đón cô.", "Tấm ảnh này ở đâu ra?", "Tôi biết hết rồi."],
+            "conflict": ["Ký đi, không thì tối nay dọn đi.", "Cô mãi mãi không phải người nhà này.", "Đủ rồi, dừng lại đi!",
+                         "Tôi không làm gì sai cả.", "Vậy thì chứng minh đi."],
+            "turn": ["Tôi vẫn giữ hết hóa đơn.", "Xem kỹ ngày tháng trên này đi.", "Có lẽ tôi đã trách lầm rồi."],
+            "cliffhanger": ["Chuyện này thay đổi tất cả.", "Không... không thể nào.", "Rốt cuộc cô là ai?"],
+        },
+        "locations": [("INT", "Phòng khách nhà họ Trần, ban đêm"), ("INT", "Gian bếp nhà họ Trần, buổi sáng"),
+                      ("INT", "Văn phòng kính của công ty gia đình, ban ngày"), ("EXT", "Con phố trước biệt thự, đêm mưa"),
+                      ("INT", "Hành lang bệnh viện, ban đêm"), ("EXT", "Khu vườn của biệt thự, lúc hoàng hôn"),
+                      ("INT", "Phòng riêng trong nhà hàng, buổi tối")],
+    },
 }
 
-# How fast the offline voice speaks, to size dialogue to a scene: words (en) or characters (zh) per second.
-SPEECH_UNITS_PER_SECOND = {"en": 2.4, "zh": 3.8}
+# How fast the offline voice speaks, to size dialogue to a scene: words (en), characters (zh) or
+# syllables (vi: written as space-separated syllables) per second. eSpeak NG's `vi` voice at 165 wpm
+# speaks about 4 syllables a second (measured on the book's lines); 3.5 leaves room for the pauses.
+SPEECH_UNITS_PER_SECOND = {"en": 2.4, "zh": 3.8, "vi": 3.5}
+# Languages written with spaces between the units above; the others count letters and digits.
+_SPACED_UNITS = frozenset({"en", "vi"})
+
+
+def speech_units(text: str, language: str) -> float:
+    """How much there is to say in `text`, in the units of SPEECH_UNITS_PER_SECOND."""
+    return len(text.split()) if language in _SPACED_UNITS else sum(1 for ch in text if ch.isalnum())

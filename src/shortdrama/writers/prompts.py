@@ -16,10 +16,13 @@ from .base import SeriesBrief
 
 Message = dict[str, str]
 
-LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese (简体中文)"}
+LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese (简体中文)", "vi": "Vietnamese (tiếng Việt)"}
 LANGUAGE_ORDERS = {
     "en": "Write every text value in English.",
     "zh": "所有文字内容（标题、梗概、情节、台词、动作、地点描述）必须用简体中文书写；JSON 的键名和 mood、camera、setting 的取值保持英文原样。",
+    "vi": "Mọi nội dung chữ (tên phim, tóm tắt, tình tiết, lời thoại, hành động, mô tả bối cảnh) phải viết bằng tiếng Việt "
+          "có dấu đầy đủ, không dùng tiếng Anh; tên khóa JSON và các giá trị của mood, camera, setting giữ nguyên tiếng Anh. "
+          "Vietnamese dialogue is spoken at about 3.5 syllables per second.",
 }
 REPAIR_OPENING = "Your previous reply could not be used."
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 
 from ..schemas import Outline, Scene, text_problem
 from .base import SeriesBrief
-from .phrasebook import SPEECH_UNITS_PER_SECOND
+from .phrasebook import SPEECH_UNITS_PER_SECOND, speech_units
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,15 @@ MAX_SPEECH_OVERRUN = 1.6
 SOFT_SPEECH_OVERRUN = 1.25
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
+_WORD = re.compile(r"[^\W\d_]+")
+# A Vietnamese syllable once its tone and vowel marks are gone (đ read as d): initial consonant,
+# vowel nucleus, final consonant. Most English words are not one ("you", "what", "sign", "leave").
+_VI_SYLLABLE = re.compile(
+    r"(ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?"
+    r"(ieu|yeu|oai|oay|oeo|uay|uoi|uou|uye|uya|ai|ao|au|ay|eo|eu|ia|ie|iu|oa|oe|oi|oo|ua|ue|ui|uo|uu|uy|ye|[aeiouy])"
+    r"(ch|ng|nh|[cmnpt])?")
+# Vietnamese text this long (in syllables) with not one mark is Vietnamese with its diacritics stripped.
+_VI_UNMARKED_WORDS = 8
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n?(.*?)```", re.S)
 
@@ -253,7 +263,7 @@ def speech_overrun(number: int, scene: Scene, language: str, rate: float,
     `SOFT_SPEECH_OVERRUN` times the scene is a note (it will sound rushed)."""
     if not scene.dialogue:
         return None
-    spoken = sum(_speech_units(line.text, language) for line in scene.dialogue) / rate
+    spoken = sum(speech_units(line.text, language) for line in scene.dialogue) / rate
     needed = spoken + 0.3 * len(scene.dialogue) + 0.45
     if spoken > scene.duration * max_speech_overrun:
         return Finding(f"scene {number}: the dialogue needs about {spoken:.1f} s of speech but the scene lasts "
@@ -266,19 +276,40 @@ def speech_overrun(number: int, scene: Scene, language: str, rate: float,
 
 
 def language_problem(text: str, language: str, ignore: Sequence[str] = ()) -> str | None:
-    """A rough check that a text is written in the series language (names, e.g. of the cast, aside)."""
+    """A rough check that a text is written in the series language (names, e.g. of the cast, aside).
+
+    Vietnamese is Latin script with tone and vowel marks (precomposed or combining, both read): a
+    text whose words are mostly not Vietnamese syllables (English, pinyin) is refused, and so is a
+    long one with no mark at all (its diacritics stripped, which the voice and viewers misread)."""
     for name in ignore:
         text = text.replace(name, " ")
     cjk, latin = len(_CJK.findall(text)), len(_LATIN.findall(text))
     if language == "zh" and cjk == 0 and latin >= 3:
         return "is not written in Simplified Chinese"
-    if language == "en" and cjk > latin:
+    words = [w for w in _WORD.findall(text) if not _CJK.search(w)]
+    marked = sum(1 for w in words if _vietnamese_marks(w))
+    if language == "en" and (cjk > latin or (marked >= 3 and marked >= 0.4 * len(words))):
         return "is not written in English"
+    if language == "vi":
+        foreign = sum(1 for w in words if not _vietnamese_syllable(w))
+        # Half the words no Vietnamese syllable, or none marked and one of them foreign ("Then prove it.").
+        if cjk > latin or (len(words) >= 3 and (foreign * 2 >= len(words) or (foreign and not marked))):
+            return "is not written in Vietnamese"
+        if marked == 0 and len(words) >= _VI_UNMARKED_WORDS:
+            return "is Vietnamese without its diacritics; write every word with its full tone and vowel marks"
     return None
 
 
-def _speech_units(text: str, language: str) -> float:
-    return len(text.split()) if language == "en" else sum(1 for ch in text if ch.isalnum())
+def _vietnamese_marks(word: str) -> bool:
+    """Whether a word carries a Vietnamese tone or vowel mark (á à ả ã ạ, ă â ê ô ơ ư, đ)."""
+    return "đ" in word.lower() or any(unicodedata.combining(ch) for ch in unicodedata.normalize("NFD", word))
+
+
+def _vietnamese_syllable(word: str) -> bool:
+    bare = "".join(ch for ch in unicodedata.normalize("NFD", word.lower().replace("đ", "d"))
+                   if not unicodedata.combining(ch))
+    return _VI_SYLLABLE.fullmatch(bare) is not None
+
 
 
 def _short(value: Any, limit: int = 60) -> str:
