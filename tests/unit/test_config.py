@@ -37,10 +37,50 @@ def test_scheduler_must_fit_the_model_family():
     assert load_config(["image=sdxl", "image.scheduler=dpmpp_2m_karras"]).image.scheduler == "dpmpp_2m_karras"
 
 
+def _default_slots() -> dict[str, object]:
+    """The group slots of conf/config.yaml's defaults list: group -> its default option (None: none)."""
+    defaults = yaml.safe_load((CONF_DIR / "config.yaml").read_text())["defaults"]
+    return {group.split()[-1]: option for entry in defaults if isinstance(entry, dict) for group, option in entry.items()}
+
+
 def test_every_yaml_file_is_reachable_from_a_group():
     files = {p.relative_to(CONF_DIR).as_posix() for p in CONF_DIR.rglob("*.yaml")}
-    reachable = {"config.yaml"} | {f"{g}/{o}.yaml" for g in GROUPS for o in group_options(g)}
+    reachable = {"config.yaml"} | {f"{g}/{o}.yaml" for g in _default_slots() for o in group_options(g)}
     assert files == reachable
+
+
+def test_the_groups_are_the_models_fields_with_a_folder_and_a_default():
+    from shortdrama.config import PROVIDER_GROUPS, AppConfig, ProviderConfig
+
+    slots = _default_slots()
+    folders = {p.name for p in CONF_DIR.iterdir() if p.is_dir()}
+    assert set(slots) == folders, "every folder in conf/ needs its line in the defaults list of conf/config.yaml"
+    assert list(GROUPS) == [name for name in AppConfig.model_fields if name in folders]
+    assert all(slots[group] for group in GROUPS), "every group of AppConfig has a default option"
+    assert set(PROVIDER_GROUPS) == {g for g in GROUPS if issubclass(AppConfig.model_fields[g].annotation, ProviderConfig)}
+    assert PROVIDER_GROUPS == ("llm", "image", "video", "voice", "music")
+    # A slot that is no field of AppConfig (experiment/) may only hold files that write to the top level.
+    for group in set(slots) - set(GROUPS):
+        assert group not in AppConfig.model_fields and slots[group] is None
+        for option in group_options(group):
+            assert (CONF_DIR / group / f"{option}.yaml").read_text().startswith("# @package _global_"), (group, option)
+            load_config([f"{group}={option}"])
+
+
+def test_the_video_providers_come_from_the_vendor_registry():
+    import typing
+
+    from shortdrama.config import VIDEO_VENDORS, VideoConfig
+    from shortdrama.video.vendors import GATEWAY, VENDORS, adapter
+
+    assert VIDEO_VENDORS == VENDORS == ("kling", "runway", "fal", "replicate", "minimax", "seedance")
+    accepted = typing.get_args(VideoConfig.model_fields["provider"].annotation)
+    assert accepted == ("animatic", "fake_paid", "job_api", "diffusers", *VENDORS)
+    for name in (GATEWAY, *VENDORS):
+        assert adapter(name).name == name
+    with pytest.raises(ConfigError, match="video.provider=\"foo\": Input should be 'animatic', 'fake_paid', 'job_api', "
+                                          "'diffusers', 'kling', 'runway', 'fal', 'replicate', 'minimax' or 'seedance'$"):
+        load_config(["video.provider=foo"])
 
 
 def test_render_presets_are_vertical_9_16():
@@ -75,7 +115,7 @@ def test_nested_override_reaches_the_model():
         ("series.foo=1", "unknown key 'series.foo'; known keys there: cast, episodes"),
         ("+series.foo=1", "series.foo: unknown key"),
         ("foo=1", "unknown key 'foo'"),
-        ("series.language=fr", "series.language=\"fr\": Input should be 'en' or 'zh'"),
+        ("series.language=fr", "series.language=\"fr\": Input should be 'en', 'zh' or 'vi'"),
         ("render.fps=abc", 'render.fps="abc": Input should be a valid integer'),
     ],
 )

@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from ..config import AppConfig, BudgetConfig, ProviderConfig
+from ..config import PROVIDER_GROUPS, AppConfig, BudgetConfig, ProviderConfig
 from ..errors import ProviderError, ShortDramaError
 from .budget import BudgetExceeded, BudgetGuard, Caps, format_usd
 from .cache import CallCache, file_digest, request_key
@@ -86,7 +86,7 @@ class Runtime:
         budget_dir = output_dir.parent if output_dir.parent.name == "sweeps" else None
         return cls(output_dir=output_dir.resolve(), cache_dir=cache_dir.resolve(), cache_enabled=cfg.cache.enabled,
                    budget=cfg.budget,
-                   providers={g: getattr(cfg, g).model_dump(mode="json") for g in ("llm", "image", "video", "voice", "music")},
+                   providers={g: getattr(cfg, g).model_dump(mode="json") for g in PROVIDER_GROUPS},
                    budget_dir=budget_dir.resolve() if budget_dir else None)
 
     def to_json(self) -> str:

@@ -7,12 +7,10 @@ ground (exteriors), standing on the stage's horizon line so figures read in fron
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from .colour import RGB, mix, shade
-
-if TYPE_CHECKING:
-    from .backdrops import Stage
+from .canvas import Stage, add_glow, vertical_gradient
 
 WOOD: RGB = (124, 84, 54)
 METAL: RGB = (150, 154, 160)
@@ -70,8 +68,6 @@ def plant(stage: Stage, cx: float, base: float, size: float) -> None:
 
 
 def lamp_glow(stage: Stage, x: float, y: float, radius: float) -> None:
-    from .backdrops import add_glow
-
     strength = {"night": 0.8, "evening": 0.6}.get(stage.palette.time, 0.3)
     add_glow(stage.image, (x, y), radius, stage.palette.light, strength)
 
@@ -241,7 +237,7 @@ def default_interior(stage: Stage) -> None:
     plant(stage, w * 0.06 if not stage.window_left else w * 0.94, hz + h * 0.015, w * 0.08)
 
 
-INTERIORS: list[tuple[str, Callable[["Stage"], None]]] = [
+INTERIORS: list[tuple[str, Callable[[Stage], None]]] = [
     (r"kitchen|厨房", kitchen),
     (r"office|company|meeting|conference|study|办公|公司|会议|书房", office),
     (r"hospital|clinic|ward|医院|病房|诊所", hospital),
@@ -279,8 +275,6 @@ def street_lamp(stage: Stage, x: float, base: float, height: float) -> None:
 
 
 def _ground(stage: Stage, far: RGB, near: RGB) -> None:
-    from .backdrops import vertical_gradient
-
     top = int(stage.horizon)
     stage.image.paste(vertical_gradient(stage.w, stage.h - top, stage.lit(far), stage.lit(near)), (0, top))
 
@@ -319,8 +313,6 @@ def park(stage: Stage) -> None:
 def waterside(stage: Stage) -> None:
     w, h, hz, pal = stage.w, stage.h, stage.horizon, stage.palette
     water_bottom = hz + h * 0.14
-    from .backdrops import vertical_gradient
-
     water = vertical_gradient(w, int(water_bottom - hz), stage.lit(shade(pal.sky_horizon, 0.8)), stage.lit(shade(pal.sky_top, 0.7)))
     stage.image.paste(water, (0, int(hz)))
     rng = stage.rng
@@ -370,7 +362,7 @@ def plaza(stage: Stage) -> None:
     street_lamp(stage, w * 0.3, hz + h * 0.02, h * 0.2)
 
 
-EXTERIORS: list[tuple[str, Callable[["Stage"], None]]] = [
+EXTERIORS: list[tuple[str, Callable[[Stage], None]]] = [
     (r"street|road|alley|crossing|intersection|avenue|街|路|巷|马路|十字", street),
     (r"park|garden|forest|field|yard|courtyard|公园|花园|森林|田|院", park),
     (r"beach|sea|ocean|river|lake|harbou?r|pier|bridge|海|河|江|湖|码头|桥", waterside),

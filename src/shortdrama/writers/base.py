@@ -1,11 +1,11 @@
-"""The ScriptWriter protocol, the brief a writer works from, and the factory that picks a writer by config."""
+"""The ScriptWriter protocol and the brief a writer works from (the factory that picks a writer: factory.py)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from ..config import AppConfig, LLMConfig
+from ..config import AppConfig
 from ..schemas import EpisodeOutline, EpisodeScript, Outline
 
 
@@ -61,20 +61,3 @@ class ScriptWriter(Protocol):
 
     def write_episode(self, brief: SeriesBrief, outline: Outline, episode: EpisodeOutline) -> EpisodeScript: ...
 
-
-def make_writer(llm: LLMConfig) -> ScriptWriter:
-    if llm.provider in ("offline", "fake_paid"):  # the fake bills like a hosted LLM but writes the same
-        from .offline import OfflineWriter
-
-        return OfflineWriter()
-    if llm.provider == "openai":
-        from ..http import RetryPolicy
-        from .openai_compat import ChatSettings, OpenAICompatWriter
-
-        return OpenAICompatWriter(ChatSettings(
-            base_url=llm.base_url, model=llm.model, api_key_env=llm.api_key_env, temperature=llm.temperature,
-            max_tokens=llm.max_tokens, structured_output=llm.structured_output, preset=llm.preset,
-            repair_rounds=llm.repair_rounds, critic_rounds=llm.critic_rounds, scene_batch_size=llm.scene_batch_size,
-            max_speech_overrun=llm.max_speech_overrun,
-            retry=RetryPolicy(max_attempts=llm.max_attempts, max_total_s=llm.max_total_s, request_timeout_s=llm.timeout_s)))
-    raise AssertionError(f"unhandled llm provider {llm.provider!r}")  # config validation lists the providers

@@ -9,9 +9,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from pydantic import ValidationError
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from .app import GROUPS
 
-GROUPS = ("series", "llm", "image", "video", "voice", "music", "render", "budget", "lora")
 Compose = Callable[[Sequence[str], Path], dict[str, Any]]
 # The field names the pydantic models declare at a dotted path ("" for the top; a map key on the way
 # must be in the composed config), or None: a plain override may set any of them, whether or not the

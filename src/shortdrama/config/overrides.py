@@ -2,7 +2,7 @@
 
 Hydra refuses an override of a key the composed YAML does not hold unless it is written `+key` or
 `++key`. A preset spells out only what it changes, so `llm.scene_batch_size=4` would be refused
-although LLMConfig knows the field. `config.compose_raw` sends such an override as `++key=value`
+although LLMConfig knows the field. `compose.compose_raw` sends such an override as `++key=value`
 (add or override: the same as a plain override where the preset has the key); a key no model
 declares (a typo) stays plain and is refused, with the keys that do exist there.
 """
@@ -14,12 +14,7 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel
 
-
-def _root() -> type[BaseModel]:
-    from .config import AppConfig
-
-    return AppConfig
-
+from .app import AppConfig
 
 # `group.key=value` with no +, ++ or ~ in front and at least one dot (not a group choice like video=still).
 _PLAIN_OVERRIDE = re.compile(r"(?P<key>[A-Za-z_]\w*(?:\.\w+)+)=.*", re.DOTALL)
@@ -43,7 +38,7 @@ def is_declared(dotted: str, raw: Mapping[str, Any] | None = None) -> bool:
     """Whether a pydantic model of AppConfig declares the field `dotted` (`llm.scene_batch_size`,
     `video.fallback.pricing.per_second`, `series.cast.xiaoyu.gender`). A key of a free-form map (a cast
     id, a vendor option) is no field: with `raw`, it must already be there; without, any key passes."""
-    annotation: Any = _root()
+    annotation: Any = AppConfig
     node: Any = raw
     for part in dotted.split("."):
         model, values = _field_types(annotation)
@@ -62,7 +57,7 @@ def is_declared(dotted: str, raw: Mapping[str, Any] | None = None) -> bool:
 
 def _crosses_a_map(dotted: str) -> bool:
     """Whether a declared `dotted` names a key of a free-form map on its way (a cast id, a vendor option)."""
-    annotation: Any = _root()
+    annotation: Any = AppConfig
     for part in dotted.split("."):
         model, values = _field_types(annotation)
         if model is None:
@@ -74,7 +69,7 @@ def _crosses_a_map(dotted: str) -> bool:
 def declared_fields(dotted: str, raw: Mapping[str, Any] | None = None) -> list[str] | None:
     """The field names of the model at `dotted` ("" for the top level), or None where no model is (or,
     with `raw`, where a map key on the way, such as a cast id, is not there)."""
-    annotation: Any = _root()
+    annotation: Any = AppConfig
     node: Any = raw
     for part in dotted.split(".") if dotted else []:
         model, values = _field_types(annotation)
