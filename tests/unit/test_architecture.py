@@ -157,9 +157,6 @@ def test_the_graph_sees_relative_deferred_and_submodule_imports():
         ["a", "b", "c", "a"]]
 
 
-@pytest.mark.xfail(strict=False, reason="stages/audio.py imports workflow.py (for the Workflow type, under "
-                   "TYPE_CHECKING), which imports stages/registry.py, which imports stages/audio.py: the stages "
-                   "owner breaks it; then remove this mark")
 def test_no_import_cycles():
     found = cycles(graph())
     assert not found, "modules that import each other: " + "; ".join(" -> ".join(c) for c in found)

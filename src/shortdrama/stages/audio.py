@@ -8,7 +8,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 from ..config import AppConfig, MusicConfig, VoiceConfig
 from ..cost import pricing as price
@@ -16,10 +16,8 @@ from ..cost.call import Call, Estimate, Produce, Runtime, provider_call
 from ..media import write_text_atomic
 from ..schemas import EpisodeScript, Scene
 from ..video.base import on_frames
-from .base import Job, Priced, Rule, Spec, cast_by_name
+from .base import Job, Priced, Rule, Series, Spec, cast_by_name
 
-if TYPE_CHECKING:
-    from ..workflow import Workflow
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +64,7 @@ class MixSpec(Spec):
 class SpeakDialogue(Rule):
     name, scope, reads_script = "speak_dialogue", "scene", True
 
-    def job(self, wf: "Workflow", wildcards: Mapping[str, str], script: str | None = None) -> Job:
+    def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         ep, sc = wildcards["ep"], wildcards["sc"]
         return Job(self.name, {"series": wf.series, "ep": ep, "sc": sc},
                    DialogueSpec.of(wf.cfg, wf.scene(script, sc)),
@@ -80,7 +78,7 @@ class SpeakDialogue(Rule):
 class MixEpisodeAudio(Rule):
     name, scope, reads_script = "mix_episode_audio", "episode", True
 
-    def job(self, wf: "Workflow", wildcards: Mapping[str, str], script: str | None = None) -> Job:
+    def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         ep = wildcards["ep"]
         scenes = wf.scene_ids(script)
         return Job(self.name, {"series": wf.series, "ep": ep}, MixSpec.of(wf.cfg, wf.script(script)),

@@ -20,13 +20,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Protocol, Sequence
 
 if TYPE_CHECKING:
     from ..config import AppConfig, CharacterConfig, ProviderConfig
     from ..cost.call import Call, Runtime
+    from ..paths import SeriesPaths
     from ..provenance import ExpectedJob
-    from ..workflow import Workflow
+    from ..schemas import EpisodeScript, Scene
 
 
 def canonical(data: Any) -> str:
@@ -61,6 +62,28 @@ class Spec:
         group = self.PROVIDER_GROUP
         assert group is not None, f"{type(self).__name__} calls no provider"
         return model.model_validate({**runtime.provider(group), **getattr(self, group)})
+
+
+class Series(Protocol):
+    """What a rule needs to know of the series to list its jobs (shortdrama.workflow.Workflow is one)."""
+
+    cfg: "AppConfig"
+
+    @property
+    def series(self) -> str: ...
+
+    @property
+    def paths(self) -> "SeriesPaths": ...
+
+    def script(self, path: str) -> "EpisodeScript": ...
+
+    def scene(self, script_path: str, sc: str) -> "Scene": ...
+
+    def scene_ids(self, script_path: str) -> list[str]: ...
+
+    def character_references(self, character_id: str) -> list[str]: ...
+
+    def keyframe_loras(self, script_path: str, sc: str) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -114,10 +137,10 @@ class Rule:
     # Episode and scene rules read the episode's script; its path comes from the checkpoint.
     reads_script: ClassVar[bool] = False
 
-    def job(self, wf: "Workflow", wildcards: Mapping[str, str], script: str | None = None) -> Job:
+    def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         raise NotImplementedError
 
-    def wanted(self, wf: "Workflow", wildcards: Mapping[str, str]) -> bool:
+    def wanted(self, wf: Series, wildcards: Mapping[str, str]) -> bool:
         """Whether the series has this job at all (a character given photos needs no generated set)."""
         return True
 

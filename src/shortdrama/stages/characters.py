@@ -14,12 +14,10 @@ from ..cost import pricing as price
 from ..cost.call import Call, Estimate, Produce, Runtime, call_key, provider_call
 from ..errors import ProviderError
 from ..model_paths import resolve_model
-from .base import Job, Priced, Rule, Spec
+from .base import Job, Priced, Rule, Series, Spec
 
 if TYPE_CHECKING:
     from PIL import Image
-
-    from ..workflow import Workflow
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +98,13 @@ class ContactSheetSpec(Spec):
 class GenerateCharacterReferences(Rule):
     name, scope = "generate_character_references", "character"
 
-    def job(self, wf: "Workflow", wildcards: Mapping[str, str], script: str | None = None) -> Job:
+    def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         cid, count = wildcards["character"], wf.cfg.lora.reference_count
         outputs = {f"ref_{i:02d}": wf.paths.reference_image(cid, i) for i in range(count)}
         outputs.update({f"caption_{i:02d}": wf.paths.reference_caption(cid, i) for i in range(count)})
         return Job(self.name, {"series": wf.series, "character": cid}, ReferencesSpec.of(wf.cfg, cid), outputs)
 
-    def wanted(self, wf: "Workflow", wildcards: Mapping[str, str]) -> bool:
+    def wanted(self, wf: Series, wildcards: Mapping[str, str]) -> bool:
         return not wf.cfg.series.cast[wildcards["character"]].references
 
     def price(self, job: Job, runtime: Runtime) -> Priced:
@@ -117,7 +115,7 @@ class GenerateCharacterReferences(Rule):
 class TrainCharacterLora(Rule):
     name, scope = "train_character_lora", "character"
 
-    def job(self, wf: "Workflow", wildcards: Mapping[str, str], script: str | None = None) -> Job:
+    def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         cid = wildcards["character"]
         return Job(self.name, {"series": wf.series, "character": cid}, LoraSpec.of(wf.cfg, cid),
                    {"lora": wf.paths.lora(cid)}, {"references": tuple(wf.character_references(cid))})
@@ -130,7 +128,7 @@ class TrainCharacterLora(Rule):
 class DrawContactSheet(Rule):
     name, scope = "draw_contact_sheet", "character"
 
-    def job(self, wf: "Workflow", wildcards: Mapping[str, str], script: str | None = None) -> Job:
+    def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         cid = wildcards["character"]
         return Job(self.name, {"series": wf.series, "character": cid}, ContactSheetSpec.of(wf.cfg, cid),
                    {"png": wf.paths.contact_sheet(cid)}, {"lora": (wf.paths.lora(cid),)})

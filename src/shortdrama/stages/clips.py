@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Mapping
+from typing import ClassVar, Mapping
 
 from ..config import VIDEO_VENDORS, AppConfig, VideoConfig
 from ..cost import pricing as price
@@ -19,10 +19,8 @@ from ..model_paths import resolve_model
 from ..schemas import Scene
 from ..video.base import on_frames
 from ..video.prompt import video_prompt
-from .base import Job, Priced, Rule, Spec, cast_by_name, encoding
+from .base import Job, Priced, Rule, Series, Spec, cast_by_name, encoding
 
-if TYPE_CHECKING:
-    from ..workflow import Workflow
 
 # Providers that send the clip to a vendor's job API (shortdrama.video.jobs).
 HOSTED = frozenset({"job_api", *VIDEO_VENDORS})
@@ -52,7 +50,7 @@ class ClipSpec(Spec):
 class GenerateClip(Rule):
     name, scope, reads_script = "generate_clip", "scene", True
 
-    def job(self, wf: "Workflow", wildcards: Mapping[str, str], script: str | None = None) -> Job:
+    def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         ep, sc = wildcards["ep"], wildcards["sc"]
         return Job(self.name, {"series": wf.series, "ep": ep, "sc": sc}, ClipSpec.of(wf.cfg, wf.scene(script, sc)),
                    {"mp4": wf.paths.clip(ep, sc)}, {"keyframe": (wf.paths.keyframe(ep, sc),)})

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Mapping, Sequence
+from typing import ClassVar, Mapping, Sequence
 
 from ..config import AppConfig, ImageConfig
 from ..cost import pricing as price
 from ..cost.call import Call, Produce, Runtime, provider_call
 from ..model_paths import resolve_model
 from ..schemas import Scene
-from .base import Job, Priced, Rule, Spec, cast_by_name
+from .base import Job, Priced, Rule, Series, Spec, cast_by_name
 
-if TYPE_CHECKING:
-    from ..workflow import Workflow
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ class KeyframeSpec(Spec):
 class GenerateKeyframe(Rule):
     name, scope, reads_script = "generate_keyframe", "scene", True
 
-    def job(self, wf: "Workflow", wildcards: Mapping[str, str], script: str | None = None) -> Job:
+    def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         ep, sc = wildcards["ep"], wildcards["sc"]
         return Job(self.name, {"series": wf.series, "ep": ep, "sc": sc},
                    KeyframeSpec.of(wf.cfg, wf.scene(script, sc)), {"png": wf.paths.keyframe(ep, sc)},

@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from ..config import AppConfig
 from ..media import write_text_atomic
 from ..provenance import outdated_name
 from .audio import scene_durations
-from .base import Job, Rule, Spec, encoding
+from .base import Job, Rule, Series, Spec, encoding
 
-if TYPE_CHECKING:
-    from ..workflow import Workflow
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,7 @@ class RenderSpec(Spec):
 class WriteSubtitles(Rule):
     name, scope, reads_script = "write_subtitles", "episode", True
 
-    def job(self, wf: "Workflow", wildcards: Mapping[str, str], script: str | None = None) -> Job:
+    def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         ep = wildcards["ep"]
         return Job(self.name, {"series": wf.series, "ep": ep}, SubtitlesSpec.of(wf.cfg, wf.script(script)),
                    {"srt": wf.paths.subtitles(ep)}, {"cues": tuple(wf.paths.cues(ep, sc) for sc in wf.scene_ids(script))})
@@ -55,7 +53,7 @@ class WriteSubtitles(Rule):
 class RenderEpisode(Rule):
     name, scope, reads_script = "render_episode", "episode", True
 
-    def job(self, wf: "Workflow", wildcards: Mapping[str, str], script: str | None = None) -> Job:
+    def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         ep = wildcards["ep"]
         p = wf.paths
         return Job(self.name, {"series": wf.series, "ep": ep}, RenderSpec.of(wf.cfg, wf.script(script)),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping
 
 from ..config import AppConfig, LLMConfig
 from ..cost import pricing as price
@@ -21,10 +21,8 @@ from ..fake_paid import count_fake_call
 from ..media import write_text_atomic
 from ..schemas import EpisodeScript, read_outline, read_script, write_document
 from ..writers.base import SeriesBrief
-from .base import Job, Priced, Rule, Spec, canonical
+from .base import Job, Priced, Rule, Series, Spec
 
-if TYPE_CHECKING:
-    from ..workflow import Workflow
 
 # Expected size of a writer's answer, for token-priced LLMs; the ledger records the real size.
 EXPECTED_OUTLINE_CHARS = 3000
@@ -89,14 +87,14 @@ class ScriptSpec(Spec):
 class RecordConfig(Rule):
     name, scope = "record_config", "series"
 
-    def job(self, wf: "Workflow", wildcards: Mapping[str, str], script: str | None = None) -> Job:
+    def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         return Job(self.name, {"series": wf.series}, ConfigSpec.of(wf.cfg), {"config": wf.paths.config})
 
 
 class WriteOutline(Rule):
     name, scope = "write_outline", "series"
 
-    def job(self, wf: "Workflow", wildcards: Mapping[str, str], script: str | None = None) -> Job:
+    def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         return Job(self.name, {"series": wf.series}, OutlineSpec.of(wf.cfg), {"outline": wf.paths.outline},
                    editable=True)
 
@@ -108,7 +106,7 @@ class WriteOutline(Rule):
 class WriteEpisodeScript(Rule):
     name, scope = "write_episode_script", "episode"
 
-    def job(self, wf: "Workflow", wildcards: Mapping[str, str], script: str | None = None) -> Job:
+    def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         ep = wildcards["ep"]
         return Job(self.name, {"series": wf.series, "ep": ep}, ScriptSpec.of(wf.cfg, int(ep)),
                    {"script": wf.paths.script(ep)}, {"outline": (wf.paths.outline,)}, editable=True)
