@@ -81,6 +81,48 @@ class Phases:
         print(f"[{name}] {row}", flush=True)
 
 
+def environment(device: str) -> dict[str, object]:
+    """What the figures were measured with, written into every figure file: the time, the command, the
+    library versions (None: not installed) and the device, so a figure is never quoted against the wrong
+    torch or card."""
+    import platform
+    import subprocess
+    from datetime import datetime, timezone
+    from importlib import metadata
+
+    versions: dict[str, object] = {"python": platform.python_version(), "torch": torch.__version__}
+    for name in ("diffusers", "peft", "transformers", "accelerate", "snakemake"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    try:  # the checkout measured: its commit, and whether it had uncommitted changes
+        root = Path(__file__).resolve().parents[1]
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True)
+        versions["shortdrama"] = commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        versions["shortdrama"] = None
+    info: dict[str, object] = {"type": device, "platform": platform.platform()}
+    if device == "cuda":
+        props = torch.cuda.get_device_properties(0)
+        info.update(name=props.name, memory_gib=round(props.total_memory / 2**30, 1),
+                    compute_capability=f"{props.major}.{props.minor}", count=torch.cuda.device_count(),
+                    cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())
+        try:
+            smi = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader", "-i", "0"],
+                                 capture_output=True, text=True, timeout=30, check=True)
+            info["driver"] = smi.stdout.strip() or None
+        except (OSError, subprocess.SubprocessError):
+            info["driver"] = None
+    else:
+        info.update(name=platform.processor() or platform.machine(), cpus=os.cpu_count(),
+                    memory_gib=round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1))
+    return {"measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "command": ["bench/gpu_characters.py", *sys.argv[1:]], "versions": versions, "device": info}
+
+
 def synthetic_references(folder: Path, count: int, size: int) -> list[Path]:
     """Distinct smooth colour fields: what a random-weight model would learn from matters not, only the cost."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -111,6 +153,7 @@ def main() -> None:
                                   else "cpu", "random_init": args.random_init, "resolution": args.resolution,
                                   "rank": args.rank, "mixed_precision": args.mixed_precision,
                                   "batch_size": args.batch_size, "gradient_accumulation": args.gradient_accumulation}
+    figures["environment"] = environment(device)
     print(f"torch {torch.__version__} on {figures['device']}; output in {out}", flush=True)
 
     if args.random_init:
