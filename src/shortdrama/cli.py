@@ -9,19 +9,45 @@
     shortdrama verify [HYDRA_OVERRIDE ...]      every output against what it was made from (exit 1: out of date)
     shortdrama config [HYDRA_OVERRIDE ...]      print the composed, validated configuration
     shortdrama schema OUT_DIR                   write the JSON Schemas of outline.json and script.json
+    shortdrama --version
+
+Every command takes `-d/--directory DIR`, the work directory (Snakemake's `-d`): results/, logs/ and
+.snakemake/ are there, and relative paths of the configuration (output_dir, cache.dir) are read from
+there. Default: the checkout. The checkout itself (Snakefile, conf/) is the current folder or a parent,
+else the one this package was installed from. The CLI never changes its own current directory, except
+`plan` and `verify` for now (see the TODOs).
+
+Exit codes: 0 done; 1 the command ran and failed (a failed build, a failed check, outputs out of date,
+a provider error); 2 the command was used wrongly (argparse's usage errors, an unknown option, key or
+bad value in the overrides, nothing to work on in the work directory); 130 interrupted.
+`shortdrama build` returns Snakemake's own exit code: 0, 1 when jobs failed, 2 when the workflow stopped
+before the first job with one `shortdrama: error:` line (a bad configuration, a missing API key).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Callable
 
+from . import __version__
 from .config import load_config
-from .errors import ShortDramaError
+from .errors import ConfigError, ShortDramaError
 from .workflow import output_folder
+
+EXIT_OK = 0
+EXIT_FAILURE = 1  # the command ran and something failed
+EXIT_USAGE = 2  # the command line (flags, overrides, work directory) asked for something that cannot be done
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+
+
+class UsageError(ShortDramaError):
+    """The command was pointed at nothing it can work on (no checkout, no series built in the work dir)."""
 
 
 def find_workflow_dir(start: Path | None = None) -> Path:
@@ -33,141 +59,183 @@ def find_workflow_dir(start: Path | None = None) -> Path:
     checkout = Path(__file__).resolve().parents[2]
     if (checkout / "Snakefile").is_file():
         return checkout
-    raise ShortDramaError("no Snakefile with conf/config.yaml here or above; run from a shortdrama checkout")
+    raise UsageError("no Snakefile with conf/config.yaml here or above; run from a shortdrama checkout")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="shortdrama", description="Build an AI short-drama series like software.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    build = sub.add_parser("build", help="compose the config and run Snakemake on it")
+    parser = argparse.ArgumentParser(
+        prog="shortdrama", description="Build an AI short-drama series like software.",
+        epilog="exit codes: 0 done, 1 failed (build, check, provider), 2 usage error (flags, overrides), "
+               "130 interrupted; `build` returns Snakemake's exit code")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("-d", "--directory", type=Path, default=None, metavar="DIR",
+                       help="the work directory: results/, logs/, .snakemake/ and the configuration's relative "
+                            "paths (output_dir, cache.dir) are there (default: the checkout)")
+    given = argparse.ArgumentParser(add_help=False)
+    given.add_argument("overrides", nargs="*", metavar="OVERRIDE",
+                       help="Hydra overrides, e.g. video=still series.episodes=3")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, func: Callable[[argparse.Namespace], int], help: str, overrides: bool = True,
+                **kwargs) -> argparse.ArgumentParser:  # noqa: A002
+        made = sub.add_parser(name, parents=[where, given] if overrides else [where], help=help,
+                              description=help, **kwargs)
+        made.set_defaults(func=func)
+        return made
+
+    build = command("build", _build, "compose the config and run Snakemake on it (exit code: Snakemake's)")
     build.add_argument("--cores", default="2", help="Snakemake --cores (default 2)")
     build.add_argument("--dry-run", "-n", action="store_true", help="show the jobs that would run")
-    build.add_argument("--directory", "-d", type=Path, default=None, help="working directory for results/ (default: the checkout)")
     build.add_argument("--snakemake-arg", action="append", default=[], metavar="ARG",
                        help="pass one more argument to Snakemake (repeatable), e.g. --snakemake-arg=--profile=profiles/local")
-    build.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. video=still series.episodes=3")
-    plan = sub.add_parser("plan", help="show the jobs that would run and their estimated cost; spends nothing")
-    plan.add_argument("--directory", "-d", type=Path, default=None)
+    plan = command("plan", _plan, "show the jobs that would run and their estimated cost; spends nothing")
     plan.add_argument("--json", action="store_true", help="machine-readable output")
-    plan.add_argument("overrides", nargs="*")
-    costs = sub.add_parser("costs", help="break the ledger down by step, episode and provider")
-    costs.add_argument("--directory", "-d", type=Path, default=None)
-    costs.add_argument("overrides", nargs="*")
-    sweep = sub.add_parser("sweep", help="build every combination of swept overrides (Hydra syntax: key=a,b)")
+    command("costs", _costs, "break the ledger down by step, episode and provider")
+    sweep = command("sweep", _sweep, "build every combination of swept overrides (Hydra syntax: key=a,b)",
+                    overrides=False)
     sweep.add_argument("--cores", default="2")
-    sweep.add_argument("--directory", "-d", type=Path, default=None)
-    sweep.add_argument("overrides", nargs="+")
-    cache = sub.add_parser("cache", help="inspect or prune the shared call cache")
+    sweep.add_argument("overrides", nargs="+", metavar="OVERRIDE", help="fixed and swept Hydra overrides")
+    cache = command("cache", _cache, "inspect or prune the shared call cache", overrides=False)
     cache.add_argument("action", choices=["stats", "prune"])
     cache.add_argument("--older-than-days", type=float, default=None)
     cache.add_argument("--max-bytes", type=int, default=None)
-    cache.add_argument("overrides", nargs="*")
-    refs = sub.add_parser("check-references", help="validate every character's reference images")
-    refs.add_argument("--min-count", type=int, default=10)
-    refs.add_argument("--min-short-side", type=int, default=512)
-    refs.add_argument("overrides", nargs="*")
-    verify = sub.add_parser("verify", help="check every output against the settings and input files it was made "
-                                           "from (its manifest); exit 1 if any is out of date")
-    verify.add_argument("--directory", "-d", type=Path, default=None)
+    cache.add_argument("overrides", nargs="*", metavar="OVERRIDE")
+    refs = command("check-references", _check_references,
+                   "validate every character's reference images against the configured lora.min_references "
+                   "and lora.min_short_side (run it before any training is paid for)")
+    refs.add_argument("--min-count", type=int, default=None,
+                      help="usable images each character needs (default: lora.min_references)")
+    refs.add_argument("--min-short-side", type=int, default=None,
+                      help="smallest short side in pixels (default: lora.min_short_side)")
+    verify = command("verify", _verify, "check every output against the settings and input files it was made "
+                                        "from (its manifest); exit 1 if any is out of date")
     verify.add_argument("--rehash", action="store_true",
                         help="hash every file, also those whose size and mtime match their record")
-    verify.add_argument("overrides", nargs="*", help="the Hydra overrides the series was built with")
-    show = sub.add_parser("config", help="print the composed, validated configuration as YAML")
-    show.add_argument("overrides", nargs="*")
-    schema = sub.add_parser("schema", help="write JSON Schemas of the documents")
-    schema.add_argument("out_dir", type=Path)
+    command("config", _config, "print the composed, validated configuration as YAML")
+    schema = command("schema", _schema, "write JSON Schemas of the documents", overrides=False)
+    schema.add_argument("out_dir", type=Path, help="where to write them (relative: to -d DIR, else here)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, rest = parser.parse_known_args(argv)  # a usage error exits 2 here (argparse)
+    if rest:  # overrides after an option that follows the first positionals: `cache stats -d DIR cache.dir=x`
+        if getattr(args, "overrides", None) is None or any(arg.startswith("-") for arg in rest):
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        args.overrides = [*args.overrides, *rest]
     try:
-        return _dispatch(args)
+        return args.func(args)
+    except (ConfigError, UsageError) as error:
+        print(f"shortdrama: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except ShortDramaError as error:
         print(f"shortdrama: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("shortdrama: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "schema":
-        from .schemas import export_json_schemas
+def _workdir(args: argparse.Namespace, workflow_dir: Path) -> Path:
+    return (args.directory or workflow_dir).resolve()
 
-        for path in export_json_schemas(args.out_dir):
-            print(path)
-        return 0
+
+def _conf(workflow_dir: Path, overrides: list[str]):  # noqa: ANN202
+    return load_config(overrides, workflow_dir / "conf")  # fails here, before Snakemake starts
+
+
+# -- build ------------------------------------------------------------------------------------------
+
+def _build(args: argparse.Namespace) -> int:
     workflow_dir = find_workflow_dir()
-    if args.command == "sweep":
-        return _sweep(args, workflow_dir, (args.directory or workflow_dir).resolve())
-    cfg = load_config(args.overrides, workflow_dir / "conf")  # fail here, before Snakemake starts
-    if args.command == "check-references":
-        return _check_references(args, cfg, workflow_dir)
-    if args.command == "config":
-        import yaml
-
-        print(yaml.safe_dump(cfg.model_dump(mode="json"), allow_unicode=True, sort_keys=False), end="")
-        return 0
-    workdir = (getattr(args, "directory", None) or workflow_dir).resolve()
-    if args.command == "plan":
-        return _plan(args, workflow_dir, workdir)
-    if args.command == "costs":
-        return _costs(cfg, workdir)
-    if args.command == "verify":
-        return _verify(args, cfg, workflow_dir, workdir)
-    if args.command == "cache":
-        return _cache(args, cfg, workflow_dir)
+    cfg = _conf(workflow_dir, args.overrides)
+    workdir = _workdir(args, workflow_dir)
     extra = [*args.snakemake_arg, *(["--dry-run"] if args.dry_run else [])]
     if not any(arg.startswith("--profile") or arg.startswith("--workflow-profile") for arg in extra):
         extra = ["--profile", str(workflow_dir / "profiles" / "local"), *extra]  # --cores on our line wins
+    from .cost.ledger import utc_now
+
+    since, started = utc_now(), time.perf_counter()
     code = snakemake(workflow_dir, workdir, args.overrides, args.cores, extra).returncode
-    if code == 0 and not args.dry_run:
-        folder = workdir / output_folder(cfg)
+    if args.dry_run:
+        return code
+    folder = workdir / output_folder(cfg)
+    spent = _spent_since(folder / "ledger.jsonl", since)
+    took = time.perf_counter() - started
+    if code == 0:
         finals = sorted(folder.glob("episode_*_final.mp4"))
         print(f"\n{len(finals)} episode(s) of {cfg.series.name!r} in {folder}:")
         for path in finals:
             print(f"  {path}")
+        print(f"built in {took:.1f} s; {spent}")
+    else:
+        print(f"shortdrama: the build failed (Snakemake exit code {code}) after {took:.1f} s; {spent}; "
+              f"the lines above and {workdir / 'logs'} say why", file=sys.stderr)
     return code
 
 
+def _spent_since(path: Path, since: str) -> str:
+    """What the ledger says this build bought: "spent $0.75 on 3 provider calls, 9 answered by the cache"."""
+    from .cost.budget import format_usd
+    from .cost.ledger import BILLED_OUTCOMES, Ledger
+
+    try:
+        entries = [e for e in Ledger(path).entries() if e.time >= since]  # ISO 8601 UTC strings sort by time
+    except (OSError, ShortDramaError) as problem:
+        return f"the ledger {path} is unreadable ({problem})"
+    cost = sum(e.cost_usd for e in entries if e.outcome in BILLED_OUTCOMES)
+    bought = sum(1 for e in entries if e.cache == "miss" and e.outcome in BILLED_OUTCOMES)
+    hits = sum(1 for e in entries if e.cache == "hit")
+    return f"spent {format_usd(cost)} on {bought} provider call(s), {hits} answered by the cache (ledger: {path})"
+
+
 def snakemake(workflow_dir: Path, workdir: Path, overrides: list[str], cores: str, extra: list[str] = (),
-              capture: bool = False) -> subprocess.CompletedProcess:
-    cmd = [str(Path(sys.executable).with_name("snakemake")), "-s", str(workflow_dir / "Snakefile"), "-d", str(workdir),
+              capture: bool = False, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Snakemake of this interpreter (`python -m snakemake`), on the checkout's Snakefile, in `workdir`."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(workflow_dir / "Snakefile"), "-d", str(workdir),
            "--cores", str(cores), *extra]
     if overrides:
         cmd += ["--config", f"overrides={json.dumps(list(overrides), ensure_ascii=False)}"]
-    return subprocess.run(cmd, capture_output=capture, text=capture)
+    return subprocess.run(cmd, capture_output=capture, text=capture, env=env)
 
 
-def _plan(args: argparse.Namespace, workflow_dir: Path, workdir: Path) -> int:
-    import os
+# -- plan, verify -----------------------------------------------------------------------------------
+
+def _plan(args: argparse.Namespace) -> int:
+    import tempfile
 
     from .plan import Planner, parse_dry_run, plan_json, plan_report
     from .workflow import Workflow
 
+    workflow_dir = find_workflow_dir()
+    cfg = _conf(workflow_dir, args.overrides)
+    workdir = _workdir(args, workflow_dir)
     dry = snakemake(workflow_dir, workdir, args.overrides, "1", ["--dry-run"], capture=True)
     if dry.returncode != 0:
         print(dry.stderr.strip().splitlines()[-1] if dry.stderr.strip() else "snakemake --dry-run failed", file=sys.stderr)
         return dry.returncode
-    import tempfile
-
-    os.chdir(workdir)  # the planner reads scripts and inputs where Snakemake would
-    wf = Workflow(load_config(args.overrides, workflow_dir / "conf"), list(args.overrides))
+    os.chdir(workdir)  # TODO(stages): pass workdir  (the planner reads scripts and inputs where Snakemake would)
+    wf = Workflow(cfg, list(args.overrides))
     runtime = wf.runtime(workflow_dir)
     with tempfile.TemporaryDirectory(prefix="shortdrama-plan-") as scratch:
         planned = Planner(wf, runtime, Path(scratch)).plan(parse_dry_run(dry.stdout + dry.stderr))
     print(plan_json(planned) if args.json else plan_report(planned, wf, runtime))
-    return 0
+    return EXIT_OK
 
 
-def _verify(args: argparse.Namespace, cfg, workflow_dir: Path, workdir: Path) -> int:  # noqa: ANN001
-    import os
-
+def _verify(args: argparse.Namespace) -> int:
+    from .trust import verify
     from .workflow import Workflow
 
-    os.chdir(workdir)  # outputs are named relative to the folder the build ran in
+    workflow_dir = find_workflow_dir()
+    cfg = _conf(workflow_dir, args.overrides)
+    workdir = _workdir(args, workflow_dir)
+    os.chdir(workdir)  # TODO(stages): pass workdir  (outputs are named relative to the folder the build ran in)
     wf = Workflow(cfg, list(args.overrides), checkout=workflow_dir)
-    jobs = wf.expected_jobs()
-    findings = wf.verify(trust_stat=not args.rehash)
-    outputs = sum(len(job.outputs) for job in jobs)
+    outputs = sum(len(job.outputs) for job in wf.jobs())
+    findings = verify(wf, trust_stat=not args.rehash)
     stale = 0
     for job, finding in findings.items():
         for output in job.outputs:
@@ -178,88 +246,133 @@ def _verify(args: argparse.Namespace, cfg, workflow_dir: Path, workdir: Path) ->
                 print(f"note: {finding.line(output)}")
     if stale:
         print(f"{stale} of {outputs} outputs of {wf.paths.root} are out of date: build again to make them anew")
-        return 1
+        return EXIT_FAILURE
     print(f"all {outputs} outputs of {wf.paths.root} match the settings and files they were made from")
-    return 0
+    return EXIT_OK
 
 
-def _check_references(args: argparse.Namespace, cfg, workflow_dir: Path) -> int:  # noqa: ANN001
-    """Each character on its own line; one failing set does not stop the others being checked."""
+# -- the other commands -----------------------------------------------------------------------------
+
+def _check_references(args: argparse.Namespace) -> int:
+    """Each character on its own line; one failing set does not stop the others being checked. The rules
+    are the ones training will apply (lora.min_references, lora.min_short_side) unless the flags say otherwise."""
     from .characters.references import ReferenceRules, expand_references, validate_references
 
-    rules = ReferenceRules(min_count=args.min_count, min_short_side=args.min_short_side)
+    workflow_dir = find_workflow_dir()
+    cfg = _conf(workflow_dir, args.overrides)
+    count = cfg.lora.min_references if args.min_count is None else args.min_count
+    side = cfg.lora.min_short_side if args.min_short_side is None else args.min_short_side
+    flags = (("--min-count", args.min_count), ("--min-short-side", args.min_short_side))
+    source = ", ".join(name for name, flag in flags if flag is not None) or "lora.min_references, lora.min_short_side"
+    print(f"each character needs {count} usable reference images, short side at least {side} px ({source})")
+    rules = ReferenceRules(min_count=count, min_short_side=side)
     failed = 0
     for cid, character in cfg.series.cast.items():
         if not character.references:
             print(f"{cid}: no references given")
             continue
-        try:
+        try:  # relative paths are read from the checkout, as the build reads them
             usable = validate_references(cid, expand_references(character.references, workflow_dir), rules)
             print(f"{cid}: ok, {len(usable)} usable reference images")
         except ShortDramaError as error:
             failed += 1
             print(f"shortdrama: error: {error}", file=sys.stderr)
-    return 1 if failed else 0
+    return EXIT_FAILURE if failed else EXIT_OK
 
 
-def _costs(cfg, workdir: Path) -> int:  # noqa: ANN001
+def _config(args: argparse.Namespace) -> int:
+    import yaml
+
+    cfg = _conf(find_workflow_dir(), args.overrides)
+    print(yaml.safe_dump(cfg.model_dump(mode="json"), allow_unicode=True, sort_keys=False), end="")
+    return EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from .schemas import export_json_schemas
+
+    out_dir = args.directory / args.out_dir if args.directory else args.out_dir  # an absolute OUT_DIR stays
+    for path in export_json_schemas(out_dir):
+        print(path)
+    return EXIT_OK
+
+
+def _costs(args: argparse.Namespace) -> int:
     from .cost.ledger import Ledger
     from .cost.report import costs_report
 
-    path = workdir / output_folder(cfg) / "ledger.jsonl"
+    workflow_dir = find_workflow_dir()
+    cfg = _conf(workflow_dir, args.overrides)
+    path = _workdir(args, workflow_dir) / output_folder(cfg) / "ledger.jsonl"
     ledger = Ledger(path)
     if not ledger.exists():
-        raise ShortDramaError(f"no ledger at {path}: build the series first")
+        raise UsageError(f"no ledger at {path}: build the series first")
     entries = ledger.refresh_view()  # the file named in the report shows what the report counts
     print(costs_report(entries, cfg.series.episodes, cfg.budget.traditional_usd_per_episode, str(path)))
-    return 0
+    return EXIT_OK
 
 
-def _cache(args: argparse.Namespace, cfg, workflow_dir: Path) -> int:  # noqa: ANN001
-    from .cost.cache import CallCache
+def _cache_dir(cfg, workflow_dir: Path, workdir: Path) -> Path:  # noqa: ANN001
+    """The call cache a build in `workdir` uses: Runtime.from_config's choice (cache.dir, else
+    $SHORTDRAMA_CACHE_DIR, else <checkout>/.cache/shortdrama), a relative one taken from the work dir
+    as the build's jobs take it."""
     from .workflow import Workflow
 
     runtime = Workflow(cfg, []).runtime(workflow_dir)
+    chosen = cfg.cache.dir or os.environ.get("SHORTDRAMA_CACHE_DIR")
+    return (workdir / chosen).resolve() if chosen else runtime.cache_dir
 
-    store = CallCache(runtime.cache_dir)
+
+def _cache(args: argparse.Namespace) -> int:
+    from .cost.cache import CallCache
+
+    workflow_dir = find_workflow_dir()
+    cfg = _conf(workflow_dir, args.overrides)
+    cache_dir = _cache_dir(cfg, workflow_dir, _workdir(args, workflow_dir))
+    store = CallCache(cache_dir)
     if args.action == "prune":
         removed = store.prune(older_than_days=args.older_than_days, max_bytes=args.max_bytes)
-        print(f"removed {removed} entr{'y' if removed == 1 else 'ies'} from {runtime.cache_dir}")
+        print(f"removed {removed} entr{'y' if removed == 1 else 'ies'} from {cache_dir}")
     stats = store.stats()
-    print(f"{runtime.cache_dir}: {stats.entries} entries, {stats.total_bytes / 1e6:.1f} MB")
+    print(f"{cache_dir}: {stats.entries} entries, {stats.total_bytes / 1e6:.1f} MB")
     for provider, count in sorted(stats.by_provider.items()):
         print(f"  {provider or '?'}: {count}")
-    return 0
+    return EXIT_OK
 
 
-def _sweep(args: argparse.Namespace, workflow_dir: Path, workdir: Path) -> int:
-    from .media import write_text_atomic
-    from .sweep import comparison_csv, comparison_markdown, expand_sweep, run_sweep
-
-    fixed, points = expand_sweep(args.overrides)
-    for point in points:  # every point must compose before the first one is built
-        load_config([*fixed, *point.overrides], workflow_dir / "conf")
-    series_root = Path("results") / load_config(fixed, workflow_dir / "conf").series.slug
-
-    def build(point, output_dir: str) -> int:  # noqa: ANN001
-        print(f"\n== sweep point {point.name}: {' '.join(point.overrides)}", flush=True)
-        return snakemake(workflow_dir, workdir, [*fixed, *point.overrides, f"output_dir={output_dir}"], args.cores).returncode
-
-    import os
+def _sweep(args: argparse.Namespace) -> int:
     import uuid
+    from dataclasses import replace
 
     from .cost.call import BUILD_ID_ENV
+    from .media import write_text_atomic
+    from .sweep import comparison_csv, comparison_markdown, expand_sweep, summarise_point
 
-    os.chdir(workdir)
+    workflow_dir = find_workflow_dir()
+    workdir = _workdir(args, workflow_dir)
+    fixed, points = expand_sweep(args.overrides)
+    for point in points:  # every point must compose before the first one is built
+        _conf(workflow_dir, [*fixed, *point.overrides])
+    series_root = Path("results") / _conf(workflow_dir, fixed).series.slug  # inside the work dir, as Snakemake names it
     # One build for the whole sweep: a paid call that failed at one point is not bought again at the next.
-    os.environ.setdefault(BUILD_ID_ENV, uuid.uuid4().hex)
-    results = run_sweep(points, series_root, build)
+    env = {**os.environ, BUILD_ID_ENV: os.environ.get(BUILD_ID_ENV) or uuid.uuid4().hex}
+    results = []
+    for point in points:  # sequentially: the cache and the slots make later points cheap and safe
+        output_dir = f"{series_root.as_posix()}/sweeps/{point.name}"
+        print(f"\n== sweep point {point.name}: {' '.join(point.overrides)}", flush=True)
+        started = time.perf_counter()
+        code = snakemake(workflow_dir, workdir, [*fixed, *point.overrides, f"output_dir={output_dir}"], args.cores,
+                         env=env).returncode
+        result = summarise_point(point, workdir / output_dir, code, time.perf_counter() - started)
+        # The table names files as the builds do, relative to the work dir.
+        results.append(replace(result, folder=Path(output_dir),
+                               outputs=[path.relative_to(workdir) for path in result.outputs]))
     markdown, table = comparison_markdown(results), comparison_csv(results)
-    write_text_atomic(series_root / "sweeps" / "comparison.md", markdown)
-    write_text_atomic(series_root / "sweeps" / "comparison.csv", table)
+    write_text_atomic(workdir / series_root / "sweeps" / "comparison.md", markdown)
+    write_text_atomic(workdir / series_root / "sweeps" / "comparison.csv", table)
     print("\n" + markdown)
     print(f"written to {workdir / series_root / 'sweeps' / 'comparison.md'} and comparison.csv")
-    return 0 if all(r.exit_code == 0 for r in results) else 1
+    return EXIT_OK if all(r.exit_code == 0 for r in results) else EXIT_FAILURE
 
 
 if __name__ == "__main__":

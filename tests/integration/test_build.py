@@ -1,6 +1,7 @@
 """End to end: a tiny series built by the real Snakemake and CLI, checked by probing the final MP4s."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from builds import REPO, run_snakemake, tiny_config
+from builds import REPO, TINY, run_snakemake, tiny_config
 from shortdrama.media import probe, read_subtitles
 
 pytestmark = pytest.mark.slow
@@ -108,3 +109,39 @@ def test_cli_build_dry_run_and_one_line_errors(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.strip() == "shortdrama: error: video=foo: unknown video option; choose one of: animatic, fake_paid, gateway_kling, gateway_pika, gateway_runway, kling, minimax, pika_fal, replicate, runway, seedance, still, wan21_i2v, wan22_ti2v"
     assert not (tmp_path / "results").exists()
+
+
+def _cli(*args: str, cache: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SHORTDRAMA_CACHE_DIR": str(cache), "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([str(Path(sys.executable).with_name("shortdrama")), *args], capture_output=True, text=True,
+                          cwd=REPO, env=env)
+
+
+def test_cli_build_shows_each_finished_job_with_time_and_dollars(tmp_path):
+    work = tmp_path / "work"
+    proc = _cli("build", "-d", str(work), "video=fake_paid", *TINY, cache=tmp_path / "cache")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    done = [line for line in proc.stderr.splitlines() if line.startswith("shortdrama: done ")]
+    rules = {line.split()[2] for line in done}
+    assert rules == {"record_config", "write_outline", "write_episode_script", "generate_keyframe", "generate_clip",
+                     "speak_dialogue", "mix_episode_audio", "write_subtitles", "render_episode"}
+    clips = sorted(line for line in done if line.split()[2] == "generate_clip")
+    assert [re.fullmatch(r"shortdrama: done generate_clip ep01 sc0[12] in \d+\.\d s, \$0\.25", line) is not None
+            for line in clips] == [True, True], clips  # fake_paid: a 2-3 s clip bills 5 s at $0.05
+    assert any(re.fullmatch(r"shortdrama: done render_episode ep01 in \d+\.\d s", line) for line in done)
+    assert re.search(r"^\d+ of \d+ steps \(100%\) done$", proc.stderr, flags=re.M), "Snakemake's own progress"
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-2].strip() == str(work / "results/demo/episode_01_final.mp4")
+    assert re.fullmatch(r"built in \d+\.\d s; spent \$0\.50 on \d+ provider call\(s\), 0 answered by the cache "
+                        rf"\(ledger: {re.escape(str(work / 'results/demo/ledger.jsonl'))}\)", lines[-1]), lines[-1]
+
+
+def test_cli_build_that_fails_returns_snakemakes_exit_code_1(tmp_path):
+    work = tmp_path / "work"
+    proc = _cli("build", "-d", str(work), "video=fake_paid", "budget.series_usd=0.2", *TINY, cache=tmp_path / "cache")
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "budget: series cap $0.20 reached" in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(r"shortdrama: the build failed \(Snakemake exit code 1\) after \d+\.\d s; spent \$0\.00 on "
+                        rf"\d+ provider call\(s\), 0 answered by the cache \(ledger: .*\); the lines above and "
+                        rf"{re.escape(str(work / 'logs'))} say why", last), last

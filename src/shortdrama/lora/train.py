@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -46,6 +47,8 @@ _SHAPE_KEYS = ("rank", "alpha", "target_modules")
 # on `steps` (warm-up, cosine decay) would make `steps` part of the request: take it out of this tuple then.
 RESUME_FREE = ("steps", "checkpoint_every")
 REQUEST_FORMAT = 1  # bump when training_request changes what it covers: older checkpoints are then not resumed
+TERMINAL_EVERY_S = 10.0  # a step line on the terminal at most this often (snakemake_glue prints this logger in a job)
+_terminal = logging.getLogger("shortdrama.progress.lora")
 
 
 @dataclass
@@ -337,10 +340,11 @@ def train_lora(
         f"training {kind.title} LoRA rank {settings.rank} ({n_params:,} params) on {len(dataset)} images at "
         f"{settings.resolution}px, steps {start_step}->{total}, device {dev.type}, dtype {str(weight_dtype)[6:]}"
     )
+    _terminal.info("training %s LoRA, %d images, steps %d->%d, %s", kind.title, len(dataset), start_step, total, dev)
     per_step = settings.batch_size * settings.gradient_accumulation
     log_every = max(1, total // 50)
     losses: list[float] = []
-    loop_started = time.monotonic()
+    loop_started = shown_at = time.monotonic()  # shown_at: when the terminal last got a step line
     for step in range(start_step + 1, total + 1):
         gen = torch.Generator().manual_seed(settings.seed * 1_000_003 + step)
         indices = _sample_indices(len(dataset), (step - 1) * per_step, per_step, settings.seed)
@@ -364,10 +368,16 @@ def train_lora(
             optimizer.step()
         losses.append(step_loss)
         last_loss = step_loss
-        if step % log_every == 0 or step == total:
-            done_here = step - start_step
-            eta = (time.monotonic() - loop_started) / done_here * (total - step)
-            log(f"step {step}/{total} loss {step_loss:.4f} eta {eta:.0f}s")
+        now = time.monotonic()
+        to_log, to_show = step % log_every == 0 or step == total, step == total or now - shown_at >= TERMINAL_EVERY_S
+        if to_log or to_show:
+            eta = (now - loop_started) / (step - start_step) * (total - step)
+            line = f"step {step}/{total} loss {step_loss:.4f} eta {eta:.0f}s"
+            if to_log:
+                log(line)
+            if to_show:
+                _terminal.info("%s", line)
+                shown_at = now
         if step % settings.checkpoint_every == 0 or step == total:
             _save_checkpoint(out_dir, step, denoiser, optimizer, scaler, settings, step_loss, kind, request)
 

@@ -28,9 +28,15 @@ from ..errors import ConfigError, ProviderError, ShortDramaError
 from ..http import ProviderHTTPError, RetryPolicy, api_key, request, require_http_url
 from ..media import atomic_output, write_text_atomic
 from .download import BadDownload, check_clip, fetch
-from .vendors.base import JobRejected, JobRequest, Keys, Session, Submitted, VendorAdapter, VendorModel, one_line
+from .vendors.base import (JobRejected, JobRequest, JobState, Keys, Session, Submitted, VendorAdapter, VendorModel,
+                           one_line)
 
 log = logging.getLogger(__name__)
+# The terminal channel (printed on stderr inside a Snakemake job by shortdrama.snakemake_glue): a job's submission,
+# each change of its state, its end; never every poll. A vendor's progress figure within one state ("RUNNING 40%",
+# "IN_QUEUE #3") is shown at most every PROGRESS_EVERY_S.
+_terminal = logging.getLogger("shortdrama.progress.video")
+PROGRESS_EVERY_S = 30.0
 
 # A record in one of these states names a job that can no longer deliver the clip; the next run submits anew.
 TERMINAL = frozenset({"failed", "cancelled", "lost", "bad_output", "rejected", "not_submitted"})
@@ -129,6 +135,10 @@ class JobEngine:
                 errors.append(f"{entry.model.model} (job {rec['job_id']}): {failure}")
                 log.warning("video %s: job %s failed (%s)%s", entry.model.model, rec["job_id"],
                             self._redact(str(failure)), "; falling back" if index + 1 < len(self.chain) else "")
+                _terminal.info("video %s: job %s failed (%s)%s", entry.model.model, self._shown(rec["job_id"]),
+                               self._shown(failure, 120),
+                               f"; falling back to {self.chain[index + 1].model.model}" if index + 1 < len(self.chain)
+                               else "")
                 history = [*rec.pop("history"), rec]
                 continue
             self._download(entry, session, rec, video_url, entry_job, out_path)
@@ -208,6 +218,8 @@ class JobEngine:
         self._save(rec)
         log.info("video %s: %s job %s for %s", rec["model"], "recovered" if recovered else "submitted", job_id,
                  rec["key"])
+        _terminal.info("video %s: %s job %s", rec["model"], "found the earlier" if recovered else "submitted",
+                       self._shown(job_id))
         return rec
 
     # -- polling -------------------------------------------------------------------------------------
@@ -218,6 +230,7 @@ class JobEngine:
         model = entry.model.model
         timeout, interval = self.settings.job_timeout_s, self.settings.poll_interval_s
         deadline, max_polls = time.monotonic() + timeout, max(1, math.ceil(timeout / interval))
+        started, shown = time.monotonic(), _Shown()
         for polls in range(1, max_polls + 1):
             try:
                 state = entry.adapter.poll(session, rec)
@@ -225,6 +238,7 @@ class JobEngine:
                 if error.status in (404, 410):  # the vendor forgot the job: no later poll can succeed
                     self._update(rec, status="lost", error=one_line(str(error)))
                 raise
+            self._show_state(model, rec, state, shown, time.monotonic() - started)
             if state.status and state.status != rec.get("vendor_status"):
                 self._update(rec, vendor_status=state.status)
             if state.phase == "succeeded":
@@ -260,6 +274,18 @@ class JobEngine:
                             f"{entry.adapter.name} could not cancel it: the next run polls the same job again "
                             f"(raise video.job_timeout_s, or delete {self.job_dir / (rec['key'] + '.json')} "
                             f"to give it up and pay for a new one)")
+
+    def _show_state(self, model: str, rec: dict, state: JobState, shown: "_Shown", elapsed: float) -> None:
+        """One terminal line when the job's state changes (queued -> running -> succeeded), with the vendor's
+        own word and progress figure; a new figure within the same state only every PROGRESS_EVERY_S."""
+        status = self._shown(state.status or state.phase, 60)
+        word = f"{state.phase} {(status.split() or [''])[0]}"
+        now = time.monotonic()
+        if status == shown.status or (word == shown.word and now - shown.at < PROGRESS_EVERY_S):
+            return
+        what = {"pending": status, "succeeded": f"succeeded ({status})"}.get(state.phase, f"{state.phase} ({status})")
+        _terminal.info("video %s: job %s %s at %.0f s", model, self._shown(rec["job_id"]), what, elapsed)
+        shown.status, shown.word, shown.at = status, word, now
 
     # -- download ------------------------------------------------------------------------------------
 
@@ -327,6 +353,11 @@ class JobEngine:
         # A signed token (Kling's JWT) is a credential too, though no environment variable holds it.
         return _AUTH_VALUE.sub(r"\1 ***", text)
 
+    def _shown(self, text: Any, limit: int = 80) -> str:
+        """Vendor text fit for a terminal line: no key, one line, printable characters only (no escape
+        sequences), short."""
+        return "".join(c if c.isprintable() else "?" for c in one_line(self._redact(str(text)), limit))
+
     def _chain_index(self, record: dict) -> int | None:
         """The chain entry a record's job belongs to. The address is operational (a proxy, another region):
         a changed base_url must not abandon a live job, so vendor and model decide."""
@@ -359,6 +390,15 @@ class JobEngine:
 
 
 _AUTH_VALUE = re.compile(r"\b(Bearer|Key)\s+[A-Za-z0-9._~+/=-]{8,}")
+
+
+@dataclass
+class _Shown:
+    """What the terminal last got about one job: the vendor's status, its state word, and when."""
+
+    status: str | None = None
+    word: str | None = None
+    at: float = 0.0
 
 
 def session_sends(session: Session) -> int:
