@@ -38,7 +38,7 @@ def build_random_sd15(out_dir: Path, device: str = "cpu", dtype: torch.dtype = t
     from diffusers import PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel
 
-    from shortdrama.tiny_tokenizers import tiny_clip_tokenizer
+    from shortdrama.testing.tiny_tokenizers import tiny_clip_tokenizer
 
     tokenizer = tiny_clip_tokenizer()
     with torch.device(device):  # initialise on the GPU where there is one: seconds instead of a minute
@@ -62,7 +62,7 @@ def build_random_sdxl(out_dir: Path, device: str = "cpu", dtype: torch.dtype = t
     from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
-    from shortdrama.tiny_tokenizers import tiny_clip_tokenizer
+    from shortdrama.testing.tiny_tokenizers import tiny_clip_tokenizer
 
     tokenizer = tiny_clip_tokenizer()
     with torch.device(device):

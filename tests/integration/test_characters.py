@@ -23,7 +23,7 @@ def jobs_run(proc) -> Counter:
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
-    from shortdrama.lora.tiny import build_tiny_sd_model
+    from shortdrama.testing.tiny_sd import build_tiny_sd_model
 
     return build_tiny_sd_model(tmp_path_factory.mktemp("models") / "tiny-sd")
 
@@ -155,9 +155,9 @@ def test_missing_base_model_is_one_clear_line(tmp_path):
 
 
 def test_sdxl_keyframes_and_wan_clips_switch_the_build_to_local_diffusion(tmp_path):
-    from shortdrama.lora.tiny import build_tiny_sdxl_model
+    from shortdrama.testing.tiny_sd import build_tiny_sdxl_model
     from shortdrama.media import probe
-    from shortdrama.video.tiny_wan import build_tiny_wan_i2v_model
+    from shortdrama.testing.tiny_wan import build_tiny_wan_i2v_model
 
     sdxl = build_tiny_sdxl_model(tmp_path / "models/tiny-sdxl")
     wan = build_tiny_wan_i2v_model(tmp_path / "models/tiny-wan")

@@ -28,7 +28,7 @@ from shortdrama.video.fit import (  # noqa: E402
     plan_frames,
     render_plan,
 )
-from shortdrama.video.tiny_wan import build_tiny_wan_i2v_model  # noqa: E402
+from shortdrama.testing.tiny_wan import build_tiny_wan_i2v_model  # noqa: E402
 from shortdrama.video.wan_model import check_model_dir, load_wan_pipeline  # noqa: E402
 
 ENC = Encoding(width=64, height=96, fps=24, crf=23, preset="ultrafast")

@@ -23,7 +23,7 @@ from shortdrama.errors import ConfigError, ProviderError  # noqa: E402
 from shortdrama.lora.dataset import CaptionedImages, caption_for, trigger_token  # noqa: E402
 from shortdrama.lora.model import load_sd_components  # noqa: E402
 from shortdrama.lora.settings import LoraSettings  # noqa: E402
-from shortdrama.lora.tiny import build_tiny_sd_model  # noqa: E402
+from shortdrama.testing.tiny_sd import build_tiny_sd_model  # noqa: E402
 from shortdrama.lora.train import ADAPTER_FILE, train_lora  # noqa: E402
 
 PROMPT = "photo of sks_linxiaoyu, red coat"

@@ -27,7 +27,7 @@ from shortdrama.keyframes.diffusion import (  # noqa: E402
 )
 from shortdrama.lora.dataset import caption_for, trigger_token  # noqa: E402
 from shortdrama.lora.settings import LoraSettings  # noqa: E402
-from shortdrama.lora.tiny import build_tiny_sd3_model, build_tiny_sd_model, build_tiny_sdxl_model  # noqa: E402
+from shortdrama.testing.tiny_sd import build_tiny_sd3_model, build_tiny_sd_model, build_tiny_sdxl_model  # noqa: E402
 from shortdrama.lora.train import ADAPTER_FILE, train_lora  # noqa: E402
 
 LIN = trigger_token("Lin Xiaoyu")

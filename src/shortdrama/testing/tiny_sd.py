@@ -2,7 +2,7 @@
 dummy components.
 
 For tests and offline demos of the LoRA code path only: they draw noise, not pictures. Nothing is downloaded; the
-byte-level CLIP and unigram T5 tokenizers come from shortdrama.tiny_tokenizers.
+byte-level CLIP and unigram T5 tokenizers come from shortdrama.testing.tiny_tokenizers.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from shortdrama.tiny_tokenizers import tiny_clip_tokenizer, tiny_t5_tokenizer
+from shortdrama.testing.tiny_tokenizers import tiny_clip_tokenizer, tiny_t5_tokenizer
 
 # Wider than the two tiny CLIPs side by side (64), as T5's 4096 is wider than CLIP-L + CLIP-G (2048) in SD3.
 _T5_WIDTH = 96

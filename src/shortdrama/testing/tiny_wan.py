@@ -2,8 +2,9 @@
 dummy components (tests/pipelines/wan/test_wan_image_to_video.py, test_wan_22_image_to_video.py).
 
 For tests and offline demos of the local video code path only: they draw noise, not motion. Nothing is
-downloaded; the UMT5 tokenizer comes from shortdrama.tiny_tokenizers. Each is saved in the same layout as
-its real counterpart in wan_model.PIPELINES, so the real loading and completeness checks run on it.
+downloaded; the UMT5 tokenizer comes from shortdrama.testing.tiny_tokenizers. Each is saved in the same layout
+as its real counterpart in shortdrama.video.wan_model.PIPELINES, so the real loading and completeness checks run
+on it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import torch
 
 from shortdrama.errors import ConfigError
-from shortdrama.tiny_tokenizers import tiny_t5_tokenizer
+from shortdrama.testing.tiny_tokenizers import tiny_t5_tokenizer
 
 # Wan's attention splits image tokens from text tokens by assuming exactly 512 text tokens.
 TEXT_TOKENS = 512
