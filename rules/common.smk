@@ -93,7 +93,7 @@ def _job(name, wildcards):
 
 
 def spec_of(name):
-    """params.spec of rule `name`: its stage's spec, as JSON (Snakemake reruns a job when it changes)."""
+    """params.spec of the rule `name`, its stage's spec as JSON (Snakemake reruns a job when it changes)."""
     return lambda wildcards: _job(name, wildcards).spec.to_json()
 
 

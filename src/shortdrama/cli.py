@@ -14,8 +14,7 @@
 Every command takes `-d/--directory DIR`, the work directory (Snakemake's `-d`): results/, logs/ and
 .snakemake/ are there, and relative paths of the configuration (output_dir, cache.dir) are read from
 there. Default: the checkout. The checkout itself (Snakefile, conf/) is the current folder or a parent,
-else the one this package was installed from. The CLI never changes its own current directory, except
-`plan` and `verify` for now (see the TODOs).
+else the one this package was installed from. The CLI never changes its own current directory.
 
 Exit codes: 0 done; 1 the command ran and failed (a failed build, a failed check, outputs out of date,
 a provider error); 2 the command was used wrongly (argparse's usage errors, an unknown option, key or
@@ -216,8 +215,7 @@ def _plan(args: argparse.Namespace) -> int:
     if dry.returncode != 0:
         print(dry.stderr.strip().splitlines()[-1] if dry.stderr.strip() else "snakemake --dry-run failed", file=sys.stderr)
         return dry.returncode
-    os.chdir(workdir)  # TODO(stages): pass workdir  (the planner reads scripts and inputs where Snakemake would)
-    wf = Workflow(cfg, list(args.overrides))
+    wf = Workflow(cfg, list(args.overrides), checkout=workflow_dir, workdir=workdir)
     runtime = wf.runtime(workflow_dir)
     with tempfile.TemporaryDirectory(prefix="shortdrama-plan-") as scratch:
         planned = Planner(wf, runtime, Path(scratch)).plan(parse_dry_run(dry.stdout + dry.stderr))
@@ -232,8 +230,7 @@ def _verify(args: argparse.Namespace) -> int:
     workflow_dir = find_workflow_dir()
     cfg = _conf(workflow_dir, args.overrides)
     workdir = _workdir(args, workflow_dir)
-    os.chdir(workdir)  # TODO(stages): pass workdir  (outputs are named relative to the folder the build ran in)
-    wf = Workflow(cfg, list(args.overrides), checkout=workflow_dir)
+    wf = Workflow(cfg, list(args.overrides), checkout=workflow_dir, workdir=workdir)
     outputs = sum(len(job.outputs) for job in wf.jobs())
     findings = verify(wf, trust_stat=not args.rehash)
     stale = 0

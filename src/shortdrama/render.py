@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
+from .config import SubtitleConfig
 from .errors import MediaError, SchemaError
 from .fonts import font_dir, font_family
 from .media import atomic_output, run_ffmpeg
@@ -17,10 +18,15 @@ from .video.base import Encoding, frame_count, x264_args
 
 # ISO 639-2 codes for the subtitle track, so players label it.
 SUBTITLE_LANGUAGE = {"en": "eng", "zh": "chi", "vi": "vie"}
-# In libass units of a 288-line script, as FFmpeg converts SRT: small enough that a vertical frame
-# fits a line, and raised to about 73% of the height, as short-video apps place them, above their
-# bottom controls and above the keyframe's action caption band.
-BURN_STYLE = "FontName={font},FontSize=12,PrimaryColour=&H00FFFFFF,OutlineColour=&HA0000000,BorderStyle=1,Outline=1.8,Shadow=0.8,MarginV=78"
+# The burned-in style when none is given: render.subtitles' defaults (config/models.py SubtitleConfig).
+DEFAULT_STYLE: Mapping[str, Any] = SubtitleConfig().model_dump(mode="json", exclude={"soft", "burn"})
+
+
+def burn_style(style: Mapping[str, Any], language: str) -> str:
+    """libass's force_style for the burn-in: the configured style in the series language's font."""
+    return (f"FontName={font_family(language)},FontSize={style['font_size']},PrimaryColour={style['primary_colour']},"
+            f"OutlineColour={style['outline_colour']},BorderStyle={style['border_style']},"
+            f"Outline={style['outline']:g},Shadow={style['shadow']:g},MarginV={style['margin_v']}")
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,7 @@ class EpisodeRender:
     language: str
     title: str
     durations: tuple[float, ...]
+    subtitle_style: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_STYLE))
 
     @classmethod
     def from_spec(cls, data: dict[str, Any], clips: Sequence[Path], audio: Path, subtitles: Path) -> "EpisodeRender":
@@ -43,6 +50,7 @@ class EpisodeRender:
             audio_bitrate=data["audio_bitrate"], soft_subtitles=data["subtitles"]["soft"],
             burn_subtitles=data["subtitles"]["burn"], language=data["language"], title=data["title"],
             durations=tuple(data["durations"]),
+            subtitle_style={k: v for k, v in data["subtitles"].items() if k not in ("soft", "burn")},
         )
 
     @property
@@ -95,7 +103,7 @@ def render_episode(job: EpisodeRender, out_path: Path) -> None:
             args += ["-map", "2:s:0", "-c:s", "mov_text",
                      "-metadata:s:s:0", f"language={SUBTITLE_LANGUAGE.get(job.language, 'und')}"]
         if job.burn_subtitles and has_cues:
-            style = BURN_STYLE.format(font=font_family(job.language))
+            style = burn_style(job.subtitle_style, job.language)
             args += ["-vf", f"subtitles=burn.srt:fontsdir={_escape_filter_value(str(font_dir()))}:force_style='{style}'",
                      *x264_args(job.encoding)]
         else:

@@ -144,3 +144,32 @@ def test_a_title_unsafe_for_metadata_fails_in_one_line_before_ffmpeg(inputs, tmp
         assert message.startswith(f"the episode title {title[:80]!r} cannot be the video's title metadata: it {problem}")
         assert "\n" not in message and "\x00" not in message
     assert not (tmp_path / "final.mp4").exists()
+
+
+def test_the_subtitle_style_is_configuration_and_reaches_the_render_spec(inputs, tmp_path):
+    """render.subtitles.* (size, colours, margin) is read from the config, enters the render spec (so a
+    style edit re-renders the finals) and changes what is burned in."""
+    from shortdrama.config import load_config
+    from shortdrama.render import DEFAULT_STYLE
+    from shortdrama.stages.render import RenderSpec
+    from shortdrama.schemas import EpisodeScript
+
+    script = EpisodeScript.model_validate({"episode": 1, "title": "t", "language": "zh", "mood": "tense", "scenes": [
+        {"location": {"setting": "INT", "description": "a room"}, "duration": 1.5, "characters": ["Lin Xiaoyu"],
+         "action": "She waits", "camera": "static"}]})
+    plain = RenderSpec.of(load_config(), script)
+    bigger = RenderSpec.of(load_config(["render.subtitles.font_size=24", "render.subtitles.margin_v=20"]), script)
+    assert plain.subtitles == {"soft": True, "burn": True, **DEFAULT_STYLE}
+    assert bigger.to_json() != plain.to_json() and bigger.subtitles["font_size"] == 24
+
+    work, clips = inputs
+    small, large, none = tmp_path / "small.mp4", tmp_path / "large.mp4", tmp_path / "none.mp4"
+    render_episode(_job(work, clips, burn=True), small)
+    big = dict(DEFAULT_STYLE, font_size=24, margin_v=20)
+    render_episode(EpisodeRender(**{**_job(work, clips, burn=True).__dict__, "subtitle_style": big}), large)
+    render_episode(_job(work, clips, burn=False), none)
+    ink = {name: np.abs(_frame_at(path, 0.8) - _frame_at(none, 0.8)) > 60 for name, path in
+           (("small", small), ("large", large))}
+    assert ink["large"].sum() > 2 * ink["small"].sum(), "a font twice as large draws more subtitle pixels"
+    rows = {name: np.flatnonzero(mask.any(axis=1)) for name, mask in ink.items()}
+    assert rows["large"].max() > rows["small"].max(), "a smaller bottom margin puts the line lower"

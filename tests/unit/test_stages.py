@@ -1,6 +1,10 @@
 """The stage modules: each rule's spec (its params) and provider request are those the code before
 the stage refactor made (tests/unit/data/specs_before_stages.json: no rerun, no cache miss after an
-upgrade), and the request is derived from the spec: no field can silently miss the cache key."""
+upgrade), and the request is derived from the spec: no field can silently miss the cache key.
+
+One deliberate change is written into that file: the subtitle style moved into the render config
+(render.subtitles.font_size, ...), so render_episode's spec and record_config's carry it: a style edit
+re-renders the finals (which call no provider), nothing else."""
 
 import dataclasses
 import json

@@ -84,6 +84,17 @@ class SeriesConfig(StrictModel):
 class SubtitleConfig(StrictModel):
     soft: bool = True
     burn: bool = True
+    # The burned-in style (libass), in units of a 288-line script as FFmpeg converts SRT: small enough
+    # that a vertical frame fits a line, raised to about 73% of the height as short-video apps place
+    # them, above their bottom controls and above the keyframe's action caption band. Colours are
+    # ASS &HAABBGGRR (alpha 00 = opaque). The font is chosen per series language (fonts.py).
+    font_size: int = Field(default=12, ge=4, le=72)
+    primary_colour: str = Field(default="&H00FFFFFF", pattern=r"^&H[0-9A-Fa-f]{8}$")
+    outline_colour: str = Field(default="&HA0000000", pattern=r"^&H[0-9A-Fa-f]{8}$")
+    border_style: Literal[1, 3] = Field(default=1, description="1: outline and shadow; 3: an opaque box")
+    outline: float = Field(default=1.8, ge=0.0, le=10.0)
+    shadow: float = Field(default=0.8, ge=0.0, le=10.0)
+    margin_v: int = Field(default=78, ge=0, le=288, description="distance from the bottom edge")
 
 
 class RenderConfig(StrictModel):
