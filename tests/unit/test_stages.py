@@ -136,3 +136,48 @@ def test_every_spec_field_reaches_the_cache_key_unless_it_is_named_operational(v
             else:
                 assert moved, f"{job['rule']}.{field.name} is in the spec but not in the cache key"
     assert seen >= {"write_outline", "generate_keyframe", "generate_clip", "speak_dialogue", "mix_episode_audio"}
+
+
+def test_a_clip_that_does_not_fit_the_episode_is_refused_and_never_cached(tmp_path, monkeypatch):
+    """The check every generated clip passes (stages.clips.check_clip) before it is cached: a provider
+    answer at the wrong size or a frame too long fails the job instead of shifting the episode."""
+    from PIL import Image
+
+    from shortdrama.errors import MediaError
+    from shortdrama.stages.clips import ClipSpec, check_clip, generate_clip
+    from shortdrama.video.animatic import AnimaticVideo
+    from shortdrama.video.base import ClipRequest, Encoding
+
+    enc = {"width": 144, "height": 256, "fps": 12, "crf": 30, "preset": "ultrafast"}
+    spec = ClipSpec(prompt="p", seed=1, camera="static", duration=2.0, video={"provider": "animatic"}, encoding=enc)
+    Image.new("RGB", (144, 256), (40, 60, 90)).save(tmp_path / "kf.png")
+
+    def clip(name, duration=2.0, **encoding):
+        out = tmp_path / name
+        AnimaticVideo().generate(ClipRequest(tmp_path / "kf.png", "static", duration,
+                                             Encoding.from_spec({**enc, **encoding})), out)
+        return out
+
+    check_clip(spec, clip("good.mp4"))
+    with pytest.raises(MediaError, match=r"144x256|not 144x256"):
+        check_clip(spec, clip("wide.mp4", width=256, height=456))
+    with pytest.raises(MediaError, match=r"2\.083 s long, not 2\.000 s"):
+        check_clip(spec, clip("long.mp4", duration=2 + 1 / 12))
+
+    # Through the real step: the animatic provider answers a clip one frame long: refused, not cached.
+    cfg = load_config(["render=480p"])
+    runtime = Runtime.from_config(cfg, tmp_path / "results/x", tmp_path / "cache")
+    import shortdrama.video.animatic as animatic
+
+    real = animatic.AnimaticVideo.generate
+
+    def one_frame_long(self, request, out):  # noqa: ANN001
+        return real(self, dataclasses.replace(request, duration=request.duration + 1 / request.encoding.fps), out)
+
+    bad = ClipSpec(prompt="p", seed=1, camera="static", duration=2.0, video=cfg.video.result_fields(),
+                   encoding={"width": 480, "height": 854, "fps": 24, "crf": 30, "preset": "ultrafast"})
+    monkeypatch.setattr(animatic.AnimaticVideo, "generate", one_frame_long)
+    with pytest.raises(MediaError, match="does not fit the episode"):
+        generate_clip(bad.to_json(), tmp_path / "kf.png", tmp_path / "clip.mp4", 1, 1, runtime=runtime)
+    assert not (tmp_path / "clip.mp4").exists()
+    assert runtime.cache.stats().entries == 0, "a refused answer is never stored"

@@ -13,7 +13,7 @@ from typing import ClassVar, Mapping
 from ..config import VIDEO_VENDORS, AppConfig, VideoConfig
 from ..cost import pricing as price
 from ..cost.call import Billing, Call, Estimate, Produce, Runtime, provider_call
-from ..errors import ProviderError
+from ..errors import MediaError, ProviderError
 from ..fake_paid import count_fake_call
 from ..model_paths import resolve_model
 from ..schemas import Scene
@@ -152,10 +152,36 @@ def _local_diffusion_clip(spec: ClipSpec, keyframe: Path, video: VideoConfig, ou
     logging.getLogger(__name__).info("local clip: %s", report.summary())
 
 
+def check_clip(spec: ClipSpec, path: Path) -> None:
+    """What every clip must be, from any provider, before it is cached and again before a cached one is
+    used: H.264 at the episode's size and frame rate, lasting the scene's frames. The render copies the
+    clips' streams one after another, so a clip a frame long or short would shift every later scene
+    against its voice and subtitles. Checks on generated clips belong here."""
+    from ..media import probe
+    from ..video.base import frame_count
+
+    info = probe(path)
+    video, enc = info.first("video"), spec.encoding
+    if video is None:
+        raise MediaError(f"the clip has no video stream ({path.name})")
+    problems = []
+    if video.codec != "h264":
+        problems.append(f"codec {video.codec}, not h264")
+    if (video.width, video.height) != (enc["width"], enc["height"]):
+        problems.append(f"{video.width}x{video.height}, not {enc['width']}x{enc['height']}")
+    if abs(video.fps - enc["fps"]) > 0.01:
+        problems.append(f"{video.fps:g} fps, not {enc['fps']}")
+    expected = frame_count(spec.duration, enc["fps"]) / enc["fps"]
+    if abs(info.duration - expected) > 0.5 / enc["fps"]:
+        problems.append(f"{info.duration:.3f} s long, not {expected:.3f} s")
+    if problems:
+        raise MediaError(f"the clip does not fit the episode: {'; '.join(problems)}")
+
+
 def generate_clip(spec: str, keyframe: str | Path, out: str | Path, episode: int = 0, scene: int = 0,
                   runtime: Runtime | None = None) -> None:
     runtime = runtime or Runtime.from_env()
     clip = ClipSpec.from_json(spec)
     call, video = clip_call(clip, Path(keyframe), episode, scene, runtime)
     provider_call(runtime, call, video, clip_estimate(clip), produce_clip(clip, Path(keyframe), call, runtime),
-                  {"mp4": Path(out)})
+                  {"mp4": Path(out)}, validate=lambda files: check_clip(clip, files["mp4"]))
