@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from .http_base import FakeHandler, QuietServer, send_json
+from .http_base import FakeHandler, QuietServer, send_json, start, stop
 
 KINDS = ("outline", "plan", "scenes", "revise", "critic", "unknown")
 
@@ -311,12 +311,11 @@ class FakeChatServer:
         return totals
 
     def __enter__(self) -> "FakeChatServer":
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        start(self._httpd)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        stop(self._httpd)
 
     # --- request handling (runs on the server's threads)
 

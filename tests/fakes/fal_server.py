@@ -30,8 +30,8 @@ import uuid
 from typing import Any
 
 from .http_base import FakeHandler, send_json
-from .vendor_base import FakeJob, VendorFake
-from .video_server import video_bytes
+from .vendor_base import FakeJob, VendorFake, video_bytes
+
 
 MODELS = ("fal-ai/pika/v2.2/image-to-video", "fal-ai/pika/v2.1/image-to-video")
 _DATA_URI = re.compile(r"data:image/(png|jpeg|webp);base64,(.+)", re.S)
@@ -105,7 +105,7 @@ class FakeFal(VendorFake):
             job = self._job(ident)
             if job is None:
                 return send_json(h, 404, {"detail": f"Request {ident} not found"})
-            phase = job.phase()
+            phase = self.advance(job)
             if phase != "pending":
                 self._finished[job.id] = phase
         reply: dict[str, Any] = {"request_id": ident, "response_url": f"{self.base_url}/{app}/requests/{ident}"}
@@ -147,7 +147,7 @@ class FakeFal(VendorFake):
             if job.id in self._finished:
                 return send_json(h, 400, {"status": "ALREADY_COMPLETED"})
             if job.polls <= 1:  # still IN_QUEUE: removed, it never runs
-                job.cancelled = True
+                self.cancel(job)
             else:
                 self.cancel_signals.append(ident)
         send_json(h, 202, {"status": "CANCELLATION_REQUESTED"})

@@ -1,11 +1,15 @@
-"""The plumbing both fake servers share: a quiet threading HTTP server whose handler hands every
-request to the fake's `handle(handler, method)`, and a JSON reply helper."""
+"""The plumbing every fake server shares: a quiet threading HTTP server whose handler hands every
+request to the fake's `handle(handler, method)`, starting and stopping servers, and a JSON reply helper."""
 
 from __future__ import annotations
 
 import json
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+# How often a serving loop looks for a shutdown request: every fake's exit waits up to this long.
+POLL_S = 0.01
 
 
 class QuietServer(ThreadingHTTPServer):
@@ -14,6 +18,22 @@ class QuietServer(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address) -> None:  # noqa: ANN001
         pass  # clients that time out and hang up are part of the script
+
+
+def start(*servers: ThreadingHTTPServer) -> None:
+    for server in servers:
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": POLL_S}, daemon=True).start()
+
+
+def stop(*servers: ThreadingHTTPServer) -> None:
+    """Shut the servers down together (each waits for its loop to notice), then close them."""
+    waits = [threading.Thread(target=server.shutdown) for server in servers]
+    for wait in waits:
+        wait.start()
+    for wait in waits:
+        wait.join()
+    for server in servers:
+        server.server_close()
 
 
 class FakeHandler(BaseHTTPRequestHandler):

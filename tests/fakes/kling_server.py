@@ -84,7 +84,7 @@ class FakeKling(VendorFake):
             job = self.find_job(self._by_external.get(ident, ident))
             if job is None:
                 return send_json(h, 404, kling_error(1203, f"task {ident} does not exist"))
-            phase = job.phase()
+            phase = self.advance(job)
         if phase == "pending":
             status = "submitted" if job.polls == 1 else "processing"
             return send_json(h, 200, self._reply(self._task(job, status)))

@@ -67,10 +67,6 @@ class FakeMiniMax(VendorFake):
     def not_found(self, h: FakeHandler, method: str, path: str) -> None:
         send_json(h, 404, {"error": "404 page not found"})
 
-    def forget(self, task_id: str) -> None:
-        with self.lock:
-            self.jobs.pop(task_id, None)
-
     def expire_files(self) -> None:
         with self.lock:
             self._expired.update(self._files)
@@ -90,7 +86,7 @@ class FakeMiniMax(VendorFake):
             if job is None:
                 missing = base_resp(2013, "invalid params, task not found")
                 return send_json(h, 200, {"task_id": "", "status": "", **missing})
-            phase = job.phase()
+            phase = self.advance(job)
             reply: dict[str, Any] = {"task_id": job.id, "file_id": "", **base_resp()}
             if phase == "pending":
                 reply["status"] = ("Preparing", "Queueing", "Processing")[min(job.polls, 3) - 1]

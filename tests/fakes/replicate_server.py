@@ -48,7 +48,6 @@ class FakeReplicate(VendorFake):
     def __init__(self, *, token: str, **options: Any):
         super().__init__(**options)
         self.token = token
-        self.cancels: list[str] = []
 
     def route(self, method: str, path: str, query: dict) -> tuple[str, Any] | None:
         found = re.fullmatch(r"/v1/models/([^/]+)/([^/]+)/predictions", path)
@@ -105,7 +104,7 @@ class FakeReplicate(VendorFake):
             job = self.find_job(prediction_id)
             if job is None:
                 return self.not_found(h, "GET", prediction_id)
-            phase = job.phase()
+            phase = self.advance(job)
         status = {"pending": "starting" if job.polls <= 1 else "processing", "succeeded": "succeeded",
                   "failed": "failed", "cancelled": "canceled"}[phase]
         send_json(h, 200, self._prediction(job, status))
@@ -115,8 +114,7 @@ class FakeReplicate(VendorFake):
             job = self.find_job(prediction_id)
             if job is None:
                 return self.not_found(h, "POST", prediction_id)
-            job.cancelled = True
-            self.cancels.append(prediction_id)
+            self.cancel(job)
         send_json(h, 200, self._prediction(job, "canceled"))
 
     # --- helpers ---

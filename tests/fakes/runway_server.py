@@ -99,7 +99,7 @@ class FakeRunway(VendorFake):
             job = self.find_job(self._uuids.get(ident, ""))
             if job is None:
                 return send_json(h, 404, runway_error("Task not found"))
-            phase = job.phase()
+            phase = self.advance(job)
         task: dict[str, Any] = {"id": ident, "createdAt": _iso(job.created)}
         if phase == "pending":
             word = _PENDING_WORDS[min(job.polls, len(_PENDING_WORDS)) - 1]
@@ -120,7 +120,7 @@ class FakeRunway(VendorFake):
             job = self.find_job(self._uuids.get(ident, ""))
             if job is None:
                 return send_json(h, 404, runway_error("Task not found"))
-            job.cancelled = True
+            self.cancel(job)
         h.send_response(204)
         h.send_header("Content-Length", "0")
         h.end_headers()

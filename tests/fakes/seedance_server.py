@@ -50,7 +50,6 @@ class FakeArk(VendorFake):
         super().__init__(**options)
         self.api_key = api_key
         self.not_open = set(not_open)
-        self.cancels: list[str] = []
         self.commands: dict[str, dict[str, str]] = {}  # task id -> the commands parsed from its text
 
     def route(self, method: str, path: str, query: dict) -> tuple[str, Any] | None:
@@ -97,7 +96,7 @@ class FakeArk(VendorFake):
             job = self.find_job(task_id)
             if job is None:
                 return send_json(h, 404, ark_error("ResourceNotFound", f"The task {task_id} is not found.", "NotFound"))
-            phase = job.phase()
+            phase = self.advance(job)
             commands = self.commands[job.id]
         status = {"pending": "queued" if job.polls <= 1 else "running", "succeeded": "succeeded", "failed": "failed",
                   "cancelled": "cancelled"}[phase]
@@ -118,8 +117,7 @@ class FakeArk(VendorFake):
                 word = "cancelled" if job.cancelled else "running"
                 return send_json(h, status, ark_error(code, f"The task {task_id} is {word} and cannot be cancelled."))
             else:
-                job.cancelled = True
-                self.cancels.append(task_id)
+                self.cancel(job)
         send_json(h, 200, {})
 
     # --- helpers ---

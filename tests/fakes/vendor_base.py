@@ -1,22 +1,31 @@
-"""What every fake video vendor shares: a real HTTP server on 127.0.0.1, a job store whose jobs advance
-one state per poll, signed download URLs that expire, one-shot faults per route, and a request log.
+"""What every fake video service shares (the vendor fakes and the seed gateway's): a real HTTP server on
+127.0.0.1, a job store whose jobs advance one state per poll, a script of how each model's jobs end and of
+one-shot faults per route, real clips to download, and a request log.
 
-A vendor fake subclasses `VendorFake` and implements `route(method, path, query)` -> (route name,
-handler) and `authorized(headers)`; handlers answer in the vendor's own JSON shapes, errors included.
+A fake subclasses `VendorFake` and implements `route(method, path, query)` -> (route name, handler) and
+`authorized(headers)`; handlers answer in the service's own JSON shapes, errors included.
 
     class FakeKling(VendorFake):
         def route(self, method, path, query): ...
     with FakeKling(access_key="ak", secret_key="sk", default=Outcome(pending_polls=2)) as kling:
         kling.base_url          # "http://127.0.0.1:<port>"
         kling.submissions       # one FakeJob per job created: what the vendor would bill
-        kling.fault("submit", VendorFault.http(429, body={"code": 1303, "message": "parallel task limit"}))
-        kling.requests          # every request: Logged(method, path, route, fault)
+        kling.fault("submit", Fault.http(429, body={"code": 1303, "message": "parallel task limit"}))
+        kling.requests          # every request: Logged(method, path, route, fault, authorized, authorization)
+        kling.polls             # job ids, one per poll that reached a job
+        kling.cancels           # ids of the jobs it stopped at a cancel request
 
-The download URL of a job is `{storage_url}/cdn/{job_id}.mp4?expires=<unix>&sig=<hmac>`, on a second
+How jobs end and which requests misbehave is a `Script`, which a test may also change while the fake runs
+(`fake.script.default = Outcome(result="failed")`): per model one Outcome for all its jobs or a list used job
+by job (the last one repeats), a default, and per route a queue of one-shot Faults consumed in order.
+`outcomes=` and `default=` are shorthands for the script's `models` and `default`.
+
+The download URL of a vendor's job is `{storage_url}/cdn/{job_id}.mp4?expires=<unix>&sig=<hmac>`, on a second
 port standing for the vendor's storage host; after `url_ttl_s` it answers 403 like an expired S3/OSS
 signature, and a request that brings an Authorization header there is refused (400) and counted in
-`credentials_at_storage`: API keys must never travel to storage. A test can read what a Snakemake
-subprocess did through the network: all state lives here, behind one lock. Keys are compared, never stored.
+`credentials_at_storage`: API keys must never travel to storage. A fake that serves its files itself (the
+seed gateway) routes "download" to `send_video`. A test can read what a Snakemake subprocess did through the
+network: all state lives here, behind one lock. Keys are compared, never stored.
 """
 
 from __future__ import annotations
@@ -25,14 +34,17 @@ import hashlib
 import hmac
 import itertools
 import json
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-from .http_base import FakeHandler, QuietServer, send_json
-from .video_server import video_bytes
+from shortdrama.media import run_ffmpeg
+
+from .http_base import FakeHandler, QuietServer, send_json, start, stop
 
 _SIGNING_KEY = b"fake-cdn-signing-key"
 
@@ -43,27 +55,78 @@ class Outcome:
 
     result: str = "succeeded"  # "succeeded" | "failed" | "stuck"
     pending_polls: int = 1  # polls that answer a queued/running state first
-    # The vendor's own failure payload for result="failed", e.g. {"task_status_msg": "..."} or a code;
-    # the fake's handler reads what its vendor would send.
+    # The service's own failure payload for result="failed", e.g. {"task_status_msg": "..."} or a code;
+    # the fake's handler reads what its service would send.
     error: dict[str, Any] = field(default_factory=dict)
     video_duration: float | None = None  # serve a clip of this length instead of the requested one
     units: float | None = None  # the cost figure the vendor reports for the job, when it reports one
+    # Anything else one fake's handler reads for the job (the gateway: the video URL it reports).
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class VendorFault:
+class Fault:
+    """One scripted misbehaviour for one request. `Fault.http(...)` and the other class methods build them."""
+
     status: int | None = None  # answer with this status and `body` instead of the real reply
     body: dict[str, Any] = field(default_factory=dict)
     retry_after: float | None = None
-    delay: float = 0.0
+    delay: float = 0.0  # sleep first (past the client's timeout = a slow response), then answer as scripted
     reset: bool = False  # close the connection without answering
+    truncate: bool = False  # download: Content-Length of the whole file, then half the bytes and close
+    short: bool = False  # download: half the bytes with a matching Content-Length (a silent truncation)
     corrupt: bool = False  # download: bytes that are not a video
     answer_then_reset: bool = False  # do the real work (create the job), then drop the reply: a lost answer
     echo_auth: bool = False  # put the received Authorization header into the error body (a leaky server)
 
     @classmethod
-    def http(cls, status: int, body: dict[str, Any] | None = None, retry_after: float | None = None) -> "VendorFault":
-        return cls(status=status, body=body or {}, retry_after=retry_after)
+    def http(cls, status: int, body: dict[str, Any] | None = None, retry_after: float | None = None,
+             echo_auth: bool = False) -> "Fault":
+        return cls(status=status, body=body or {}, retry_after=retry_after, echo_auth=echo_auth)
+
+    @classmethod
+    def slow(cls, seconds: float) -> "Fault":
+        return cls(delay=seconds)
+
+    @classmethod
+    def disconnect(cls) -> "Fault":
+        return cls(reset=True)
+
+    @classmethod
+    def truncated(cls) -> "Fault":
+        return cls(truncate=True)
+
+    @classmethod
+    def short_body(cls) -> "Fault":
+        return cls(short=True)
+
+    @classmethod
+    def corrupted(cls) -> "Fault":
+        return cls(corrupt=True)
+
+
+@dataclass
+class Script:
+    """How a fake behaves; the test that holds it may change it while the fake serves."""
+
+    # Per model: one Outcome for all its jobs, or a list used job by job (the last one repeats).
+    models: dict[str, Outcome | list[Outcome]] = field(default_factory=dict)
+    default: Outcome = Outcome()
+    # One-shot faults, consumed in order by successive requests to that route; once used up, requests are
+    # served normally. The three every service has are fields (a test can check they were all met); the
+    # others (cancel, status, result, retrieve, ...) live in `more`.
+    submit: list[Fault] = field(default_factory=list)
+    poll: list[Fault] = field(default_factory=list)
+    download: list[Fault] = field(default_factory=list)
+    more: dict[str, list[Fault]] = field(default_factory=dict)
+    # Serve each job a plain colour derived from its prompt, so a test can tell which request's clip ended
+    # up in a final (the default test pattern looks the same for every prompt).
+    colour_by_prompt: bool = False
+
+    def faults(self, route: str) -> list[Fault]:
+        if route in ("submit", "poll", "download"):
+            return getattr(self, route)
+        return self.more.setdefault(route, [])
 
 
 @dataclass
@@ -74,6 +137,9 @@ class FakeJob:
     body: dict[str, Any]  # the create request as received
     outcome: Outcome
     external_id: str | None = None
+    authorization: str = "present"  # whether the create carried an Authorization header; the value is never kept
+    idempotency_key: str | None = None
+    colour: str | None = None  # RRGGBB, when the script colours clips by prompt
     polls: int = 0
     cancelled: bool = False
     created: float = field(default_factory=time.time)
@@ -93,27 +159,58 @@ class Logged:
     method: str
     path: str
     route: str | None
-    fault: VendorFault | None
-    authorized: bool
+    fault: Fault | None
+    authorized: bool  # the credentials were right for this service
+    authorization: str = "present"  # "present" | "absent": whether an Authorization header came at all
 
 
 Handler = Callable[[FakeHandler, dict[str, Any], dict[str, list[str]]], None]
 
+_video_lock = threading.Lock()
+_video_dir: Path | None = None
+_videos: dict[str, bytes] = {}
+
+
+def prompt_colour(prompt: str) -> str:
+    """The RRGGBB colour a colour-by-prompt script serves for `prompt`."""
+    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:6]
+
+
+def video_bytes(duration: float, colour: str | None = None) -> bytes:
+    """A real small H.264 MP4 of `duration` seconds (a test pattern, or one plain colour), made once per process."""
+    global _video_dir
+    name = f"{duration:.3f}-{colour or 'testsrc'}"
+    source = f"color=c=0x{colour}:size=144x256:rate=12" if colour else "testsrc=size=144x256:rate=12"
+    with _video_lock:
+        if name not in _videos:
+            if _video_dir is None:
+                _video_dir = Path(tempfile.mkdtemp(prefix="fake-video-"))
+            out = _video_dir / f"{name}.mp4"
+            run_ffmpeg(["-f", "lavfi", "-i", source, "-t", str(duration),
+                        "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)])
+            _videos[name] = out.read_bytes()
+        return _videos[name]
+
 
 class VendorFake:
     url_ttl_s: float = 60.0
+    job_prefix: str = "task"  # job ids are f"{job_prefix}-0001", ...
 
-    def __init__(self, *, outcomes: dict[str, Outcome | list[Outcome]] | None = None, default: Outcome = Outcome(),
-                 url_ttl_s: float | None = None):
-        self.outcomes = outcomes or {}
-        self.default = default
+    def __init__(self, script: Script | None = None, *, outcomes: dict[str, Outcome | list[Outcome]] | None = None,
+                 default: Outcome | None = None, url_ttl_s: float | None = None):
+        self.script = script or Script()
+        if outcomes is not None:
+            self.script.models = outcomes
+        if default is not None:
+            self.script.default = default
         if url_ttl_s is not None:
             self.url_ttl_s = url_ttl_s
         self.submissions: list[FakeJob] = []
         self.requests: list[Logged] = []
+        self.polls: list[str] = []
         self.downloads: list[str] = []
+        self.cancels: list[str] = []  # ids of the jobs this fake stopped at a cancel request
         self.jobs: dict[str, FakeJob] = {}
-        self._faults: dict[str, list[VendorFault]] = {}
         self._per_model: dict[str, int] = {}
         self._ids = itertools.count(1)
         self.lock = threading.RLock()
@@ -130,29 +227,34 @@ class VendorFake:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
-    def fault(self, route: str, *faults: VendorFault) -> "VendorFake":
+    @property
+    def storage_url(self) -> str:
+        return f"http://127.0.0.1:{self._cdn.server_address[1]}"
+
+    def fault(self, route: str, *faults: Fault) -> "VendorFake":
         """Queue one-shot faults for the next requests to `route` (names are the subclass's routes)."""
         with self.lock:
-            self._faults.setdefault(route, []).extend(faults)
+            self.script.faults(route).extend(faults)
         return self
 
     def of(self, route: str) -> list[Logged]:
         with self.lock:
             return [r for r in self.requests if r.route == route]
 
-    @property
-    def storage_url(self) -> str:
-        return f"http://127.0.0.1:{self._cdn.server_address[1]}"
+    def submissions_for(self, model: str) -> list[FakeJob]:
+        with self.lock:
+            return [s for s in self.submissions if s.model == model]
+
+    def poll_count(self, job_id: str) -> int:
+        with self.lock:
+            return self.jobs[job_id].polls
 
     def __enter__(self) -> "VendorFake":
-        for server in (self._httpd, self._cdn):
-            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        start(self._httpd, self._cdn)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for server in (self._httpd, self._cdn):
-            server.shutdown()
-            server.server_close()
+        stop(self._httpd, self._cdn)
 
     # --- for subclasses ---
 
@@ -168,10 +270,20 @@ class VendorFake:
     def not_found(self, h: FakeHandler, method: str, path: str) -> None:
         send_json(h, 404, {"error": f"no route {method} {path}"})
 
-    def create_job(self, model: str, duration: float, body: dict[str, Any], external_id: str | None = None) -> FakeJob:
+    def scripted_error(self, status: int) -> dict[str, Any]:
+        """The body of a scripted HTTP error that brings none of its own."""
+        return {}
+
+    def create_job(self, model: str, duration: float, body: dict[str, Any], external_id: str | None = None, *,
+                   authorization: str = "present", idempotency_key: str | None = None,
+                   prompt: str | None = None) -> FakeJob:
+        """A new job, billed: its outcome is the script's for `model`; `prompt` colours its clip when the
+        script asks for colours by prompt."""
         with self.lock:
-            job = FakeJob(id=f"task-{next(self._ids):04d}", model=model, duration=duration, body=body,
-                          outcome=self._outcome(model), external_id=external_id)
+            colour = prompt_colour(prompt) if self.script.colour_by_prompt and prompt is not None else None
+            job = FakeJob(id=f"{self.job_prefix}-{next(self._ids):04d}", model=model, duration=duration, body=body,
+                          outcome=self._outcome(model), external_id=external_id, authorization=authorization,
+                          idempotency_key=idempotency_key, colour=colour)
             self.jobs[job.id] = job
             self.submissions.append(job)
             return job
@@ -180,9 +292,44 @@ class VendorFake:
         with self.lock:
             return self.jobs.get(job_id)
 
+    def advance(self, job: FakeJob) -> str:
+        """One poll of `job` (logged in `polls`): its phase now, see FakeJob.phase."""
+        with self.lock:
+            self.polls.append(job.id)
+            return job.phase()
+
+    def cancel(self, job: FakeJob) -> None:
+        """Stop `job` at a cancel request: its next poll answers cancelled (logged in `cancels`)."""
+        with self.lock:
+            job.cancelled = True
+            self.cancels.append(job.id)
+
+    def forget(self, job_id: str) -> None:
+        """The service loses the job: requests about it find nothing from now on."""
+        with self.lock:
+            self.jobs.pop(job_id, None)
+
     def video_url(self, job: FakeJob) -> str:
         expires = int(time.time() + self.url_ttl_s)
         return f"{self.storage_url}/cdn/{job.id}.mp4?expires={expires}&sig={_sign(job.id, expires)}"
+
+    def send_video(self, h: FakeHandler, job: FakeJob, fault: Fault | None) -> None:
+        """Serve `job`'s clip (a download, logged in `downloads`), broken the way a download fault says."""
+        with self.lock:
+            self.downloads.append(job.id)
+        data = video_bytes(job.outcome.video_duration or job.duration, job.colour)
+        if fault is not None and fault.corrupt:
+            data = b"<html>this is not a video</html>\n" * 64
+        half = data[: len(data) // 2]
+        cut = fault is not None and (fault.truncate or fault.short)
+        h.send_response(200)
+        h.send_header("Content-Type", "video/mp4")
+        h.send_header("Content-Length", str(len(half) if fault is not None and fault.short else len(data)))
+        h.end_headers()
+        h.wfile.write(half if cut else data)
+        if cut:
+            h.wfile.flush()
+            h.close_connection = True
 
     # --- request handling (runs on the server's threads) ---
 
@@ -193,21 +340,10 @@ class VendorFake:
         found = self.route(method, parts.path, query)
         name = found[0] if found else None
         authorized = found is not None and self.authorized(h.headers)
-        with self.lock:
-            queue = self._faults.get(name or "", [])
-            fault = queue.pop(0) if queue else None
-            self.requests.append(Logged(method, parts.path, name, fault, authorized))
-        if fault is not None and not fault.answer_then_reset:
-            if fault.delay:
-                time.sleep(fault.delay)
-            if fault.reset:
-                h.close_connection = True
-                return
-            if fault.status is not None:
-                headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-                body = {**fault.body, "received_authorization": h.headers.get("Authorization", "")} \
-                    if fault.echo_auth else fault.body
-                return send_json(h, fault.status, body, headers)
+        fault = self._log(h, method, parts.path, name, authorized)
+        h.fault = fault  # what a handler that serves a download reads (see send_video)
+        if fault is not None and not fault.answer_then_reset and _answered(h, fault, self.scripted_error):
+            return
         if found is None:
             return self.not_found(h, method, parts.path)
         if not authorized:
@@ -222,7 +358,16 @@ class VendorFake:
             return
         found[1](h, body, query)
 
-    def _download(self, h: FakeHandler, path: str, query: dict[str, list[str]]) -> None:
+    def _log(self, h: FakeHandler, method: str, path: str, route: str | None, authorized: bool) -> Fault | None:
+        """Log the request and take the next scripted fault of its route."""
+        with self.lock:
+            queue = self.script.faults(route) if route else []
+            fault = queue.pop(0) if queue else None
+            header = "present" if h.headers.get("Authorization") else "absent"
+            self.requests.append(Logged(method, path, route, fault, authorized, header))
+        return fault
+
+    def _download(self, h: FakeHandler, path: str, query: dict[str, list[str]], fault: Fault | None) -> None:
         job_id = path[len("/cdn/"):-len(".mp4")]
         try:
             expires = int(query["expires"][0])
@@ -234,21 +379,10 @@ class VendorFake:
             return send_json(h, 403, {"error": "SignatureDoesNotMatch"})
         if time.time() > expires:
             return send_json(h, 403, {"error": "Request has expired"})
-        with self.lock:
-            self.downloads.append(job_id)
-            corrupt = getattr(self, "_corrupt_next", False)
-            self._corrupt_next = False
-        data = video_bytes(job.outcome.video_duration or job.duration)
-        if corrupt:
-            data = b"<html>this is not a video</html>\n" * 64
-        h.send_response(200)
-        h.send_header("Content-Type", "video/mp4")
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
+        self.send_video(h, job, fault)
 
     def _outcome(self, model: str) -> Outcome:
-        chosen = self.outcomes.get(model, self.default)
+        chosen = self.script.models.get(model, self.script.default)
         if isinstance(chosen, list):
             used = self._per_model.get(model, 0)
             self._per_model[model] = used + 1
@@ -265,23 +399,33 @@ class _Storage:
     def handle(self, h: FakeHandler, method: str) -> None:
         vendor = self.vendor
         parts = urlsplit(h.path)
-        with vendor.lock:
-            queue = vendor._faults.get("download", [])
-            fault = queue.pop(0) if queue else None
-            vendor.requests.append(Logged(method, parts.path, "download", fault, True))
-            if h.headers.get("Authorization"):
-                vendor.credentials_at_storage += 1
+        fault = vendor._log(h, method, parts.path, "download", True)
         if h.headers.get("Authorization"):
+            with vendor.lock:
+                vendor.credentials_at_storage += 1
             return send_json(h, 400, {"error": "credentials must not be sent to the storage host"})
         if method != "GET" or not (parts.path.startswith("/cdn/") and parts.path.endswith(".mp4")):
             return send_json(h, 404, {"error": f"no object {parts.path}"})
-        if fault is not None and fault.status is not None:
-            return send_json(h, fault.status, fault.body)
-        if fault is not None and fault.reset:
-            h.close_connection = True
+        if fault is not None and _answered(h, fault, vendor.scripted_error):
             return
-        vendor._corrupt_next = bool(fault is not None and fault.corrupt)
-        vendor._download(h, parts.path, parse_qs(parts.query))
+        vendor._download(h, parts.path, parse_qs(parts.query), fault)
+
+
+def _answered(h: FakeHandler, fault: Fault, scripted_error: Callable[[int], dict[str, Any]]) -> bool:
+    """Play the part of `fault` that comes before (or instead of) the real reply; True when nothing more is sent."""
+    if fault.delay:
+        time.sleep(fault.delay)
+    if fault.reset:
+        h.close_connection = True
+        return True
+    if fault.status is None:
+        return False
+    headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+    body = fault.body or scripted_error(fault.status)
+    if fault.echo_auth:
+        body = {**body, "received_authorization": h.headers.get("Authorization", "")}
+    send_json(h, fault.status, body, headers)
+    return True
 
 
 def _sign(job_id: str, expires: int) -> str:
@@ -293,6 +437,7 @@ class _Swallow:
 
     def __init__(self, h: FakeHandler):
         self.headers = h.headers
+        self.fault = None
 
     def send_response(self, *a: Any) -> None: ...
     def send_header(self, *a: Any) -> None: ...

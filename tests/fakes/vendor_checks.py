@@ -1,18 +1,15 @@
-"""What the hosted-video tests share: reading a job record, checking a clip, and the check every vendor
-without a way to find a job by our key must pass, written once."""
+"""What the hosted-video tests share: reading a job record, checking a clip, and what every delivered clip
+must have left behind (the behaviours themselves are tests/unit/vendor_contract.py)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import pytest
-
-from shortdrama.errors import ProviderError
 from shortdrama.media import probe
 
-from .vendor_base import FakeJob, VendorFake, VendorFault
+from .vendor_base import VendorFake
 
 
 def record(job_dir: Path, key: str = "clip-0001") -> dict:
@@ -26,29 +23,18 @@ def assert_clip(path: Path, duration: float) -> None:
     assert abs(info.duration - duration) < 0.2
 
 
-def lost_create_waits_for_the_user(fake: VendorFake, video: Any, make_request: Callable[[], Any], job_dir: Path,
-                                   out: Path, vendor: str, choice: str,
-                                   vendor_id: Callable[[FakeJob], str] = lambda job: job.id) -> Any:
-    """A create whose reply was lost may have made (and billed) a job the vendor cannot find for us again:
-    every run stops, naming the record and the dashboard, with one submission, until the user deletes the
-    record (one new submission) or writes the job's id into it (that job is polled, nothing submitted)."""
-    request = make_request()
-    path = job_dir / f"{request.key}.json"
-    fake.fault("submit", VendorFault(answer_then_reset=True))
-    for _ in range(2):
-        with pytest.raises(ProviderError) as caught:
-            video.generate(make_request(), out)
-        message = str(caught.value)
-        assert str(path) in message and f"{vendor} cannot look jobs up" in message and "dashboard" in message
-        assert json.loads(path.read_text())["status"] == "submitting"
-        assert len(fake.submissions) == 1 and len(fake.of("submit")) == 1, "never resent on a doubt"
-    if choice == "delete the record":
-        path.unlink()
-    else:
-        job_id = vendor_id(fake.submissions[0])
-        path.write_text(json.dumps({**json.loads(path.read_text()), "job_id": job_id, "status": "submitted"}))
-    result = video.generate(make_request(), out)
-    assert len(fake.submissions) == (2 if choice == "delete the record" else 1)
-    assert result.job_id == vendor_id(fake.submissions[-1])
-    assert json.loads(path.read_text())["status"] == "completed"
-    return result
+def assert_delivered(fake: VendorFake, result: Any, job_dir: Path, clip: Path, duration: float, vendor: str,
+                     job_id: str, *secrets: str) -> dict:
+    """One job, downloaded once from the storage host with no key on the way, a checked clip, and a completed
+    record that holds neither a key nor the signed URL. Returns the record."""
+    [job] = fake.submissions
+    assert all(r.authorized for r in fake.requests), "every request carried the right credentials"
+    assert fake.credentials_at_storage == 0, "the key went to the API only, never to the storage host"
+    assert fake.downloads == [job.id] and (result.job_id, result.vendor) == (job_id, vendor)
+    assert_clip(clip, duration)
+    rec = record(job_dir)
+    text = json.dumps(rec)
+    assert (rec["status"], rec["job_id"], rec["model"]) == ("completed", job_id, job.model)
+    assert "cdn" not in text, "the signed URL is a credential: never in the record"
+    assert not any(secret in text for secret in secrets)
+    return rec

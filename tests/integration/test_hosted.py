@@ -121,7 +121,7 @@ def test_killed_while_polling_resumes_the_same_job(tmp_path, servers):
     assert video.submissions, "the build never submitted a clip"
     os.killpg(build.pid, signal.SIGKILL)
     build.wait()
-    submitted = {s.job_id for s in video.submissions}
+    submitted = {s.id for s in video.submissions}
     polls_before = len(video.polls)
 
     run_snakemake(work, extra=("--unlock",))
