@@ -2,13 +2,14 @@
 their calls apart from the ledger."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from builds import REPO, run_snakemake
+from builds import REPO, copy_of, run_snakemake
 from shortdrama.cost.ledger import Ledger, LedgerEntry
 from shortdrama.fake_paid import FAKE_CALL_LOG_ENV, read_fake_calls
 
@@ -21,12 +22,36 @@ CLIP_PRICE, LLM_PRICE = 0.25, 0.05
 CLI = str(Path(sys.executable).with_name("shortdrama"))
 
 
+def _private(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the call cache and the fake providers' call counter into `root`."""
+    monkeypatch.setenv("SHORTDRAMA_CACHE_DIR", str(root / "cache"))
+    monkeypatch.setenv(FAKE_CALL_LOG_ENV, str(root / "fake_calls.jsonl"))
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """The priced series built once from nothing: `work/`, the cache it filled and the calls it paid for.
+    Tests take a copy of all three (`from_built`) instead of building the same series again."""
+    root = tmp_path_factory.mktemp("priced-built")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _private(root, monkeypatch)
+        build(root / "work")
+    return root
+
+
 @pytest.fixture
 def priced(tmp_path, monkeypatch):
     """A private cache and call counter for one test."""
-    monkeypatch.setenv("SHORTDRAMA_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv(FAKE_CALL_LOG_ENV, str(tmp_path / "fake_calls.jsonl"))
-    return tmp_path
+    return _private(tmp_path, monkeypatch)
+
+
+def from_built(built: Path, priced: Path, name: str) -> Path:
+    """This test's copy of the module's build, as if the test had built it in `priced / name`: the work dir,
+    the cache it filled and the call log it left (tests corrupt and count them)."""
+    shutil.copytree(built / "cache", priced / "cache", symlinks=True, dirs_exist_ok=True)
+    shutil.copy2(built / "fake_calls.jsonl", priced / "fake_calls.jsonl")
+    return copy_of(built / "work", priced).rename(priced / name)
 
 
 def build(workdir: Path, *extra: str, check: bool = True):
@@ -56,9 +81,8 @@ def edit_action(workdir: Path, text: str | None) -> str:
     return previous
 
 
-def test_revert_and_fresh_results_dir_cost_nothing(priced):
-    first = priced / "first"
-    build(first)
+def test_revert_and_fresh_results_dir_cost_nothing(built, priced):
+    first = from_built(built, priced, "first")
     paid = calls(priced)
     assert [c["step"] for c in paid].count("clip") == 2
     assert [c["step"] for c in paid].count("outline") == 1 and [c["step"] for c in paid].count("episode_script") == 1
@@ -86,9 +110,8 @@ def test_revert_and_fresh_results_dir_cost_nothing(priced):
     assert ledger(fresh).spent() == 0
 
 
-def test_corrupted_cache_entry_is_regenerated_not_served(priced):
-    first = priced / "first"
-    build(first)
+def test_corrupted_cache_entry_is_regenerated_not_served(built, priced):
+    first = from_built(built, priced, "first")
     clip_keys = [e.key for e in ledger(first).entries() if e.step == "clip"]
     entry_dir = next((priced / "cache").glob(f"*/{clip_keys[0]}"))
     payload = next(p for p in entry_dir.iterdir() if p.name != "entry.json")
@@ -104,9 +127,8 @@ def test_corrupted_cache_entry_is_regenerated_not_served(priced):
     assert probe(fresh / "results/demo/ep01/clips/sc02.mp4").duration == pytest.approx(3.0, abs=0.05)
 
 
-def test_budget_cap_stops_with_one_clear_line_and_keeps_what_was_built(priced):
-    work = priced / "work"
-    build(work)
+def test_budget_cap_stops_with_one_clear_line_and_keeps_what_was_built(built, priced):
+    work = from_built(built, priced, "work")
     final = work / "results/demo/episode_01_final.mp4"
     built_at, old = final.stat().st_mtime, final.read_bytes()
     edit_action(work, "A different action that needs a new clip")
@@ -134,14 +156,16 @@ def test_downgrade_switches_to_the_fallback_model_at_the_cap(priced):
     assert (work / "results/demo/episode_01_final.mp4").exists()
 
 
-def test_plan_prices_what_the_build_then_pays(priced):
+def test_plan_prices_what_the_build_then_pays(built, priced):
     work = priced / "work"
     plan = subprocess.run([CLI, "plan", "--json", "-d", str(work), *PRICED], capture_output=True, text=True, cwd=REPO)
     assert plan.returncode == 0, plan.stderr
     planned = json.loads(plan.stdout)
     assert planned["total_usd"] == pytest.approx(2 * LLM_PRICE + 2 * CLIP_PRICE)
     assert not (work / "results").exists() or not list((work / "results").rglob("*.mp4")), "plan spends nothing"
-    build(work)
+    assert calls(priced) == [], "plan pays for nothing"
+    shutil.rmtree(work, ignore_errors=True)
+    work = from_built(built, priced, "work")  # what building `work` from nothing, as planned, paid
     actual = ledger(work).spent()
     assert abs(actual - planned["total_usd"]) <= 0.05 * actual
 
