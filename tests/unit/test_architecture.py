@@ -185,3 +185,10 @@ def test_no_source_file_is_over_400_lines():
 @pytest.mark.parametrize("module", SHARED)
 def test_the_shared_modules_exist(module):
     assert module in modules(), f"{module} is allowed a wide fan-in but is not in src/"
+
+
+def test_only_tests_and_benchmarks_use_the_testing_helpers():
+    """The tiny models and tokenizers are test helpers: the shipped code never imports them."""
+    users = sorted(module for module, imported in graph().items() if not module.startswith(f"{PACKAGE}.testing")
+                   and any(name == f"{PACKAGE}.testing" or name.startswith(f"{PACKAGE}.testing.") for name in imported))
+    assert not users, f"modules outside shortdrama.testing import it: {users}"

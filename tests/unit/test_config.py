@@ -359,7 +359,8 @@ def test_a_default_left_out_of_the_preset_is_a_plain_override():
         load_config(["series.cast.nobody.look=x"])
     # A typo below a level the preset leaves out names that level's fields.
     with pytest.raises(ConfigError, match=r"^render.subtitles.brun=false: unknown key 'render.subtitles.brun'; "
-                                          r"known keys there: burn, soft$"):
+                                          r"known keys there: border_style, burn, font_size, margin_v, outline, "
+                                          r"outline_colour, primary_colour, shadow, soft$"):
         load_config(["render.subtitles.brun=false"])
     # A field the preset does spell out is overridden exactly as before.
     assert load_config(["video=kling", "video.fallback.model=kling-v1-5"]).video.fallback.model == "kling-v1-5"

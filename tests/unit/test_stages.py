@@ -165,7 +165,7 @@ def test_a_clip_that_does_not_fit_the_episode_is_refused_and_never_cached(tmp_pa
         check_clip(spec, clip("long.mp4", duration=2 + 1 / 12))
 
     # Through the real step: the animatic provider answers a clip one frame long: refused, not cached.
-    cfg = load_config(["render=480p"])
+    cfg = load_config(["render=480p", f"cache.dir={tmp_path / 'cache'}"])
     runtime = Runtime.from_config(cfg, tmp_path / "results/x", tmp_path / "cache")
     import shortdrama.video.animatic as animatic
 

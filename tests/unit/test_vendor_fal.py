@@ -207,7 +207,7 @@ def test_resolution_follows_the_render_unless_the_preset_fixes_it(tmp_path, keyf
 
 
 def test_the_preset_composes_and_prices_a_clip_through_calls(tmp_path, keyframe, monkeypatch):
-    from shortdrama import calls
+    from shortdrama.stages.clips import ClipSpec, hosted_clip
     with FakeFal(api_key=KEY, default=Outcome(pending_polls=1)) as fal:
         monkeypatch.setenv("FAL_QUEUE_URL", fal.base_url)
         video = load_config(["video=pika_fal", "video.poll_interval_s=0.01"]).video
@@ -219,7 +219,8 @@ def test_the_preset_composes_and_prices_a_clip_through_calls(tmp_path, keyframe,
         call = Call(rule="generate_clip", step="clip", version=1, request=data, inputs={"keyframe": keyframe})
         runtime = Runtime(output_dir=tmp_path / "out", cache_dir=tmp_path / "cache", cache_enabled=True,
                           budget=BudgetConfig())
-        billing = calls._hosted_clip(data, keyframe, call, video, runtime, tmp_path / "clip.mp4")
+        billing = hosted_clip(ClipSpec(**data, video=video.result_fields()), keyframe, call, video, runtime,
+                              tmp_path / "clip.mp4")
     # A 4 s scene is bought as a 5 s Pika clip at 720p: $0.20 from the price table (fal reports no cost).
     assert billing.cost_usd == pytest.approx(0.20) and billing.model == PIKA
     assert fal.submissions[0].body["negative_prompt"] == video.negative_prompt

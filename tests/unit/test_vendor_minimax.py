@@ -163,9 +163,10 @@ def test_the_preset_composes_and_bills_the_sold_length_from_the_price_table(tmp_
         spec = json.dumps({"prompt": "Mara opens the letter", "seed": 7, "camera": "static", "duration": 4.0,
                            "encoding": {"width": 144, "height": 256, "fps": 12, "crf": 30, "preset": "ultrafast"}})
         call = Call(rule="generate_clip", step="clip", version=1, request={"duration": 4.0})
-        from shortdrama.calls import produce_clip
+        from shortdrama.stages.clips import ClipSpec, produce_clip
 
-        billing = produce_clip(spec, keyframe, call, runtime)(cfg.video, {"mp4": tmp_path / "clip.mp4"})
+        clip = ClipSpec(**json.loads(spec), video=cfg.video.result_fields())
+        billing = produce_clip(clip, keyframe, call, runtime)(cfg.video, {"mp4": tmp_path / "clip.mp4"})
     assert [m.model for m in cfg.video.chain()] == [HAILUO, FAST_MODEL] and cfg.video.preset == PRESET
     assert cfg.video.pricing.billing_seconds == [6, 10] and fake.submissions[0].body["duration"] == 6
     assert (billing.model, billing.cost_usd) == (HAILUO, pytest.approx(6 * 0.056))  # a 4 s scene is bought as 6 s

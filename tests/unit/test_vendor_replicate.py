@@ -163,13 +163,14 @@ def _clip_spec(duration: float) -> str:
 
 
 def _produce(tmp_path: Path, keyframe: Path, overrides: list[str], duration: float = 4.0):
-    from shortdrama.calls import produce_clip
+    from shortdrama.stages.clips import ClipSpec, produce_clip
 
     cfg = load_config(["video=replicate", *overrides, "video.poll_interval_s=0.01"])
     runtime = Runtime(output_dir=tmp_path / "out", cache_dir=tmp_path / "cache", cache_enabled=False,
                       budget=BudgetConfig())
     call = Call(rule="generate_clip", step="clip", version=1, request={"duration": duration})
-    billing = produce_clip(_clip_spec(duration), keyframe, call, runtime)(cfg.video, {"mp4": tmp_path / "clip.mp4"})
+    clip = ClipSpec(**json.loads(_clip_spec(duration)), video=cfg.video.result_fields())
+    billing = produce_clip(clip, keyframe, call, runtime)(cfg.video, {"mp4": tmp_path / "clip.mp4"})
     assert_clip(tmp_path / "clip.mp4", duration)  # bought as 5 s, conformed to the scene
     return cfg.video, billing
 

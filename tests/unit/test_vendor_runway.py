@@ -151,7 +151,7 @@ def test_the_ratio_is_the_accepted_size_nearest_the_render(tmp_path, keyframe):
 
 
 def test_the_preset_composes_and_prices_a_clip_through_calls(tmp_path, keyframe, monkeypatch):
-    from shortdrama import calls
+    from shortdrama.stages.clips import ClipSpec, hosted_clip
     with FakeRunway(api_key=KEY, default=Outcome(pending_polls=1)) as runway:
         monkeypatch.setenv("RUNWAY_BASE_URL", runway.base_url)
         video = load_config(["video=runway", "video.poll_interval_s=0.01"]).video
@@ -163,7 +163,8 @@ def test_the_preset_composes_and_prices_a_clip_through_calls(tmp_path, keyframe,
         call = Call(rule="generate_clip", step="clip", version=1, request=data, inputs={"keyframe": keyframe})
         runtime = Runtime(output_dir=tmp_path / "out", cache_dir=tmp_path / "cache", cache_enabled=True,
                           budget=BudgetConfig())
-        billing = calls._hosted_clip(data, keyframe, call, video, runtime, tmp_path / "clip.mp4")
+        billing = hosted_clip(ClipSpec(**data, video=video.result_fields()), keyframe, call, video, runtime,
+                              tmp_path / "clip.mp4")
     # A 4 s scene is bought as Runway's 5 s clip at $0.05/s; conform trims it to the scene.
     assert billing.cost_usd == pytest.approx(0.25) and billing.model == "gen4_turbo"
     assert runway.submissions[0].body["duration"] == 5

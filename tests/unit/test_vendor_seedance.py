@@ -180,9 +180,10 @@ def test_the_preset_composes_and_the_ledger_bills_the_reported_tokens(tmp_path, 
         spec = json.dumps({"prompt": "Mara opens the letter", "seed": 7, "camera": "static", "duration": 4.0,
                            "encoding": {"width": 144, "height": 256, "fps": 12, "crf": 30, "preset": "ultrafast"}})
         call = Call(rule="generate_clip", step="clip", version=1, request={"duration": 4.0})
-        from shortdrama.calls import produce_clip
+        from shortdrama.stages.clips import ClipSpec, produce_clip
 
-        billing = produce_clip(spec, keyframe, call, runtime)(cfg.video, {"mp4": tmp_path / "clip.mp4"})
+        clip = ClipSpec(**json.loads(spec), video=cfg.video.result_fields())
+        billing = produce_clip(clip, keyframe, call, runtime)(cfg.video, {"mp4": tmp_path / "clip.mp4"})
     assert [m.model for m in cfg.video.chain()] == [PRO, LITE] and cfg.video.preset == PRESET
     assert fake.commands[fake.submissions[0].id]["duration"] == "5"  # a 4 s scene bought as 5 s
     assert billing.model == PRO and billing.cost_usd == pytest.approx(112640 * 0.0000021, abs=1e-6)
