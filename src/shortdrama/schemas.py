@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Sequence, get_args
@@ -79,13 +80,19 @@ def text_problem(text: str, *, multiline: bool = False, dialogue: bool = False) 
 def _line(value: str, info: ValidationInfo) -> str:
     if problem := text_problem(value, dialogue=info.field_name == "text"):
         raise PydanticCustomError("unsafe_text", problem)
-    return value
+    return _composed(value)
 
 
 def _paragraph(value: str) -> str:
     if problem := text_problem(value, multiline=True):
         raise PydanticCustomError("unsafe_text", problem)
-    return value
+    return _composed(value)
+
+
+def _composed(text: str) -> str:
+    """Unicode NFC: a model may write Vietnamese "ế" as e + two combining marks, which libass places
+    badly and eSpeak reads otherwise; composed, every text means one thing to every tool."""
+    return unicodedata.normalize("NFC", text)
 
 
 @dataclass(frozen=True)

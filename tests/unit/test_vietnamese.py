@@ -3,6 +3,7 @@ check, the eSpeak NG `vi` voice, and subtitles burned in with the bundled font."
 
 from __future__ import annotations
 
+import re
 import string
 import unicodedata
 from pathlib import Path
@@ -269,3 +270,35 @@ def test_burned_in_vietnamese_subtitles_show_and_the_track_is_tagged_vie(tmp_pat
 
     text = np.abs(frame(out) - frame(clip))[int(enc.height * 0.6):]
     assert (text > 60).sum() > 150, "libass drew no subtitle pixels"
+
+
+def test_the_keyframe_painter_reads_vietnamese_places_and_times():
+    """The storyboard paints what a Vietnamese location says: the time of day, the kind of room or street,
+    rain (as it does for English and Chinese places)."""
+    from shortdrama.keyframes import props
+    from shortdrama.keyframes.backdrops import RAIN, time_of_day
+
+    def painter(place: str, table) -> str:  # noqa: ANN001
+        return next(paint.__name__ for pattern, paint in table if re.search(pattern, place.lower()))
+
+    assert [time_of_day(p) for p in ("Hành lang bệnh viện, ban đêm", "Gian bếp nhà họ Trần, buổi sáng",
+                                     "Khu vườn của biệt thự, lúc hoàng hôn", "Văn phòng kính, ban ngày")] == [
+        "night", "morning", "evening", "day"]
+    assert painter("Hành lang bệnh viện, ban đêm", props.INTERIORS) == "hospital"
+    assert painter("Gian bếp nhà họ Trần, buổi sáng", props.INTERIORS) == "kitchen"
+    assert painter("Phòng riêng trong nhà hàng, buổi tối", props.INTERIORS) == "restaurant"
+    assert painter("Văn phòng kính của công ty gia đình", props.INTERIORS) == "office"
+    assert painter("Phòng khách nhà họ Trần, ban đêm", props.INTERIORS) == "living_room"
+    assert painter("Con phố trước biệt thự, đêm mưa", props.EXTERIORS) == "street"
+    assert painter("Khu vườn của biệt thự, lúc hoàng hôn", props.EXTERIORS) == "park"
+    assert painter("Sân thượng tòa nhà, ban đêm", props.EXTERIORS) == "rooftop"
+    assert re.search(RAIN, "con phố trước biệt thự, đêm mưa") and not re.search(RAIN, "phòng khách, ban ngày")
+
+
+def test_decomposed_text_from_a_model_is_stored_composed():
+    """NFD text (a base letter plus combining marks) becomes NFC at the edge, so subtitles and voice
+    get one spelling of every letter."""
+    composed = "Người ấy đã trở về."
+    line = DialogueLine(speaker="Nguyễn Hoài Thu", text=unicodedata.normalize("NFD", composed))
+    assert line.text == composed and unicodedata.is_normalized("NFC", line.text)
+    assert len(unicodedata.normalize("NFD", composed)) > len(composed)

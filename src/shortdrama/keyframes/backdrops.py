@@ -18,9 +18,9 @@ from .canvas import Palette, Stage, add_glow, vertical_gradient
 
 TIMES = ("night", "morning", "evening", "day")
 TIME_WORDS = {
-    "night": r"night|midnight|夜|晚上|今晚|凌晨",
-    "morning": r"morning|dawn|sunrise|早晨|清晨|早上|上午|晨|黎明|日出",
-    "evening": r"evening|dusk|sunset|twilight|黄昏|傍晚|夕阳|日落",
+    "night": r"night|midnight|夜|晚上|今晚|凌晨|đêm|khuya",
+    "morning": r"morning|dawn|sunrise|早晨|清晨|早上|上午|晨|黎明|日出|sáng|bình minh|rạng đông",
+    "evening": r"evening|dusk|sunset|twilight|黄昏|傍晚|夕阳|日落|hoàng hôn|chạng vạng|buổi tối|chiều tà",
 }
 SKIES: dict[str, tuple[RGB, RGB, RGB]] = {  # top, horizon, light
     "day": ((62, 122, 206), (178, 214, 240), (255, 246, 222)),
@@ -31,6 +31,7 @@ SKIES: dict[str, tuple[RGB, RGB, RGB]] = {  # top, horizon, light
 WALLS: list[RGB] = [(226, 212, 188), (182, 196, 170), (164, 182, 202), (204, 194, 184), (216, 172, 142),
                     (172, 202, 196), (198, 172, 182), (160, 120, 88)]
 ACCENTS: list[RGB] = [(150, 40, 48), (28, 110, 120), (196, 150, 48), (40, 56, 110), (52, 108, 64), (110, 52, 100)]
+RAIN = r"rain|storm|雨|mưa|bão"
 # How much of the daylight reaches the set: the lamp carries the rest at night.
 AMBIENT = {"day": 1.0, "morning": 0.94, "evening": 0.78, "night": 0.5}
 
@@ -48,7 +49,7 @@ def scene_palette(setting: str, place: str) -> Palette:
     sky_top, sky_horizon, light = SKIES[time]
     key = re.sub(r"\W+", " ", place.lower()).strip()
     wall = stable_choice(WALLS, key, "wall")
-    if re.search(r"hospital|clinic|ward|医院|病房|诊所", key):
+    if re.search(r"hospital|clinic|ward|医院|病房|诊所|bệnh viện|phòng bệnh|phòng khám", key):
         wall = (206, 222, 212)
     accent = stable_choice(ACCENTS, key, "accent")
     accent2 = stable_choice([c for c in ACCENTS if c != accent], key, "accent2")
@@ -155,7 +156,7 @@ def _interior(stage: Stage) -> None:
     win_x0, win_x1 = (w * 0.07, w * 0.45) if stage.window_left else (w * 0.55, w * 0.93)
     win = (int(win_x0), int(h * 0.14), int(win_x1), int(h * 0.42))
     paint_sky(stage, win, with_city=True)
-    if re.search(r"rain|storm|雨", stage.place):
+    if re.search(RAIN, stage.place):
         paint_rain(stage.image, stage.place, win, 3.0)
     frame = stage.lit(pal.trim)
     fw = max(2, w // 90)
@@ -188,9 +189,9 @@ def _exterior(stage: Stage) -> None:
     paint_sky(stage, (0, 0, w, int(horizon)), with_city=False)
     paint_skyline(stage, (0, 0, w, int(horizon)), base_y=horizon, max_height=h * 0.3, lit=pal.time in ("night", "evening"))
     props.dress_exterior(stage)
-    if re.search(r"rain|storm|雨", stage.place):
+    if re.search(RAIN, stage.place):
         paint_rain(stage.image, stage.place, (0, 0, w, h), 2.0)
-    if re.search(r"snow|雪", stage.place):
+    if re.search(r"snow|雪|tuyết", stage.place):
         rng = rng_for(stage.place, "snow")
         for _ in range(int(w * h / 3000)):
             x, y, r = rng.random() * w, rng.random() * h, (0.5 + rng.random()) * w / 400

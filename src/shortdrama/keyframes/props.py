@@ -238,12 +238,12 @@ def default_interior(stage: Stage) -> None:
 
 
 INTERIORS: list[tuple[str, Callable[[Stage], None]]] = [
-    (r"kitchen|厨房", kitchen),
-    (r"office|company|meeting|conference|study|办公|公司|会议|书房", office),
-    (r"hospital|clinic|ward|医院|病房|诊所", hospital),
-    (r"restaurant|cafe|café|coffee|bar|teahouse|餐厅|饭店|酒楼|咖啡|茶楼|酒吧|食堂", restaurant),
-    (r"bedroom|dorm|卧室|房间|宿舍|卧房", bedroom),
-    (r"living room|lounge|hall|lobby|parlou?r|apartment|home|客厅|大厅|大堂|厅|家", living_room),
+    (r"kitchen|厨房|bếp", kitchen),
+    (r"office|company|meeting|conference|study|办公|公司|会议|书房|văn phòng|công ty|phòng họp", office),
+    (r"hospital|clinic|ward|医院|病房|诊所|bệnh viện|phòng bệnh|phòng khám", hospital),
+    (r"restaurant|cafe|café|coffee|bar|teahouse|餐厅|饭店|酒楼|咖啡|茶楼|酒吧|食堂|nhà hàng|quán|cà phê", restaurant),
+    (r"bedroom|dorm|卧室|房间|宿舍|卧房|phòng ngủ|ký túc", bedroom),
+    (r"living room|lounge|hall|lobby|parlou?r|apartment|home|客厅|大厅|大堂|厅|家|phòng khách|sảnh|căn hộ|nhà", living_room),
 ]
 
 
@@ -363,10 +363,10 @@ def plaza(stage: Stage) -> None:
 
 
 EXTERIORS: list[tuple[str, Callable[[Stage], None]]] = [
-    (r"street|road|alley|crossing|intersection|avenue|街|路|巷|马路|十字", street),
-    (r"park|garden|forest|field|yard|courtyard|公园|花园|森林|田|院", park),
-    (r"beach|sea|ocean|river|lake|harbou?r|pier|bridge|海|河|江|湖|码头|桥", waterside),
-    (r"roof|terrace|balcony|天台|楼顶|屋顶|阳台", rooftop),
+    (r"street|road|alley|crossing|intersection|avenue|街|路|巷|马路|十字|phố|đường|hẻm|ngã tư", street),
+    (r"park|garden|forest|field|yard|courtyard|公园|花园|森林|田|院|vườn|công viên|rừng|sân(?! thượng)", park),
+    (r"beach|sea|ocean|river|lake|harbou?r|pier|bridge|海|河|江|湖|码头|桥|biển|sông|hồ|bến|cầu", waterside),
+    (r"roof|terrace|balcony|天台|楼顶|屋顶|阳台|sân thượng|ban công|mái nhà", rooftop),
 ]
 
 
