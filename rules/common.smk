@@ -52,7 +52,11 @@ def every_output(wildcards):
     made again even while the final that used it exists. First, outputs that no longer match what they
     were made from are removed (shortdrama.trust), whatever .snakemake/metadata says. The scenes of a
     script are known once its checkpoint is done; this is evaluated again after each."""
-    RECONCILER.before_planning(act=acting(), benchmark=benchmark_file, force=shown_by_dry_run)
+    try:
+        RECONCILER.before_planning(act=acting(), benchmark=benchmark_file, force=shown_by_dry_run)
+    except ShortDramaError as error:  # one line, before any job runs (an edited script the writer would rewrite)
+        print(f"shortdrama: error: {error}", file=sys.stderr)
+        sys.exit(2)
     scripts, pending = [], None
     for ep in WF.episodes:
         try:

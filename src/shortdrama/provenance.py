@@ -311,7 +311,7 @@ def keep_copy(path: str | os.PathLike, when: datetime | None = None) -> Path:
 def to_rebuild(findings: Mapping[ExpectedJob, Finding], store: ManifestStore) -> list[tuple[str, Finding]]:
     """The outputs on disk that must be made again: those of stale jobs, except a document a person
     edited (outline, script), which is never removed (the build stops before: see
-    Workflow.protect_hand_edits)."""
+    trust.protect_hand_edits)."""
     return [(output, finding) for job, finding in findings.items()
             if finding.stale and not (job.editable and any(finding.edited.values()))
             for output in job.outputs if store.at(output).exists()]

@@ -1,11 +1,11 @@
 """What makes a build's word true (see provenance for the manifests it reads).
 
 - `check_existing_documents` (when Snakemake parses the Snakefile): a broken outline or script stops
-  the build with one line; a hand-edited document the writer is about to rewrite is kept and the
-  build stops (`protect_hand_edits`).
+  the build with one line.
 - `Reconciler.before_planning` (when `rule all`'s inputs are first listed, and again per episode
-  after its script is rewritten): outputs that do not match what they should be made from are taken
-  out of the way so Snakemake makes them again; a dry run only shows them.
+  after its script is rewritten): a hand-edited document the writer is about to rewrite is kept and
+  the build stops (`protect_hand_edits`); outputs that do not match what they should be made from are
+  taken out of the way so Snakemake makes them again. A dry run changes no file: it only says so.
 - `verify`: the same check, reported (`shortdrama verify`, and after a whole build).
 """
 
@@ -34,8 +34,7 @@ def _stale(findings: Mapping[ExpectedJob, Finding], job: ExpectedJob) -> bool:
 
 def check_existing_documents(wf: Workflow) -> None:
     """Before Snakemake builds its graph: validate the outline and the scripts this run keeps (perhaps
-    edited by hand), where an input function that raises would bury the message under a traceback,
-    and stop on a hand-edited document the writer is about to rewrite (keeping a copy)."""
+    edited by hand), where an input function that raises would bury the message under a traceback."""
     from .stages.writing import OutlineSpec, check_outline
 
     jobs = _writing_jobs(wf)
@@ -48,19 +47,19 @@ def check_existing_documents(wf: Workflow) -> None:
         except ShortDramaError as error:
             message = str(error).replace(str(wf.at(path)), path)
             raise SchemaError(message if message.startswith(path) else f"{path}: {message}") from None
-    protect_hand_edits(wf, findings)
     for job in jobs:
         if job.rule == "write_episode_script" and wf.at(job.outputs[0]).exists() and not _stale(findings, job):
             wf.script(job.outputs[0])
 
 
-def protect_hand_edits(wf: Workflow, findings: Mapping[ExpectedJob, Finding] | None = None) -> None:
+def protect_hand_edits(wf: Workflow, keep: bool = True) -> None:
     """No rerun may destroy a document a person edited. A hand-edited outline or script that the
     writer is about to rewrite (its settings or its outline changed) is copied beside itself as
-    `name.edited-<time>.json` and the build stops with one line naming the copies (reruns for a
-    timestamp alone are defused later, see `defuse_timestamp_reruns`)."""
+    `name.edited-<time>.json` and the build stops with one line naming the copies; with `keep` False
+    (a dry run) nothing is copied, the line only says so. Reruns for a timestamp alone are defused
+    instead, see `defuse_timestamp_reruns`."""
     jobs = _writing_jobs(wf)
-    findings = provenance.check(jobs, wf.manifests) if findings is None else findings
+    findings = provenance.check(jobs, wf.manifests)
     edited, copies, reasons = [], [], []
     for job in jobs:
         finding = findings.get(job)
@@ -68,16 +67,20 @@ def protect_hand_edits(wf: Workflow, findings: Mapping[ExpectedJob, Finding] | N
         if finding is None or not finding.stale or not wf.at(path).exists() or not any(finding.edited.values()):
             continue
         edited.append(path)
-        copies.append(str(Path(path).with_name(provenance.keep_copy(wf.at(path)).name)))
+        if keep:
+            copies.append(str(Path(path).with_name(provenance.keep_copy(wf.at(path)).name)))
         if finding.reason not in reasons:
             reasons.append(finding.reason)
     if edited:
         many = len(edited) > 1
+        edits = "edits are" if many else "edit is"
+        kept = (f"your {edits} kept as {', '.join(copies)}" if keep else
+                f"a real build keeps your {'edits' if many else 'edit'} beside {'them' if many else 'it'} as "
+                f"{'script' if 'script' in edited[0] else 'outline'}.edited-<time>.json and stops here")
         raise ShortDramaError(
             f"{' and '.join(edited)} {'were' if many else 'was'} edited by hand and the writer is about to "
-            f"rewrite {'them' if many else 'it'} ({'; '.join(reasons)}); your "
-            f"{'edits are' if many else 'edit is'} kept as {', '.join(copies)}: to accept the rewrite, delete "
-            f"{'those files' if many else edited[0]} and build again; to keep your "
+            f"rewrite {'them' if many else 'it'} ({'; '.join(reasons)}); {kept}: to accept the rewrite, "
+            f"delete {'those files' if many else edited[0]} and build again; to keep your "
             f"{'edits' if many else 'edit'}, undo the change that asks for the rewrite")
 
 
@@ -120,6 +123,7 @@ class Reconciler:
         scripts = wf.readable_scripts()
         jobs = []
         if "series" not in self._done:
+            protect_hand_edits(wf, keep=act)
             defuse_timestamp_reruns(wf, benchmark)
             jobs += wf.jobs({}, ("series", "episode")) + wf.jobs(scripts, ("character",))
         scopes = []

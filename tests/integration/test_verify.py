@@ -200,6 +200,10 @@ def test_an_outline_edit_never_overwrites_a_hand_edited_script(work):
     data["episodes"][0]["cliffhanger"] = "The ring is a fake."
     outline.write_text(json.dumps(data, indent=2))
 
+    dry = run_snakemake(work, *tiny_config(), extra=("--dry-run",), check=False)
+    assert dry.returncode != 0 and "a real build keeps your edit beside it as script.edited-<time>.json" in dry.stderr
+    assert not list(script.parent.glob("script.edited-*.json")), "a dry run writes no file"
+
     proc = run_snakemake(work, *tiny_config(), check=False)
     assert proc.returncode != 0
     kept = sorted(script.parent.glob("script.edited-*.json"))
