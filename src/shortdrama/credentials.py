@@ -22,13 +22,12 @@ from typing import Mapping
 from .config import AppConfig, HostedConfig, LLMConfig, VideoConfig
 from .errors import ConfigError
 
-# The settings a vendor's adapter cannot work without, even where the preset leaves them null
-# (fal and Runway call base.required_key; Kling signs a JWT with the access key and the secret key).
-VENDOR_REQUIRES: Mapping[str, tuple[str, ...]] = {
-    "fal": ("api_key_env",),
-    "runway": ("api_key_env",),
-    "kling": ("api_key_env", "secret_key_env"),
-}
+def vendor_requires(provider: str) -> tuple[str, ...]:
+    """The settings a vendor's adapter cannot work without, even where the preset leaves them null (fal
+    and Runway call base.required_key; Kling signs a JWT with the access key and the secret key)."""
+    from .video.vendors import VENDORS, adapter  # only when a hosted video model is configured
+
+    return adapter(provider).required_settings if provider in VENDORS else ()
 
 
 @dataclass(frozen=True)
@@ -110,7 +109,7 @@ def _need(group: str, model: HostedConfig) -> KeyNeed | None:
         return None
     settings = ("api_key_env", "secret_key_env") if isinstance(model, VideoConfig) else ("api_key_env",)
     variables = tuple(getattr(model, s) for s in settings if getattr(model, s))
-    required = VENDOR_REQUIRES.get(model.provider, ()) if isinstance(model, VideoConfig) else ()
+    required = vendor_requires(model.provider) if isinstance(model, VideoConfig) else ()
     unset = tuple(s for s in required if not getattr(model, s))
     if not variables and not unset:
         return None  # e.g. a local Ollama or vLLM server, or the gateway without a key

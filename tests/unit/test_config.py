@@ -73,14 +73,25 @@ def test_the_video_providers_come_from_the_vendor_registry():
     from shortdrama.config import VIDEO_VENDORS, VideoConfig
     from shortdrama.video.vendors import GATEWAY, VENDORS, adapter
 
-    assert VIDEO_VENDORS == VENDORS == ("kling", "runway", "fal", "replicate", "minimax", "seedance")
+    assert VIDEO_VENDORS == VENDORS == ("fal", "kling", "minimax", "replicate", "runway", "seedance")
     accepted = typing.get_args(VideoConfig.model_fields["provider"].annotation)
     assert accepted == ("animatic", "fake_paid", "job_api", "diffusers", *VENDORS)
     for name in (GATEWAY, *VENDORS):
         assert adapter(name).name == name
     with pytest.raises(ConfigError, match="video.provider=\"foo\": Input should be 'animatic', 'fake_paid', 'job_api', "
-                                          "'diffusers', 'kling', 'runway', 'fal', 'replicate', 'minimax' or 'seedance'$"):
+                                          "'diffusers', 'fal', 'kling', 'minimax', 'replicate', 'runway' or 'seedance'$"):
         load_config(["video.provider=foo"])
+
+
+def test_a_vendor_module_is_a_provider_by_its_file_name(tmp_path):
+    """Adding a vendor is one module: the registry finds it by its file name, with no list to edit."""
+    from shortdrama.video import vendors
+
+    package = tmp_path / "vendors"
+    package.mkdir()
+    for name in ("__init__", "base", "gateway", "kling", "acme_video"):
+        (package / f"{name}.py").write_text("")
+    assert vendors._discover([str(package)]) == {"job_api": "gateway", "acme_video": "acme_video", "kling": "kling"}
 
 
 def test_render_presets_are_vertical_9_16():
@@ -370,3 +381,10 @@ def compose_raw_keys(group: str) -> set[str]:
     from shortdrama.config import compose_raw
 
     return set(compose_raw()[group])
+
+
+def test_a_group_chosen_as_null():
+    """`experiment=null` is the default (no preset); a group the build needs says what it takes."""
+    assert load_config(["experiment=null"]) == load_config([])
+    with pytest.raises(ConfigError, match=r"^video=null: video needs one of its options; choose one of: animatic, "):
+        load_config(["video=null"])

@@ -3,7 +3,7 @@
 import pytest
 
 from shortdrama.config import VIDEO_VENDORS, group_options, load_config
-from shortdrama.credentials import VENDOR_REQUIRES, check_credentials, missing_keys, needed_keys
+from shortdrama.credentials import check_credentials, vendor_requires, missing_keys, needed_keys
 from shortdrama.errors import ConfigError, ProviderError
 from shortdrama.video.vendors import adapter
 from shortdrama.video.vendors.base import Keys, Session, VendorModel
@@ -90,7 +90,7 @@ def test_a_vendor_that_needs_a_key_is_reported_where_the_preset_names_none():
 
 
 def test_vendor_requirements_match_what_the_adapters_refuse():
-    """VENDOR_REQUIRES lists exactly the vendors whose adapter sends nothing without a key."""
+    """Each adapter's required_settings lists exactly the vendors whose adapter sends nothing without a key."""
     for vendor in VIDEO_VENDORS:
         entry = VendorModel(base_url="https://vendor.example", model="m", api_key_env=None)
 
@@ -103,7 +103,7 @@ def test_vendor_requirements_match_what_the_adapters_refuse():
 
         needs = tuple(name for name, keys in (("api_key_env", Keys(None, "secret")), ("secret_key_env", Keys("key", None)))
                       if refuses(keys))
-        assert VENDOR_REQUIRES.get(vendor, ()) == needs, vendor
+        assert vendor_requires(vendor) == needs, vendor
 
 
 @pytest.mark.parametrize("group", ["llm", "video"])

@@ -14,7 +14,8 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel
 
-from .app import AppConfig
+from ..errors import ConfigError
+from .app import CONF_DIR, AppConfig
 
 # `group.key=value` with no +, ++ or ~ in front and at least one dot (not a group choice like video=still).
 _PLAIN_OVERRIDE = re.compile(r"(?P<key>[A-Za-z_]\w*(?:\.\w+)+)=.*", re.DOTALL)
@@ -25,6 +26,16 @@ def widen_overrides(overrides: list[str]) -> tuple[list[str], dict[int, str]]:
     fields below a map key (index -> key), which are widened only where the key exists."""
     widened, in_maps = list(overrides), {}
     for i, override in enumerate(overrides):
+        group, _, value = override.partition("=")
+        if value in ("null", "~") and _is_group(group):
+            # Hydra refuses a group chosen as null (a ValueError, not a message): `experiment=null`
+            # means no preset, which is deleting the choice from the defaults list. A group the
+            # configuration cannot do without (video) is refused here, with its options.
+            if group in AppConfig.model_fields:
+                options = sorted(f.stem for f in (CONF_DIR / group).glob("*.yaml"))
+                raise ConfigError(f"{override}: {group} needs one of its options; choose one of: {', '.join(options)}")
+            widened[i] = "~" + group
+            continue
         match = _PLAIN_OVERRIDE.fullmatch(override)
         if match and is_declared(match["key"]):
             if _crosses_a_map(match["key"]):
@@ -106,3 +117,7 @@ def holds(raw: Mapping[str, Any], dotted: str) -> bool:
             return False
         node = node[part]
     return True
+
+
+def _is_group(name: str) -> bool:
+    return bool(re.fullmatch(r"[a-z_]+", name)) and (CONF_DIR / name).is_dir()

@@ -103,6 +103,9 @@ class VendorAdapter(Protocol):
     # True when the vendor deduplicates a create request sent again with the same idempotency key (the
     # seed's gateway): then a create whose reply was lost may simply be sent again.
     idempotent_submit: bool = False
+    # The preset settings naming key variables that this API accepts no request without (Kling signs a
+    # JWT with both keys): the build's credential check reports them before the first job.
+    required_settings: tuple[str, ...] = ()
 
     def headers(self, session: Session) -> dict[str, str]:
         """Authentication and required headers for requests to the vendor's API (not to its CDN)."""

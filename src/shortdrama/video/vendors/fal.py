@@ -56,6 +56,7 @@ class FalOptions(BaseModel):
 
 class FalAdapter:
     name = "fal"
+    required_settings = ("api_key_env",)
     supports_recovery = False
     idempotent_submit = False  # a create sent again would make (and bill) a second job
 

@@ -20,6 +20,7 @@ from .base import (JobRequest, JobState, Session, Submitted, bearer_headers, dat
 
 class GatewayAdapter:
     name = "job_api"
+    required_settings: tuple[str, ...] = ()  # sends requests without a key, if a server allows it
     supports_recovery = False
     idempotent_submit = True  # the gateway answers a repeated Idempotency-Key with the same job
 

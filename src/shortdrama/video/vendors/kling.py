@@ -50,6 +50,7 @@ class KlingOptions(BaseModel):
 
 class KlingAdapter:
     name = "kling"
+    required_settings = ("api_key_env", "secret_key_env")
     supports_recovery = True
     idempotent_submit = False  # a repeated external_task_id is refused, not answered with the task
 

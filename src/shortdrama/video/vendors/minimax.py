@@ -60,6 +60,7 @@ class MiniMaxOptions(BaseModel):
 
 class MiniMaxAdapter:
     name = "minimax"
+    required_settings: tuple[str, ...] = ()  # sends requests without a key, if a server allows it
     supports_recovery = False
     idempotent_submit = False  # a create sent again would make (and bill) a second job
 

@@ -46,6 +46,7 @@ _MODEL = re.compile(r"(?P<owner>[A-Za-z0-9_.-]+)/(?P<name>[A-Za-z0-9_.-]+)(?::(?
 
 class ReplicateAdapter:
     name = "replicate"
+    required_settings: tuple[str, ...] = ()  # sends requests without a key, if a server allows it
     supports_recovery = False
     idempotent_submit = False  # a create sent again would make (and bill) a second job
 

@@ -60,6 +60,7 @@ class RunwayOptions(BaseModel):
 
 class RunwayAdapter:
     name = "runway"
+    required_settings = ("api_key_env",)
     supports_recovery = False
     idempotent_submit = False  # a create sent again would make (and bill) a second job
 

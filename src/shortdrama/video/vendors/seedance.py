@@ -55,6 +55,7 @@ class SeedanceOptions(BaseModel):
 
 class SeedanceAdapter:
     name = "seedance"
+    required_settings: tuple[str, ...] = ()  # sends requests without a key, if a server allows it
     supports_recovery = False
     idempotent_submit = False  # a create sent again would make (and bill) a second job
 
