@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DIFFUSION_STAMP := $(VENV)/.diffusion-stamp
-CORES ?= 2
+CORES ?= all
 
 .PHONY: demo test test-fast bench clean
 

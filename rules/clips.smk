@@ -9,6 +9,10 @@ rule generate_clip:
         mp4=P.clip,
     params:
         spec=spec_of("generate_clip"),
+    # A hosted clip job waits on the vendor: it holds no core (threads 0), only a video_api unit, so
+    # video.concurrency jobs wait at once however few cores the machine has; its short conform takes a
+    # CPU slot inside the job (stages.clips). A local renderer or model holds a core as usual.
+    threads: WF.cores_for("video")
     resources:
         video_api=1 - WF.uses_gpu("video"),
         gpu=WF.uses_gpu("video"),

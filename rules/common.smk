@@ -10,6 +10,7 @@ from snakemake.exceptions import IncompleteCheckpointException
 from shortdrama.cost.call import BUILD_ID_ENV, RUNTIME_ENV
 from shortdrama.errors import ShortDramaError
 from shortdrama.paths import P
+from shortdrama.scheduling import CPU_SLOTS_ENV
 from shortdrama.stages.registry import rule as stage_rule
 from shortdrama.trust import Reconciler, check_existing_documents
 from shortdrama.workflow import Workflow
@@ -31,12 +32,16 @@ os.environ[RUNTIME_ENV] = WF.runtime(workflow.basedir).to_json()
 # One id per `snakemake` invocation, inherited by its jobs (and by cluster jobs, which parse this file
 # again): a retry of a job within the same build can tell its earlier attempt from an earlier build's.
 os.environ.setdefault(BUILD_ID_ENV, uuid.uuid4().hex)
+# A job that holds no core (one waiting on a hosted API) takes one of the local build's cores for its
+# own CPU work (shortdrama.scheduling.cpu_slot).
+if workflow.local_exec and not workflow.remote_exec:
+    os.environ[CPU_SLOTS_ENV] = str(workflow.cores)
 
 
 wildcard_constraints:
     series=re.escape(SERIES),
     character=r"[a-z][a-z0-9_]*",
-    ep=r"\d\d",
+    ep=r"\d{2,3}",
     sc=r"\d\d",
 
 

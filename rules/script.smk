@@ -17,6 +17,7 @@ rule write_outline:
         outline=P.outline,
     params:
         spec=spec_of("write_outline"),
+    threads: WF.cores_for("llm")
     resources:
         llm_api=1,
     log:
@@ -37,6 +38,7 @@ checkpoint write_episode_script:
         script=P.script,
     params:
         spec=spec_of("write_episode_script"),
+    threads: WF.cores_for("llm")
     resources:
         llm_api=1,
     log:

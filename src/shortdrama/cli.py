@@ -37,6 +37,7 @@ from typing import Callable
 from . import __version__
 from .config import load_config
 from .errors import ConfigError, ShortDramaError
+from .scheduling import profile_of, resource_arguments
 from .workflow import output_folder
 
 EXIT_OK = 0
@@ -84,7 +85,9 @@ def _parser() -> argparse.ArgumentParser:
         return made
 
     build = command("build", _build, "compose the config and run Snakemake on it (exit code: Snakemake's)")
-    build.add_argument("--cores", default="2", help="Snakemake --cores (default 2)")
+    build.add_argument("--cores", default="all",
+                       help="Snakemake --cores: cores for the jobs that compute (default: all of the machine's); "
+                            "jobs that wait on a hosted API hold none, video/llm.concurrency cap them")
     build.add_argument("--dry-run", "-n", action="store_true", help="show the jobs that would run")
     build.add_argument("--snakemake-arg", action="append", default=[], metavar="ARG",
                        help="pass one more argument to Snakemake (repeatable), e.g. --snakemake-arg=--profile=profiles/local")
@@ -93,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     command("costs", _costs, "break the ledger down by step, episode and provider")
     sweep = command("sweep", _sweep, "build every combination of swept overrides (Hydra syntax: key=a,b)",
                     overrides=False)
-    sweep.add_argument("--cores", default="2")
+    sweep.add_argument("--cores", default="all")
     sweep.add_argument("overrides", nargs="+", metavar="OVERRIDE", help="fixed and swept Hydra overrides")
     cache = command("cache", _cache, "inspect or prune the shared call cache", overrides=False)
     cache.add_argument("action", choices=["stats", "prune"])
@@ -154,6 +157,7 @@ def _build(args: argparse.Namespace) -> int:
     extra = [*args.snakemake_arg, *(["--dry-run"] if args.dry_run else [])]
     if not any(arg.startswith("--profile") or arg.startswith("--workflow-profile") for arg in extra):
         extra = ["--profile", str(workflow_dir / "profiles" / "local"), *extra]  # --cores on our line wins
+    extra += resource_arguments(cfg, profile_of(extra, workflow_dir), args.snakemake_arg)
     from .cost.ledger import utc_now
 
     since, started = utc_now(), time.perf_counter()
@@ -358,8 +362,9 @@ def _sweep(args: argparse.Namespace) -> int:
         output_dir = f"{series_root.as_posix()}/sweeps/{point.name}"
         print(f"\n== sweep point {point.name}: {' '.join(point.overrides)}", flush=True)
         started = time.perf_counter()
+        point_cfg = _conf(workflow_dir, [*fixed, *point.overrides])
         code = snakemake(workflow_dir, workdir, [*fixed, *point.overrides, f"output_dir={output_dir}"], args.cores,
-                         env=env).returncode
+                         resource_arguments(point_cfg, None, ()), env=env).returncode
         result = summarise_point(point, workdir / output_dir, code, time.perf_counter() - started)
         # The table names files as the builds do, relative to the work dir.
         results.append(replace(result, folder=Path(output_dir),

@@ -122,6 +122,10 @@ class _Document(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# A series of up to 999 episodes: its files are ep01..ep99, then ep100..ep999 (the {ep} wildcard takes 2-3 digits).
+MAX_EPISODES = 999
+
+
 class Character(CharacterConfig):
     """A cast member as documents name it: the config's character plus the id that names its files."""
 
@@ -129,7 +133,7 @@ class Character(CharacterConfig):
 
 
 class EpisodeOutline(_Document):
-    episode: int = Field(ge=1, le=99)
+    episode: int = Field(ge=1, le=MAX_EPISODES)
     title: Line = Field(min_length=1, max_length=TITLE_MAX_LENGTH)
     hook: Line = Field(min_length=1, description="What grabs the viewer in the first seconds")
     conflict: Line = Field(min_length=1)
@@ -185,7 +189,7 @@ def _target_duration_schema(schema: dict[str, Any]) -> None:
 class EpisodeScript(_Document):
     model_config = ConfigDict(json_schema_extra=_target_duration_schema)
 
-    episode: int = Field(ge=1, le=99)
+    episode: int = Field(ge=1, le=MAX_EPISODES)
     title: Line = Field(min_length=1, max_length=TITLE_MAX_LENGTH)
     language: Literal["en", "zh", "vi"]
     mood: Mood

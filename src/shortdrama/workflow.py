@@ -67,6 +67,13 @@ class Workflow:
     def episodes(self) -> list[str]:
         return [f"{n:02d}" for n in range(1, self.cfg.series.episodes + 1)]
 
+    def cores_for(self, group: str) -> int:
+        """The cores a job of this group holds while it runs: 0 when its model is a hosted API (the job
+        waits on the vendor, so its concurrency is bounded by the `video_api`/`llm_api` resource and the
+        preset's `concurrency`, never by the machine's cores), else 1."""
+        model = getattr(self.cfg, group)
+        return 0 if model.provider in type(model).HOSTED_PROVIDERS else 1
+
     def uses_gpu(self, group: str) -> int:
         """1 when the group's model runs locally on a GPU: the `gpu` resource a profile caps and a cluster places."""
         return int(getattr(self.cfg, group).provider == "diffusers")

@@ -60,6 +60,9 @@ class Outcome:
     error: dict[str, Any] = field(default_factory=dict)
     video_duration: float | None = None  # serve a clip of this length instead of the requested one
     units: float | None = None  # the cost figure the vendor reports for the job, when it reports one
+    # Pending until this many seconds after the job was created (a fixed job latency, as a benchmark of
+    # many jobs needs), besides the pending_polls.
+    latency_s: float | None = None
     # Anything else one fake's handler reads for the job (the gateway: the video URL it reports).
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -143,6 +146,7 @@ class FakeJob:
     polls: int = 0
     cancelled: bool = False
     created: float = field(default_factory=time.time)
+    fetched: float | None = None  # when its clip was first downloaded (time.time())
 
     def phase(self) -> str:
         """Advance one poll: "pending" for the first `pending_polls` polls, then the outcome."""
@@ -150,6 +154,8 @@ class FakeJob:
         if self.cancelled:
             return "cancelled"
         if self.outcome.result == "stuck" or self.polls <= self.outcome.pending_polls:
+            return "pending"
+        if self.outcome.latency_s is not None and time.time() - self.created < self.outcome.latency_s:
             return "pending"
         return self.outcome.result
 
@@ -298,6 +304,12 @@ class VendorFake:
             self.polls.append(job.id)
             return job.phase()
 
+    def most_in_flight(self) -> int:
+        """The most jobs at once between their submit and the first download of their clip."""
+        with self.lock:
+            spans = [(job.created, job.fetched or time.time()) for job in self.submissions]
+        return max((sum(1 for start, end in spans if start <= t < end) for t, _ in spans), default=0)
+
     def cancel(self, job: FakeJob) -> None:
         """Stop `job` at a cancel request: its next poll answers cancelled (logged in `cancels`)."""
         with self.lock:
@@ -317,6 +329,7 @@ class VendorFake:
         """Serve `job`'s clip (a download, logged in `downloads`), broken the way a download fault says."""
         with self.lock:
             self.downloads.append(job.id)
+            job.fetched = job.fetched or time.time()
         data = video_bytes(job.outcome.video_duration or job.duration, job.colour)
         if fault is not None and fault.corrupt:
             data = b"<html>this is not a video</html>\n" * 64

@@ -41,13 +41,16 @@ __all__ = ["Behaviour", "Fault", "FakeVideoServer", "Script", "prompt_colour", "
 
 def Behaviour(outcome: str = "completed", processing_polls: int = 0,  # noqa: N802 - reads as the gateway's type
               error: str = "generation failed: content filter", video_duration: float | None = None,
-              video_url: str | None = None, relative_url: bool = False) -> Outcome:
+              video_url: str | None = None, relative_url: bool = False, latency_s: float | None = None,
+              poll_retry_after: float | None = None) -> Outcome:
     """How a gateway job ends, in the gateway's words: `outcome` "completed" | "failed" | "stuck" (never
-    ends) after `processing_polls` polls that answer queued/processing; `video_url` is reported instead of
-    the fake's own (e.g. "file:///etc/passwd"), or the fake's own relative to base_url (`relative_url`)."""
+    ends) after `processing_polls` polls that answer queued/processing (and, with `latency_s`, not before
+    that many seconds after the submit); `video_url` is reported instead of the fake's own (e.g.
+    "file:///etc/passwd"), or the fake's own relative to base_url (`relative_url`). `poll_retry_after`:
+    a pending reply carries `Retry-After: <seconds>`, the gateway's hint when to ask again."""
     return Outcome(result="succeeded" if outcome == "completed" else outcome, pending_polls=processing_polls,
-                   error={"error": error}, video_duration=video_duration,
-                   extra={"video_url": video_url, "relative_url": relative_url})
+                   error={"error": error}, video_duration=video_duration, latency_s=latency_s,
+                   extra={"video_url": video_url, "relative_url": relative_url, "poll_retry_after": poll_retry_after})
 
 
 @dataclass
@@ -118,7 +121,9 @@ class FakeVideoServer(VendorFake):
     def _poll(self, h: FakeHandler, job: FakeJob) -> None:
         phase = self.advance(job)
         if phase == "pending":
-            return send_json(h, 200, {"status": "queued" if job.polls == 1 else "processing"})
+            hint = job.outcome.extra.get("poll_retry_after")
+            return send_json(h, 200, {"status": "queued" if job.polls == 1 else "processing"},
+                             headers={"Retry-After": f"{hint:g}"} if hint is not None else None)
         if phase == "failed":
             return send_json(h, 200, {"status": "failed", "error": job.outcome.error.get("error", "generation failed")})
         extra = job.outcome.extra

@@ -4,7 +4,9 @@ upgrade), and the request is derived from the spec: no field can silently miss t
 
 One deliberate change is written into that file: the subtitle style moved into the render config
 (render.subtitles.font_size, ...), so render_episode's spec and record_config's carry it: a style edit
-re-renders the finals (which call no provider), nothing else."""
+re-renders the finals (which call no provider), nothing else. Settings added since (video.poll_first_s,
+issue 14) are written into record_config's spec, the record of the whole composed config; no other
+rule's spec or request carries an operational setting."""
 
 import dataclasses
 import json

@@ -161,7 +161,8 @@ def test_a_stuck_job_ends_even_when_the_injected_sleep_does_not_sleep(tmp_path):
                             sleep=lambda s: None)
         with pytest.raises(ProviderError, match="did not complete within 10 s"):
             video.generate(make_job(), tmp_path / "clip.mp4")
-    assert server.poll_count("job-0001") == 5
+    # The schedule's polls within 10 s: at 0, 1, 2.5, 4.5, 6.5 and 8.5 s (1 s first, backing off to 2 s).
+    assert server.poll_count("job-0001") == 6
 
 
 @pytest.mark.parametrize("fault", [Fault.truncated(), Fault.short_body()], ids=["broken-off", "silently-short"])
@@ -286,3 +287,32 @@ def test_each_model_of_the_chain_is_asked_for_a_length_it_sells(tmp_path):
         result = JobEngine(chain, settings, tmp_path / "jobs").generate(make_job(duration=3.0), tmp_path / "clip.mp4")
     assert [s.body["duration"] for s in server.submissions] == [5.0, 6.0] and result.model == "model-b"
     assert_clip(tmp_path / "clip.mp4", 6.0)
+
+
+def test_polls_soon_then_less_often_up_to_the_poll_interval(tmp_path):
+    """A fast job is seen done within about a second; a slow one costs a poll every poll_interval_s."""
+    sleeps: list[float] = []
+    with FakeVideoServer(Script(default=Behaviour(processing_polls=7)), api_key=KEY) as server:
+        chain, settings = make_settings(server, poll_first_s=1.0, poll_interval_s=4.0, job_timeout_s=60.0)
+        JobEngine(chain, settings, tmp_path / "jobs", sleep=sleeps.append).generate(make_job(), tmp_path / "c.mp4")
+        assert len(server.polls) == 8
+    assert sleeps == [1.0, 1.5, 2.25, 3.375, 4.0, 4.0, 4.0]
+
+
+def test_a_retry_after_on_a_pending_poll_is_the_next_wait(tmp_path):
+    sleeps: list[float] = []
+    script = Script(default=Behaviour(processing_polls=2, poll_retry_after=7))
+    with FakeVideoServer(script, api_key=KEY) as server:
+        chain, settings = make_settings(server, poll_first_s=1.0, poll_interval_s=4.0)
+        JobEngine(chain, settings, tmp_path / "jobs", sleep=sleeps.append).generate(make_job(), tmp_path / "c.mp4")
+    assert sleeps == [7.0, 7.0]  # the gateway's hint, also where it exceeds poll_interval_s
+
+
+def test_a_job_with_a_fixed_latency_is_collected_soon_after_it_is_done(tmp_path):
+    """Real sleeps: a 2 s job is downloaded within a poll step of being done (not at the next 5 s poll)."""
+    with FakeVideoServer(Script(default=Behaviour(latency_s=2.0)), api_key=KEY) as server:
+        chain, settings = make_settings(server, poll_first_s=0.25, poll_interval_s=5.0)
+        started = time.monotonic()
+        JobEngine(chain, settings, tmp_path / "jobs").generate(make_job(), tmp_path / "c.mp4")
+        took = time.monotonic() - started
+    assert 2.0 <= took < 3.5, took

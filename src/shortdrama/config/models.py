@@ -43,7 +43,7 @@ class SeriesConfig(StrictModel):
     name: str = Field(min_length=1, max_length=80)
     theme: str = Field(min_length=1)
     language: Literal["en", "zh", "vi"]
-    episodes: int = Field(ge=1, le=99)
+    episodes: int = Field(ge=1, le=999)  # ep01..ep99, ep100..ep999 (schemas.MAX_EPISODES)
     scenes_per_episode: IntRange
     scene_duration: IntRange
     cast: dict[str, CharacterConfig]

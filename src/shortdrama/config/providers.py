@@ -46,7 +46,7 @@ class ProviderConfig(StrictModel):
     # behind another gateway, a longer timeout or a new key must not regenerate anything.
     OPERATIONAL: ClassVar[frozenset[str]] = frozenset({
         "pricing", "concurrency", "fallback", "base_url", "api_key_env", "secret_key_env", "timeout_s", "max_attempts",
-        "max_total_s", "poll_interval_s", "job_timeout_s", "preset", "checked"})
+        "max_total_s", "poll_interval_s", "poll_first_s", "job_timeout_s", "preset", "checked"})
 
     # The fields that change what each provider produces. Only these enter rule params and cache
     # keys, so a new setting (or one a provider ignores) never re-pays for everything already made.
@@ -181,7 +181,10 @@ class VideoConfig(HostedConfig):
     motion: Literal["camera", "none"] = "camera"
     strength: float = Field(default=0.18, ge=0.0, le=0.5)
     negative_prompt: str = "blurry, low quality, distorted, watermark"
-    poll_interval_s: float = Field(default=5.0, gt=0)
+    # Hosted jobs are polled first after poll_first_s, then ever less often, up to poll_interval_s apart
+    # (a vendor's Retry-After on a poll reply wins).
+    poll_interval_s: float = Field(default=5.0, gt=0, description="the longest wait between two polls of a hosted job")
+    poll_first_s: float = Field(default=1.0, gt=0, description="the first wait after a hosted job is submitted")
     job_timeout_s: float = Field(default=900.0, gt=0)
     # The next, cheaper model: used when a job fails, and when the budget says downgrade.
     fallback: "VideoConfig | None" = None

@@ -95,6 +95,7 @@ def produce_clip(spec: ClipSpec, keyframe: Path, call: Call, runtime: Runtime) -
 def hosted_clip(spec: ClipSpec, keyframe: Path, call: Call, video: VideoConfig, runtime: Runtime, out: Path) -> Billing:
     from ..cost.call import call_key
     from ..http import RetryPolicy
+    from ..scheduling import cpu_slot
     from ..video.base import Encoding
     from ..video.conform import conform_clip
     from ..video.jobs import ChainEntry, EngineSettings, JobEngine
@@ -107,7 +108,7 @@ def hosted_clip(spec: ClipSpec, keyframe: Path, call: Call, video: VideoConfig, 
         base_url=m.base_url or "", model=m.model, api_key_env=m.api_key_env, secret_key_env=m.secret_key_env,
         options=dict(m.options), preset=m.preset), sellable=tuple(m.pricing.billing_seconds)) for m in chain]
     settings = EngineSettings(
-        poll_interval_s=video.poll_interval_s, job_timeout_s=video.job_timeout_s,
+        poll_interval_s=video.poll_interval_s, poll_first_s=video.poll_first_s, job_timeout_s=video.job_timeout_s,
         retry=RetryPolicy(max_attempts=video.max_attempts, max_total_s=video.max_total_s, request_timeout_s=video.timeout_s))
     sellable = video.pricing.billing_seconds
     if sellable and spec.duration > max(sellable):
@@ -125,7 +126,8 @@ def hosted_clip(spec: ClipSpec, keyframe: Path, call: Call, video: VideoConfig, 
     engine = JobEngine(entries, settings, runtime.cache_dir / "jobs")
     try:
         result = engine.generate(request, downloaded)
-        conform_clip(downloaded, out, Encoding.from_spec(enc), spec.duration)
+        with cpu_slot(runtime.slots):  # this job holds no core while it waits; its conform takes one
+            conform_clip(downloaded, out, Encoding.from_spec(enc), spec.duration)
     finally:
         engine.close()
         downloaded.unlink(missing_ok=True)

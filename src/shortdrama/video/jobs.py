@@ -25,7 +25,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from ..errors import ConfigError, ProviderError, ShortDramaError
-from ..http import ProviderHTTPError, RetryPolicy, api_key, request, require_http_url
+from ..http import ProviderHTTPError, RetryPolicy, api_key, request, require_http_url, retry_after_seconds
 from ..media import atomic_output, write_text_atomic
 from .download import BadDownload, check_clip, fetch
 from .vendors.base import (JobRejected, JobRequest, JobState, Keys, Session, Submitted, VendorAdapter, VendorModel,
@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 # "IN_QUEUE #3") is shown at most every PROGRESS_EVERY_S.
 _terminal = logging.getLogger("shortdrama.progress.video")
 PROGRESS_EVERY_S = 30.0
+# Each wait between polls is this much longer than the last, up to poll_interval_s.
+POLL_BACKOFF = 1.5
+# A vendor's Retry-After on a poll reply is honoured up to this (a bad header must not park a job for a day).
+MAX_POLL_HINT_S = 600.0
 
 # A record in one of these states names a job that can no longer deliver the clip; the next run submits anew.
 TERMINAL = frozenset({"failed", "cancelled", "lost", "bad_output", "rejected", "not_submitted"})
@@ -56,7 +60,12 @@ class ChainEntry:
 
 @dataclass(frozen=True)
 class EngineSettings:
+    # Polling starts `poll_first_s` after the submit and backs off by POLL_BACKOFF to `poll_interval_s`,
+    # the longest wait between two polls: a job that takes 8 s is seen done within ~1 s of it, one
+    # that takes minutes costs a poll every poll_interval_s. A `Retry-After` on a poll reply is waited
+    # out instead (the vendor's own pace).
     poll_interval_s: float = 2.0
+    poll_first_s: float = 1.0
     job_timeout_s: float = 900.0
     retry: RetryPolicy = RetryPolicy()
     max_download_bytes: int = 512 * 2**20
@@ -228,8 +237,9 @@ class JobEngine:
         """Poll until the job completes; return its units and video URL. Bounded by wall time and by poll
         count, the latter so that an injected sleep that does not sleep still ends."""
         model = entry.model.model
-        timeout, interval = self.settings.job_timeout_s, self.settings.poll_interval_s
-        deadline, max_polls = time.monotonic() + timeout, max(1, math.ceil(timeout / interval))
+        timeout, longest = self.settings.job_timeout_s, self.settings.poll_interval_s
+        interval = min(self.settings.poll_first_s, longest)
+        deadline, max_polls = time.monotonic() + timeout, _polls_within(timeout, interval, longest)
         started, shown = time.monotonic(), _Shown()
         for polls in range(1, max_polls + 1):
             try:
@@ -256,9 +266,12 @@ class JobEngine:
                                       f"(a cheaper model would be refused too: change the scene's prompt)")
                 self._update(rec, status="failed", error=reason)
                 raise _ModelFailed(reason)
-            if polls == max_polls or time.monotonic() + interval > deadline:
+            hint = session.send.counts["retry_after"]  # type: ignore[attr-defined]
+            wait = interval if hint is None else min(hint, MAX_POLL_HINT_S)
+            if polls == max_polls or time.monotonic() + wait > deadline:
                 break
-            self._sleep(interval)
+            self._sleep(wait)
+            interval = min(interval * POLL_BACKOFF, longest)
         try:
             cancelled = bool(entry.adapter.cancel(session, rec))
         except ShortDramaError as error:  # the timeout is the error to report
@@ -327,16 +340,18 @@ class JobEngine:
 
     def _session(self, entry: ChainEntry, keys: Keys) -> Session:
         session: Session
-        counts = {"sends": 0, "refused": False}
+        counts: dict[str, Any] = {"sends": 0, "refused": False, "retry_after": None}
 
         def send(method: str, url: str, *, what: str, judge: Any = None, resend: bool = True,
                  headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
             counts["sends"] += 1
-            counts["refused"] = False
+            counts["refused"], counts["retry_after"] = False, None
             try:
-                return request(self._client, method, url, policy=self.settings.retry, what=what, sleep=self._sleep,
-                               judge=judge, resend=resend, headers={**entry.adapter.headers(session), **(headers or {})},
-                               **kwargs)
+                response = request(self._client, method, url, policy=self.settings.retry, what=what,
+                                   sleep=self._sleep, judge=judge, resend=resend,
+                                   headers={**entry.adapter.headers(session), **(headers or {})}, **kwargs)
+                counts["retry_after"] = retry_after_seconds(response)
+                return response
             except ProviderHTTPError as error:
                 counts["refused"] = not error.maybe_accepted and error.status is not None
                 raise
@@ -408,6 +423,17 @@ def session_sends(session: Session) -> int:
 def session_last_refused(session: Session) -> bool:
     """The last request got a final HTTP error answer: the server saw it and refused it."""
     return session.send.counts["refused"]  # type: ignore[attr-defined]
+
+
+def _polls_within(timeout: float, first: float, longest: float) -> int:
+    """How many polls the schedule makes within `timeout` (the first at once): the bound that ends the
+    loop also when an injected sleep does not sleep."""
+    polls, at, wait = 1, first, first
+    while at < timeout:
+        polls += 1
+        wait = min(wait * POLL_BACKOFF, longest)
+        at += wait
+    return polls
 
 
 def _bought(job: JobRequest, entry: ChainEntry) -> JobRequest:

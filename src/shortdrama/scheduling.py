@@ -1,0 +1,85 @@
+"""How many jobs of each kind a build runs at once, from the configuration, in Snakemake's own terms.
+
+Snakemake runs a job when its `threads` fit in `--cores` and its `resources` fit in `--resources`. A
+job that waits on a hosted API holds no core (`threads: 0`, workflow.Workflow.cores_for) and one unit
+of its API resource (`video_api`, `llm_api`); every other job holds a core. So `--cores` is what the
+machine has (all of it, by default) and each API resource is what the chosen preset allows at once
+(`video.concurrency`, `llm.concurrency`): `shortdrama build` passes those from the composed
+configuration, over the profile's fixed defaults, so a preset with 8 slots gets 8 clips in flight on
+a 2-core laptop while the keyframes, conforms and renders never get more than its 2 cores.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from .config import AppConfig
+
+if TYPE_CHECKING:
+    from .cost.slots import ProviderSlots
+
+# Snakemake resource name -> the config group whose preset's `concurrency` caps it.
+API_RESOURCES = {"video_api": "video", "llm_api": "llm"}
+
+
+def api_limits(cfg: AppConfig) -> dict[str, int]:
+    """Each API resource's cap: the concurrency of the group's first model (the one every job tries first;
+    a fallback's own slots, held inside the job, keep it within its own limit)."""
+    return {resource: getattr(cfg, group).concurrency for resource, group in API_RESOURCES.items()}
+
+
+def profile_resources(profile: Path) -> dict[str, str]:
+    """The `resources:` a Snakemake profile folder sets (`name=value` strings), {} if none."""
+    import yaml
+
+    path = profile / "config.yaml"
+    if not path.is_file():
+        return {}
+    listed = (yaml.safe_load(path.read_text()) or {}).get("resources") or []
+    if isinstance(listed, dict):
+        return {str(k): str(v) for k, v in listed.items()}
+    return dict(str(item).split("=", 1) for item in listed if "=" in str(item))
+
+
+def resource_arguments(cfg: AppConfig, profile: Path | None, snakemake_args: Sequence[str]) -> list[str]:
+    """`--resources ...` for a build: the profile's resources with the API caps taken from `cfg`; nothing
+    when the user passes `--resources` to Snakemake themselves (theirs wins, whole)."""
+    if any(arg == "--resources" or arg.startswith(("--resources=", "--res=", "--res ")) or arg == "--res"
+           for arg in snakemake_args):
+        return []
+    resources = profile_resources(profile) if profile is not None else {}
+    resources.update({name: str(limit) for name, limit in api_limits(cfg).items()})
+    return ["--resources", *(f"{name}={value}" for name, value in resources.items())]
+
+
+def profile_of(snakemake_args: Sequence[str], workflow_dir: Path) -> Path | None:
+    """The profile folder named in `snakemake_args` (`--profile X` or `--profile=X`), else None."""
+    for i, arg in enumerate(snakemake_args):
+        if arg == "--profile" and i + 1 < len(snakemake_args):
+            name = snakemake_args[i + 1]
+        elif arg.startswith("--profile="):
+            name = arg.split("=", 1)[1]
+        else:
+            continue
+        path = Path(name)
+        return path if path.is_absolute() or path.exists() else workflow_dir / path
+    return None
+
+
+# The local build's --cores, for the CPU work a core-less API job still does (a hosted clip's conform).
+CPU_SLOTS_ENV = "SHORTDRAMA_CPU_SLOTS"
+
+
+def cpu_slot(slots: "ProviderSlots"):  # noqa: ANN201
+    """Hold one of the local build's cores (cross-process, `slots`) for a burst of CPU work inside a job
+    that holds none: eight clips finishing together conform two at a time on two cores, not eight. No
+    limit where the build is not local (a cluster job has its own CPUs) or the job runs outside one."""
+    from contextlib import nullcontext
+
+    try:
+        limit = int(os.environ.get(CPU_SLOTS_ENV, ""))
+    except ValueError:
+        return nullcontext()
+    return slots.acquire("cpu", limit) if limit > 0 else nullcontext()

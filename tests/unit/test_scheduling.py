@@ -1,0 +1,64 @@
+"""How many jobs of each kind run at once: API-bound jobs hold no core, and their caps come from the
+chosen presets' concurrency (shortdrama.scheduling, Workflow.cores_for)."""
+
+from pathlib import Path
+
+from shortdrama.config import load_config
+from shortdrama.cost.slots import ProviderSlots
+from shortdrama.scheduling import CPU_SLOTS_ENV, api_limits, cpu_slot, profile_of, resource_arguments
+from shortdrama.workflow import Workflow
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_jobs_that_wait_on_a_hosted_api_hold_no_core():
+    hosted = Workflow(load_config(["video=gateway_kling", "llm=deepseek"]), [])
+    assert (hosted.cores_for("video"), hosted.cores_for("llm")) == (0, 0)
+    offline = Workflow(load_config([]), [])
+    assert (offline.cores_for("video"), offline.cores_for("llm")) == (1, 1)  # the animatic renders on a core
+    assert Workflow(load_config(["video=fake_paid"]), []).cores_for("video") == 1  # priced, but rendered here
+
+
+def test_the_api_caps_are_the_presets_concurrency():
+    cfg = load_config(["video=gateway_kling", "video.concurrency=8", "llm=deepseek", "llm.concurrency=3"])
+    assert api_limits(cfg) == {"video_api": 8, "llm_api": 3}
+
+
+def test_build_passes_the_profile_resources_with_the_api_caps_from_the_config():
+    cfg = load_config(["video=gateway_kling", "video.concurrency=8"])
+    local = REPO / "profiles" / "local"
+    args = resource_arguments(cfg, local, [])
+    assert args[0] == "--resources"
+    given = dict(item.split("=") for item in args[1:])
+    assert given == {"video_api": "8", "llm_api": str(cfg.llm.concurrency), "gpu": "1"}  # gpu: the profile's
+
+
+def test_resources_the_user_passes_win_whole():
+    cfg = load_config([])
+    assert resource_arguments(cfg, REPO / "profiles" / "local", ["--resources", "video_api=2"]) == []
+    assert resource_arguments(cfg, None, ["--resources=video_api=2"]) == []
+
+
+def test_the_profile_is_found_in_snakemake_arguments(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative profile is the checkout's unless it names a folder here
+    assert profile_of(["--profile", "profiles/local"], REPO) == REPO / "profiles/local"
+    (tmp_path / "mine").mkdir()
+    assert profile_of(["--profile", "mine"], REPO) == Path("mine")
+    assert profile_of([f"--profile={tmp_path}"], REPO) == tmp_path
+    assert profile_of(["--dry-run"], REPO) is None
+
+
+def test_the_cpu_slot_holds_a_local_builds_cores_across_processes(tmp_path, monkeypatch):
+    slots = ProviderSlots(tmp_path / "slots")
+    monkeypatch.setenv(CPU_SLOTS_ENV, "1")
+    with cpu_slot(slots):
+        # The one core is taken: another process (here: another acquire) cannot have it now.
+        import pytest
+
+        from shortdrama.cost.slots import SlotTimeout
+        with pytest.raises(SlotTimeout):
+            with slots.acquire("cpu", 1, timeout_s=0.1):
+                pass
+    monkeypatch.delenv(CPU_SLOTS_ENV)
+    with cpu_slot(slots), cpu_slot(slots):  # outside a local build: no limit
+        pass
