@@ -13,6 +13,8 @@ rule generate_clip:
     # video.concurrency jobs wait at once however few cores the machine has; its short conform takes a
     # CPU slot inside the job (stages.clips). A local renderer or model holds a core as usual.
     threads: WF.cores_for("video")
+    # Ready clips start before anything else (a hosted one holds no core, so it costs the others nothing).
+    priority: 20
     resources:
         video_api=1 - WF.uses_gpu("video"),
         gpu=WF.uses_gpu("video"),

@@ -10,6 +10,9 @@ rule generate_keyframe:
         png=P.keyframe,
     params:
         spec=spec_of("generate_keyframe"),
+    # Keyframes before voices, mixes and renders: each one unblocks a clip, which may wait minutes on a
+    # hosted API; the CPU work that unblocks nothing can run while those clips wait.
+    priority: 10
     resources:
         gpu=WF.uses_gpu("image"),
         mem_mb=1000 + 11000 * WF.uses_gpu("image"),

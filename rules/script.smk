@@ -17,6 +17,8 @@ rule write_outline:
         outline=P.outline,
     params:
         spec=spec_of("write_outline"),
+    # The documents first: every other job of the series waits on them.
+    priority: 30
     threads: WF.cores_for("llm")
     resources:
         llm_api=1,
@@ -38,6 +40,7 @@ checkpoint write_episode_script:
         script=P.script,
     params:
         spec=spec_of("write_episode_script"),
+    priority: 30
     threads: WF.cores_for("llm")
     resources:
         llm_api=1,

@@ -47,8 +47,17 @@ def run_step(smk: Any, step: Callable[..., Any], *args: Any) -> None:
             print(f"shortdrama: {smk.rule}{dict(smk.wildcards.items())}: {error}", file=sys.stderr)
             sys.exit(1)
     took = time.perf_counter() - started
-    log.info("done in %.2f s", took)
+    # The CPU this job's process and its finished children (FFmpeg, eSpeak) used since the process
+    # started, Python's start-up included: what a job costs the machine, for scheduling and benchmarks.
+    log.info("done in %.2f s (cpu %.2f s)", took, _cpu_seconds())
     print(done_line(label, took, entries), file=sys.stderr, flush=True)
+
+
+def _cpu_seconds() -> float:
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def job_label(rule: str, wildcards: dict[str, str]) -> str:
