@@ -1,5 +1,12 @@
 # Writing: the composed config (provenance), the series outline, one script per episode.
 
+# On a cluster these run on the head node: they compute nothing (a writer waits on its LLM's API, the
+# offline one takes milliseconds), and a Slurm job would cost seconds to start and a status check to end.
+localrules:
+    record_config,
+    write_outline,
+    write_episode_script,
+
 
 rule record_config:
     output:

@@ -26,8 +26,16 @@ API_RESOURCES = {"video_api": "video", "llm_api": "llm"}
 
 def api_limits(cfg: AppConfig) -> dict[str, int]:
     """Each API resource's cap: the concurrency of the group's first model (the one every job tries first;
-    a fallback's own slots, held inside the job, keep it within its own limit)."""
-    return {resource: getattr(cfg, group).concurrency for resource, group in API_RESOURCES.items()}
+    a fallback's own slots, held inside the job, keep it within its own limit), doubled (at most 16
+    more): a job spends seconds starting up before its request and conforming after its download, and
+    the vendor's slots should not idle meanwhile, so as many jobs again start and wait, each for a slot,
+    at the cost of an idle Python process (~80 MB) each. The vendor itself never sees more than
+    `concurrency` requests: each job holds a provider slot (cost.slots) from submit to download."""
+    return {resource: with_headroom(getattr(cfg, group).concurrency) for resource, group in API_RESOURCES.items()}
+
+
+def with_headroom(concurrency: int) -> int:
+    return concurrency + min(concurrency, 16)
 
 
 def profile_resources(profile: Path) -> dict[str, str]:

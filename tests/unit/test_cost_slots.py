@@ -69,3 +69,15 @@ def test_slots_within_one_process_and_bad_arguments(tmp_path):
         with pytest.raises(SlotError):
             with slots.acquire(name, limit):
                 pass
+
+
+def test_a_slot_given_back_early_is_free_for_the_next_job(tmp_path):
+    """A hosted clip gives its vendor slot back once the clip is downloaded, before its conform."""
+    from shortdrama.cost.slots import release_held_slot
+
+    slots = ProviderSlots(tmp_path)
+    with slots.acquire("veo", 1):
+        release_held_slot()
+        with slots.acquire("veo", 1, timeout_s=0.5):  # would time out if the first were still held
+            pass
+    release_held_slot()  # outside any block: nothing to give back

@@ -261,3 +261,24 @@ def test_generate_keyframe_with_two_characters_on_sdxl(models, trained, tmp_path
     with Image.open(out) as image:
         assert image.format == "PNG" and image.size == (48, 40)
     assert [p.name for p in out.parent.iterdir()] == ["sc1.png"]  # written atomically, nothing left beside it
+
+
+@pytest.mark.parametrize("family", ["sd15", "sdxl", "sd3"])
+def test_cached_encodings_train_the_same_weights(models, lin, tmp_path, family):
+    """Each image and caption encoded once (the default) trains exactly the weights that encoding them
+    every step trains, at batch size 1: the cache is a speed-up, not another model."""
+    from safetensors.torch import load_file
+
+    settings = LoraSettings(rank=4, alpha=4, steps=4, resolution=32, learning_rate=5e-3, checkpoint_every=10, seed=3)
+    runs = {}
+    for cached in (True, False):
+        out = tmp_path / f"cached-{cached}"
+        train_lora(models[family], *lin, out, settings, log=lambda _: None, device="cpu", family=family,
+                   cache_encodings=cached)
+        runs[cached] = load_file(out / ADAPTER_FILE)
+    assert runs[True].keys() == runs[False].keys() and runs[True]
+    for name, tensor in runs[True].items():
+        assert torch.equal(tensor, runs[False][name]), name
+    untrained = train_lora(models[family], *lin, tmp_path / "one-step", LoraSettings(**{**settings.__dict__, "steps": 1}),
+                           log=lambda _: None, device="cpu", family=family)
+    assert any(not torch.equal(t, load_file(untrained.adapter)[n]) for n, t in runs[True].items())

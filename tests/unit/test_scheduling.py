@@ -21,7 +21,10 @@ def test_jobs_that_wait_on_a_hosted_api_hold_no_core():
 
 def test_the_api_caps_are_the_presets_concurrency():
     cfg = load_config(["video=gateway_kling", "video.concurrency=8", "llm=deepseek", "llm.concurrency=3"])
-    assert api_limits(cfg) == {"video_api": 8, "llm_api": 3}
+    # Twice as many jobs as the vendor takes (at most 16 more): they start up or conform meanwhile; the
+    # provider slots inside the jobs keep the vendor at its concurrency.
+    assert api_limits(cfg) == {"video_api": 16, "llm_api": 6}
+    assert api_limits(load_config(["video=gateway_kling", "video.concurrency=40"]))["video_api"] == 56
 
 
 def test_build_passes_the_profile_resources_with_the_api_caps_from_the_config():
@@ -30,7 +33,7 @@ def test_build_passes_the_profile_resources_with_the_api_caps_from_the_config():
     args = resource_arguments(cfg, local, [])
     assert args[0] == "--resources"
     given = dict(item.split("=") for item in args[1:])
-    assert given == {"video_api": "8", "llm_api": str(cfg.llm.concurrency), "gpu": "1"}  # gpu: the profile's
+    assert given == {"video_api": "16", "llm_api": str(2 * cfg.llm.concurrency), "gpu": "1"}  # gpu: the profile's
 
 
 def test_resources_the_user_passes_win_whole():

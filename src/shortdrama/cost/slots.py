@@ -12,11 +12,15 @@ from __future__ import annotations
 import os
 import time
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Iterator
 
 from ..errors import ShortDramaError
 from .locking import HeldLock, host_name, try_lock
+
+
+_HELD: ContextVar[HeldLock | None] = ContextVar("shortdrama_held_slot", default=None)
 
 
 class SlotTimeout(ShortDramaError):
@@ -52,10 +56,20 @@ class ProviderSlots:
                 raise SlotTimeout(f"slots: all {limit} {name} slot(s) stayed busy for {timeout_s:g}s")
             time.sleep(poll_s)
         index, held = taken
+        token = _HELD.set(held)
         try:
             yield index
         finally:
+            _HELD.reset(token)
             held.release()
+
+
+def release_held_slot() -> None:
+    """Give back the innermost slot this thread holds before its block ends: a hosted clip job frees its
+    vendor slot once its clip is downloaded, so the next job may submit while this one conforms."""
+    held = _HELD.get()
+    if held is not None:
+        held.release()
 
 
 def _try_take(folder: Path, limit: int) -> tuple[int, HeldLock] | None:

@@ -70,4 +70,4 @@ class CaptionedImages(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor | str]:
         if index not in self._cache:  # a character set is a few dozen images: decode each once
             self._cache[index] = load_image(self.images[index], self.resolution)
-        return {"pixel_values": self._cache[index], "caption": self.captions[index]}
+        return {"pixel_values": self._cache[index], "caption": self.captions[index], "index": index}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from shortdrama.lora.family import Components, Family, encode_latents, noise_prediction_loss, tokenize
+from shortdrama.lora.family import Components, Encodings, Family, noise_prediction_loss, tokenize
 
 
 class SD15(Family):
@@ -41,12 +41,13 @@ class SD15(Family):
             text_encoders=(parts["text_encoder"],),
         )
 
-    def micro_batch_loss(self, parts, batch, device, weight_dtype, gen) -> torch.Tensor:
-        pixel_values = torch.stack([item["pixel_values"] for item in batch]).to(device)
+    def micro_batch_loss(self, parts, batch, device, weight_dtype, gen, encodings: Encodings | None = None) -> torch.Tensor:
+        encodings = encodings or Encodings(enabled=False)
         with torch.no_grad():
-            latents = encode_latents(parts.vae, pixel_values, gen) * parts.vae.config.scaling_factor
-            ids = tokenize(parts.tokenizer, [item["caption"] for item in batch], device)
-            encoder_hidden_states = parts.text_encoder(ids, return_dict=False)[0]
+            latents = encodings.latents(parts.vae, batch, device, gen) * parts.vae.config.scaling_factor
+            (encoder_hidden_states,) = encodings.texts(
+                [item["caption"] for item in batch],
+                lambda captions: (parts.text_encoder(tokenize(parts.tokenizer, captions, device), return_dict=False)[0],))
 
         def predict(noisy_latents, timesteps):
             return parts.unet(noisy_latents, timesteps, encoder_hidden_states, return_dict=False)[0]

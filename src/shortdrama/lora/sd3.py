@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from shortdrama.lora.family import Components, Family, encode_latents, tokenize
+from shortdrama.lora.family import Components, Encodings, Family, tokenize
 
 WEIGHTING_SCHEME = "logit_normal"  # the SD3 paper's rf/lognorm(0.00, 1.00)
 LOGIT_MEAN, LOGIT_STD, MODE_SCALE = 0.0, 1.0, 1.29
@@ -74,15 +74,16 @@ class SD3(Family):
         clip_embeds = F.pad(clip_embeds, (0, t5_embeds.shape[-1] - clip_embeds.shape[-1]))
         return torch.cat([clip_embeds, t5_embeds.to(clip_embeds.dtype)], dim=-2), pooled
 
-    def micro_batch_loss(self, parts, batch, device, weight_dtype, gen) -> torch.Tensor:
+    def micro_batch_loss(self, parts, batch, device, weight_dtype, gen, encodings: Encodings | None = None) -> torch.Tensor:
         from diffusers.training_utils import compute_density_for_timestep_sampling, compute_loss_weighting_for_sd3
 
+        encodings = encodings or Encodings(enabled=False)
         vae_config = parts.vae.config
-        pixel_values = torch.stack([item["pixel_values"] for item in batch]).to(device)
         with torch.no_grad():
-            latents = encode_latents(parts.vae, pixel_values, gen)
+            latents = encodings.latents(parts.vae, batch, device, gen)
             latents = ((latents - (vae_config.shift_factor or 0.0)) * vae_config.scaling_factor).to(weight_dtype)
-            prompt_embeds, pooled = self.encode_prompts(parts, [item["caption"] for item in batch], device)
+            prompt_embeds, pooled = encodings.texts([item["caption"] for item in batch],
+                                                    lambda captions: self.encode_prompts(parts, captions, device))
         noise = torch.randn(latents.shape, generator=gen, dtype=torch.float32).to(device, dtype=latents.dtype)
         bsz = latents.shape[0]
         u = compute_density_for_timestep_sampling(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from shortdrama.lora.family import Components, Family, encode_latents, noise_prediction_loss, tokenize
+from shortdrama.lora.family import Components, Encodings, Family, noise_prediction_loss, tokenize
 
 
 class SDXL(Family):
@@ -55,15 +55,16 @@ class SDXL(Family):
         prompt_embeds = torch.cat([out.hidden_states[-2] for out in outputs], dim=-1)
         return prompt_embeds, outputs[-1].text_embeds
 
-    def micro_batch_loss(self, parts, batch, device, weight_dtype, gen) -> torch.Tensor:
-        pixel_values = torch.stack([item["pixel_values"] for item in batch]).to(device)
+    def micro_batch_loss(self, parts, batch, device, weight_dtype, gen, encodings: Encodings | None = None) -> torch.Tensor:
+        encodings = encodings or Encodings(enabled=False)
         with torch.no_grad():
-            latents = encode_latents(parts.vae, pixel_values, gen) * parts.vae.config.scaling_factor
+            latents = encodings.latents(parts.vae, batch, device, gen) * parts.vae.config.scaling_factor
             latents = latents.to(weight_dtype)
-            prompt_embeds, pooled = self.encode_prompts(parts, [item["caption"] for item in batch], device)
+            prompt_embeds, pooled = encodings.texts([item["caption"] for item in batch],
+                                                    lambda captions: self.encode_prompts(parts, captions, device))
         # Micro-conditioning: (original h, w, crop top, left, target h, w). Training images are already cropped to
         # the training square, which is also what the pipeline passes by default at that size.
-        height, width = pixel_values.shape[-2:]
+        height, width = batch[0]["pixel_values"].shape[-2:]
         time_ids = torch.tensor([[height, width, 0, 0, height, width]] * len(batch), device=device, dtype=weight_dtype)
         conditioning = {"text_embeds": pooled.to(weight_dtype), "time_ids": time_ids}
 

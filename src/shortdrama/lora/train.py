@@ -31,7 +31,7 @@ import torch
 from shortdrama.errors import ConfigError, ProviderError
 from shortdrama.lora.dataset import CaptionedImages
 from shortdrama.lora.families import get_family
-from shortdrama.lora.family import Family
+from shortdrama.lora.family import Encodings, Family
 from shortdrama.lora.model import add_lora
 from shortdrama.lora.settings import LoraSettings
 
@@ -301,12 +301,15 @@ def train_lora(
     device: str | None = None,
     family: str = "sd15",
     request_key: str | None = None,
+    cache_encodings: bool = True,
 ) -> TrainResult:
     """Train (or resume training) a character LoRA on `images`/`captions` for a `family` base model ("sd15",
     "sdxl" or "sd3"); write the adapter into `out_dir`.
 
     Resumes only from a checkpoint in `out_dir` of the same training request (`training_request`, which includes
-    `request_key`, the caller's key of everything else the result depends on); any other checkpoint is deleted."""
+    `request_key`, the caller's key of everything else the result depends on); any other checkpoint is deleted.
+    `cache_encodings`: encode each image and caption once, not every step (family.Encodings; False only to
+    measure what it saves, bench/lora_inputs.py)."""
     started = time.monotonic()
     out_dir = Path(out_dir)
     kind = get_family(family)
@@ -342,6 +345,7 @@ def train_lora(
     )
     _terminal.info("training %s LoRA, %d images, steps %d->%d, %s", kind.title, len(dataset), start_step, total, dev)
     per_step = settings.batch_size * settings.gradient_accumulation
+    encodings = Encodings(enabled=cache_encodings)
     log_every = max(1, total // 50)
     losses: list[float] = []
     loop_started = shown_at = time.monotonic()  # shown_at: when the terminal last got a step line
@@ -352,7 +356,7 @@ def train_lora(
         step_loss = 0.0
         for micro in range(settings.gradient_accumulation):
             chunk = indices[micro * settings.batch_size : (micro + 1) * settings.batch_size]
-            loss = kind.micro_batch_loss(parts, [dataset[i] for i in chunk], dev, weight_dtype, gen)
+            loss = kind.micro_batch_loss(parts, [dataset[i] for i in chunk], dev, weight_dtype, gen, encodings)
             if not torch.isfinite(loss):
                 raise ProviderError(f"LoRA training diverged at step {step}: loss is {loss.item()}")
             scaled = loss / settings.gradient_accumulation

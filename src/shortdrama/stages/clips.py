@@ -95,6 +95,7 @@ def produce_clip(spec: ClipSpec, keyframe: Path, call: Call, runtime: Runtime) -
 def hosted_clip(spec: ClipSpec, keyframe: Path, call: Call, video: VideoConfig, runtime: Runtime, out: Path) -> Billing:
     from ..cost.call import call_key
     from ..http import RetryPolicy
+    from ..cost.slots import release_held_slot
     from ..scheduling import cpu_slot
     from ..video.base import Encoding
     from ..video.conform import conform_clip
@@ -126,6 +127,7 @@ def hosted_clip(spec: ClipSpec, keyframe: Path, call: Call, video: VideoConfig, 
     engine = JobEngine(entries, settings, runtime.cache_dir / "jobs")
     try:
         result = engine.generate(request, downloaded)
+        release_held_slot()  # the vendor is done with this job: the next clip may submit while this one conforms
         with cpu_slot(runtime.slots):  # this job holds no core while it waits; its conform takes one
             conform_clip(downloaded, out, Encoding.from_spec(enc), spec.duration)
     finally:
