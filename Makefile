@@ -20,7 +20,7 @@ $(DIFFUSION_STAMP): $(STAMP)
 	touch $(DIFFUSION_STAMP)
 
 demo: $(STAMP)
-	$(BIN)/snakemake --profile profiles/local --cores $(CORES)
+	$(BIN)/shortdrama build --cores $(CORES)
 	@echo
 	@echo "The demo series is ready:"
 	@ls -1 $(CURDIR)/results/demo/episode_*_final.mp4

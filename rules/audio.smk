@@ -9,6 +9,8 @@ rule speak_dialogue:
         cues=P.cues,
     params:
         spec=spec_of("speak_dialogue"),
+    resources:
+        cpu=1,
     log:
         "logs/{series}/ep{ep}/speak_dialogue/sc{sc}.log",
     benchmark:
@@ -25,6 +27,8 @@ rule mix_episode_audio:
         wav=P.mix,
     params:
         spec=spec_of("mix_episode_audio"),
+    resources:
+        cpu=1,
     log:
         "logs/{series}/ep{ep}/mix_episode_audio.log",
     benchmark:

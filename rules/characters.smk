@@ -9,6 +9,7 @@ rule generate_character_references:
     params:
         spec=spec_of("generate_character_references"),
     resources:
+        cpu=1,
         gpu=1,
         mem_mb=16000,
     log:
@@ -27,6 +28,7 @@ rule train_character_lora:
     params:
         spec=spec_of("train_character_lora"),
     resources:
+        cpu=1,
         gpu=1,
         mem_mb=16000,
     log:
@@ -45,6 +47,7 @@ rule draw_contact_sheet:
     params:
         spec=spec_of("draw_contact_sheet"),
     resources:
+        cpu=1,
         gpu=1,
         mem_mb=12000,
     log:

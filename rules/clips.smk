@@ -16,6 +16,7 @@ rule generate_clip:
     # Ready clips start before anything else (a hosted one holds no core, so it costs the others nothing).
     priority: 20
     resources:
+        cpu=WF.cores_for("video"),
         video_api=1 - WF.uses_gpu("video"),
         gpu=WF.uses_gpu("video"),
         mem_mb=1000 + 31000 * WF.uses_gpu("video"),

@@ -33,9 +33,10 @@ os.environ[RUNTIME_ENV] = WF.runtime(workflow.basedir).to_json()
 # again): a retry of a job within the same build can tell its earlier attempt from an earlier build's.
 os.environ.setdefault(BUILD_ID_ENV, uuid.uuid4().hex)
 # A job that holds no core (one waiting on a hosted API) takes one of the local build's cores for its
-# own CPU work (shortdrama.scheduling.cpu_slot).
+# own CPU work (shortdrama.scheduling.cpu_slot): the `cpu` resource where the build sets one (as
+# `shortdrama build` does: its --cores also makes room for the API jobs), else --cores.
 if workflow.local_exec and not workflow.remote_exec:
-    os.environ[CPU_SLOTS_ENV] = str(workflow.cores)
+    os.environ[CPU_SLOTS_ENV] = str(getattr(workflow.global_resources.get("cpu"), "value", None) or workflow.cores)
 
 
 wildcard_constraints:

@@ -14,6 +14,7 @@ rule generate_keyframe:
     # hosted API; the CPU work that unblocks nothing can run while those clips wait.
     priority: 10
     resources:
+        cpu=1,
         gpu=WF.uses_gpu("image"),
         mem_mb=1000 + 11000 * WF.uses_gpu("image"),
     log:

@@ -9,6 +9,8 @@ rule write_subtitles:
         srt=P.subtitles,
     params:
         spec=spec_of("write_subtitles"),
+    resources:
+        cpu=1,
     log:
         "logs/{series}/ep{ep}/write_subtitles.log",
     script:
@@ -25,6 +27,8 @@ rule render_episode:
         mp4=P.final,
     params:
         spec=spec_of("render_episode"),
+    resources:
+        cpu=1,
     log:
         "logs/{series}/ep{ep}/render_episode.log",
     benchmark:

@@ -13,6 +13,8 @@ rule record_config:
         config=P.config,
     params:
         spec=spec_of("record_config"),
+    resources:
+        cpu=1,
     log:
         "logs/{series}/record_config.log",
     script:
@@ -28,6 +30,7 @@ rule write_outline:
     priority: 30
     threads: WF.cores_for("llm")
     resources:
+        cpu=WF.cores_for("llm"),
         llm_api=1,
     log:
         "logs/{series}/write_outline.log",
@@ -50,6 +53,7 @@ checkpoint write_episode_script:
     priority: 30
     threads: WF.cores_for("llm")
     resources:
+        cpu=WF.cores_for("llm"),
         llm_api=1,
     log:
         "logs/{series}/ep{ep}/write_episode_script.log",

@@ -37,7 +37,7 @@ from typing import Callable
 from . import __version__
 from .config import load_config
 from .errors import ConfigError, ShortDramaError
-from .scheduling import profile_of, resource_arguments
+from .scheduling import profile_of, scheduling_arguments
 from .workflow import output_folder
 
 EXIT_OK = 0
@@ -157,11 +157,11 @@ def _build(args: argparse.Namespace) -> int:
     extra = [*args.snakemake_arg, *(["--dry-run"] if args.dry_run else [])]
     if not any(arg.startswith("--profile") or arg.startswith("--workflow-profile") for arg in extra):
         extra = ["--profile", str(workflow_dir / "profiles" / "local"), *extra]  # --cores on our line wins
-    extra += resource_arguments(cfg, profile_of(extra, workflow_dir), args.snakemake_arg)
+    scheduling = scheduling_arguments(cfg, args.cores, profile_of(extra, workflow_dir), args.snakemake_arg)
     from .cost.ledger import utc_now
 
     since, started = utc_now(), time.perf_counter()
-    code = snakemake(workflow_dir, workdir, args.overrides, args.cores, extra).returncode
+    code = snakemake(workflow_dir, workdir, args.overrides, scheduling[1], [*extra, *scheduling[2:]]).returncode
     if args.dry_run:
         return code
     folder = workdir / output_folder(cfg)
@@ -363,8 +363,9 @@ def _sweep(args: argparse.Namespace) -> int:
         print(f"\n== sweep point {point.name}: {' '.join(point.overrides)}", flush=True)
         started = time.perf_counter()
         point_cfg = _conf(workflow_dir, [*fixed, *point.overrides])
-        code = snakemake(workflow_dir, workdir, [*fixed, *point.overrides, f"output_dir={output_dir}"], args.cores,
-                         resource_arguments(point_cfg, None, ()), env=env).returncode
+        scheduling = scheduling_arguments(point_cfg, args.cores, None, ())
+        code = snakemake(workflow_dir, workdir, [*fixed, *point.overrides, f"output_dir={output_dir}"], scheduling[1],
+                         scheduling[2:], env=env).returncode
         result = summarise_point(point, workdir / output_dir, code, time.perf_counter() - started)
         # The table names files as the builds do, relative to the work dir.
         results.append(replace(result, folder=Path(output_dir),

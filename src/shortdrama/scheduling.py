@@ -1,12 +1,13 @@
 """How many jobs of each kind a build runs at once, from the configuration, in Snakemake's own terms.
 
-Snakemake runs a job when its `threads` fit in `--cores` and its `resources` fit in `--resources`. A
-job that waits on a hosted API holds no core (`threads: 0`, workflow.Workflow.cores_for) and one unit
-of its API resource (`video_api`, `llm_api`); every other job holds a core. So `--cores` is what the
-machine has (all of it, by default) and each API resource is what the chosen preset allows at once
-(`video.concurrency`, `llm.concurrency`): `shortdrama build` passes those from the composed
-configuration, over the profile's fixed defaults, so a preset with 8 slots gets 8 clips in flight on
-a 2-core laptop while the keyframes, conforms and renders never get more than its 2 cores.
+Snakemake runs a job when its `threads` fit in `--cores` and its `resources` fit in `--resources`, and
+a local build never has more than `--cores` + 5 jobs running (its worker threads). A job that waits on
+a hosted API holds no core (`threads: 0`, `cpu=0`, workflow.Workflow.cores_for) and one unit of its
+API resource (`video_api`, `llm_api`); every other job holds one unit of `cpu`. So `shortdrama build
+--cores N` (default: all of the machine's) passes Snakemake `--resources cpu=N` and API caps from the
+chosen presets (`video.concurrency`, `llm.concurrency`, see `api_limits`), and `--cores` N plus those
+caps, which only makes room for the waiting jobs: a preset with 8 slots gets its clips in flight on a
+2-core laptop while keyframes, conforms and renders never run more than 2 at a time.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from .config import AppConfig
+from .errors import ConfigError
 
 if TYPE_CHECKING:
     from .cost.slots import ProviderSlots
@@ -51,15 +53,32 @@ def profile_resources(profile: Path) -> dict[str, str]:
     return dict(str(item).split("=", 1) for item in listed if "=" in str(item))
 
 
-def resource_arguments(cfg: AppConfig, profile: Path | None, snakemake_args: Sequence[str]) -> list[str]:
-    """`--resources ...` for a build: the profile's resources with the API caps taken from `cfg`; nothing
-    when the user passes `--resources` to Snakemake themselves (theirs wins, whole)."""
-    if any(arg == "--resources" or arg.startswith(("--resources=", "--res=", "--res ")) or arg == "--res"
-           for arg in snakemake_args):
-        return []
+def machine_cores(cores: str | int) -> int:
+    """`--cores` as a number: "all" is the cores this process may run on."""
+    if str(cores) == "all":
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        value = int(cores)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"--cores must be a positive whole number or 'all', not {cores!r}")
+    return value
+
+
+def scheduling_arguments(cfg: AppConfig, cores: str | int, profile: Path | None,
+                         snakemake_args: Sequence[str]) -> list[str]:
+    """`--cores` and `--resources` for a build of `cfg` on `cores` CPU cores: the profile's resources,
+    `cpu` = the cores, the API caps from `cfg`, and room in `--cores` for the API jobs. When the user
+    passes `--resources` to Snakemake themselves, theirs win, whole, and `--cores` is theirs as given."""
+    if any(arg in ("--resources", "--res") or arg.startswith(("--resources=", "--res=")) for arg in snakemake_args):
+        return ["--cores", str(cores)]
+    cpu = machine_cores(cores)
+    limits = api_limits(cfg)
     resources = profile_resources(profile) if profile is not None else {}
-    resources.update({name: str(limit) for name, limit in api_limits(cfg).items()})
-    return ["--resources", *(f"{name}={value}" for name, value in resources.items())]
+    resources.update({name: str(limit) for name, limit in limits.items()}, cpu=str(cpu))
+    return ["--cores", str(cpu + sum(limits.values())),
+            "--resources", *(f"{name}={value}" for name, value in resources.items())]
 
 
 def profile_of(snakemake_args: Sequence[str], workflow_dir: Path) -> Path | None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from shortdrama.config import load_config
 from shortdrama.cost.slots import ProviderSlots
-from shortdrama.scheduling import CPU_SLOTS_ENV, api_limits, cpu_slot, profile_of, resource_arguments
+from shortdrama.scheduling import CPU_SLOTS_ENV, api_limits, cpu_slot, profile_of, scheduling_arguments
 from shortdrama.workflow import Workflow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,19 +27,34 @@ def test_the_api_caps_are_the_presets_concurrency():
     assert api_limits(load_config(["video=gateway_kling", "video.concurrency=40"]))["video_api"] == 56
 
 
-def test_build_passes_the_profile_resources_with_the_api_caps_from_the_config():
+def test_build_holds_compute_to_the_cores_and_makes_room_for_the_api_jobs():
+    """--cores 2 with 8 video slots: `cpu=2` bounds the jobs that compute; Snakemake's --cores (and so its
+    pool of job threads, --cores + 5) is large enough for every API job the caps allow besides them."""
     cfg = load_config(["video=gateway_kling", "video.concurrency=8"])
-    local = REPO / "profiles" / "local"
-    args = resource_arguments(cfg, local, [])
-    assert args[0] == "--resources"
-    given = dict(item.split("=") for item in args[1:])
-    assert given == {"video_api": "16", "llm_api": str(2 * cfg.llm.concurrency), "gpu": "1"}  # gpu: the profile's
+    args = scheduling_arguments(cfg, "2", REPO / "profiles" / "local", [])
+    assert args[:2] == ["--cores", str(2 + 16 + 2 * cfg.llm.concurrency)] and args[2] == "--resources"
+    given = dict(item.split("=") for item in args[3:])
+    assert given == {"video_api": "16", "llm_api": str(2 * cfg.llm.concurrency), "gpu": "1", "cpu": "2"}  # gpu: the profile's
+
+
+def test_cores_all_is_this_machines_and_a_bad_value_is_refused():
+    import os
+
+    import pytest
+
+    from shortdrama.errors import ConfigError
+
+    cpu = dict(item.split("=") for item in scheduling_arguments(load_config([]), "all", None, [])[3:])["cpu"]
+    assert int(cpu) == len(os.sched_getaffinity(0))
+    for bad in ("0", "two", "-1"):
+        with pytest.raises(ConfigError, match="--cores must be a positive whole number or 'all'"):
+            scheduling_arguments(load_config([]), bad, None, [])
 
 
 def test_resources_the_user_passes_win_whole():
     cfg = load_config([])
-    assert resource_arguments(cfg, REPO / "profiles" / "local", ["--resources", "video_api=2"]) == []
-    assert resource_arguments(cfg, None, ["--resources=video_api=2"]) == []
+    assert scheduling_arguments(cfg, "3", REPO / "profiles" / "local", ["--resources", "video_api=2"]) == ["--cores", "3"]
+    assert scheduling_arguments(cfg, "3", None, ["--resources=video_api=2"]) == ["--cores", "3"]
 
 
 def test_the_profile_is_found_in_snakemake_arguments(tmp_path, monkeypatch):

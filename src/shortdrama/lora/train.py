@@ -1,7 +1,7 @@
 """The LoRA training loop (diffusers' train_text_to_image_lora recipe), with atomic checkpoints and resume.
 
 The loop is the same for every model family (sd15, sdxl, sd3); the family supplies the parts, the loss of one
-micro-batch and the adapter's save format.
+micro-batch and the adapter's save format. Images and captions are encoded once per run (family.Encodings).
 
 One step = one optimizer update over `gradient_accumulation` micro-batches of `batch_size` images. Data order, noise
 and timesteps are drawn from torch.Generators seeded by (seed, epoch) and (seed, step), so a resumed run draws exactly
@@ -301,15 +301,13 @@ def train_lora(
     device: str | None = None,
     family: str = "sd15",
     request_key: str | None = None,
-    cache_encodings: bool = True,
+    cache_encodings: bool = True,  # False only to measure what the cache saves (bench/lora_inputs.py)
 ) -> TrainResult:
     """Train (or resume training) a character LoRA on `images`/`captions` for a `family` base model ("sd15",
     "sdxl" or "sd3"); write the adapter into `out_dir`.
 
     Resumes only from a checkpoint in `out_dir` of the same training request (`training_request`, which includes
-    `request_key`, the caller's key of everything else the result depends on); any other checkpoint is deleted.
-    `cache_encodings`: encode each image and caption once, not every step (family.Encodings; False only to
-    measure what it saves, bench/lora_inputs.py)."""
+    `request_key`, the caller's key of everything else the result depends on); any other checkpoint is deleted."""
     started = time.monotonic()
     out_dir = Path(out_dir)
     kind = get_family(family)
@@ -344,8 +342,7 @@ def train_lora(
         f"{settings.resolution}px, steps {start_step}->{total}, device {dev.type}, dtype {str(weight_dtype)[6:]}"
     )
     _terminal.info("training %s LoRA, %d images, steps %d->%d, %s", kind.title, len(dataset), start_step, total, dev)
-    per_step = settings.batch_size * settings.gradient_accumulation
-    encodings = Encodings(enabled=cache_encodings)
+    per_step, encodings = settings.batch_size * settings.gradient_accumulation, Encodings(enabled=cache_encodings)
     log_every = max(1, total // 50)
     losses: list[float] = []
     loop_started = shown_at = time.monotonic()  # shown_at: when the terminal last got a step line
@@ -386,8 +383,7 @@ def train_lora(
             _save_checkpoint(out_dir, step, denoiser, optimizer, scaler, settings, step_loss, kind, request)
 
     denoiser.eval()
-    adapter = save_adapter(out_dir, denoiser, kind.name)
-    steps_done = total  # resumed at or before `total`, then trained up to it
+    adapter, steps_done = save_adapter(out_dir, denoiser, kind.name), total  # resumed at or before `total`
     seconds = time.monotonic() - started
     summary = {
         "steps_done": steps_done,
