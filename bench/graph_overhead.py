@@ -51,18 +51,12 @@ def inputs(rule):
     return of
 
 
-def spec(rule):
+def spec(rule, reads_script=True):
     def of(wildcards):
-        if "ep" in wildcards.keys():
+        if reads_script and "ep" in wildcards.keys():
             script_of(wildcards)
         return job_of(rule, wildcards)["spec"]
     return of
-
-
-def write_outputs(output):
-    for path in output:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_bytes(b"bare")
 
 
 wildcard_constraints:
@@ -87,8 +81,8 @@ rule record_config:
         config="results/{series}/config.yaml",
     params:
         spec=spec("record_config"),
-    run:
-        write_outputs(output)
+    shell:
+        "for f in {output}; do printf bare > $f; done"
 
 
 rule write_outline:
@@ -96,8 +90,8 @@ rule write_outline:
         outline="results/{series}/outline.json",
     params:
         spec=spec("write_outline"),
-    run:
-        write_outputs(output)
+    shell:
+        "for f in {output}; do printf bare > $f; done"
 
 
 checkpoint write_episode_script:
@@ -106,9 +100,10 @@ checkpoint write_episode_script:
     output:
         script="results/{series}/ep{ep}/script.json",
     params:
-        spec=spec("write_episode_script"),
-    run:
-        Path(output.script).write_text(BARE["scripts"][wildcards.ep])
+        spec=spec("write_episode_script", reads_script=False),
+        src=lambda wildcards: str(Path(config["jobs"]).parent / "scripts" / f"ep{wildcards.ep}.json"),
+    shell:
+        "cp {params.src} {output.script}"
 '''
 
 BARE_RULE = '''
@@ -120,8 +115,8 @@ rule {rule}:
 {outputs}
     params:
         spec=spec("{rule}"),
-    run:
-        write_outputs(output)
+    shell:
+        "for f in {{output}}; do printf bare > $f; done"
 '''
 
 
@@ -166,8 +161,7 @@ def describe_jobs(work: Path, overrides: list[str]) -> dict:
                      "inputs": {name: list(paths) for name, paths in job.inputs.items() if name != "script"}})
         for name, path in job.outputs.items():
             for attr, pattern in vars(P).items():
-                if isinstance(pattern, str) and not attr.startswith("_") and \
-                        pattern.format(series=wf.series, **{"i": "", **wildcards}) == path:
+                if isinstance(pattern, str) and not attr.startswith("_") and _fills(pattern, wf.series, wildcards) == path:
                     patterns.setdefault(job.rule, {})[name] = pattern
     every = [path for job in wf.jobs(scripts, ("character", "scene", "episode")) if job.rule != "write_episode_script"
              for path in job.outputs.values()]
@@ -176,9 +170,18 @@ def describe_jobs(work: Path, overrides: list[str]) -> dict:
             "every_output": every, "patterns": patterns}
 
 
+def _fills(pattern: str, series: str, wildcards: dict[str, str]) -> str | None:
+    try:
+        return pattern.format(series=series, **wildcards)
+    except KeyError:  # a pattern with a wildcard this job has not
+        return None
+
+
 def write_bare(folder: Path, described: dict) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "scripts").mkdir(parents=True, exist_ok=True)
     (folder / "jobs.json").write_text(json.dumps(described))
+    for ep, text in described["scripts"].items():
+        (folder / "scripts" / f"ep{ep}.json").write_text(text, encoding="utf-8")
     text = BARE_HEAD
     for rule, outputs in described["patterns"].items():
         if rule in FIRST_RULES:
@@ -230,13 +233,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="24x8,100x10")
     parser.add_argument("--cores", default="2")
+    parser.add_argument("--keep", type=Path, help="build here and keep the work dirs (default: a temporary folder)")
     args = parser.parse_args()
     os.environ.setdefault("SHORTDRAMA_CACHE_DIR", tempfile.mkdtemp(prefix="shortdrama-bench-cache-"))
     results = []
     with tempfile.TemporaryDirectory(prefix="shortdrama-bench-graph-") as tmp:
         for size in args.sizes.split(","):
             episodes, scenes = (int(n) for n in size.split("x"))
-            results.append(measure(episodes, scenes, args.cores, Path(tmp)))
+            results.append(measure(episodes, scenes, args.cores, args.keep or Path(tmp)))
     write_figure("graph_overhead", {"benchmark": "graph_overhead",
                                     "goals": "no-op <= 1.5 x bare, edit <= 2 x bare, 100 x 10 no-op < 10 s",
                                     "cores": args.cores, "sizes": results})

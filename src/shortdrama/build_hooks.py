@@ -40,6 +40,7 @@ def _verify_what_was_built(wf: Workflow) -> None:
     from .trust import verify
 
     stale = {job: finding for job, finding in verify(wf).items() if finding.stale}
+    wf.manifests.save_known_stamps()  # the next build's checks need hash only what changes in between
     for job, finding in stale.items():
         for output in job.outputs:
             print(f"shortdrama: {finding.line(output)}", file=sys.stderr)

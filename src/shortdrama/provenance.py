@@ -31,6 +31,10 @@ from .media import write_text_atomic
 log = logging.getLogger(__name__)
 
 MANIFESTS = ".manifests"
+# Digests the main process computed, by path, size and mtime (a cache, like git's index): Snakemake
+# touches every output after its job, so the mtime a manifest records is never the file's final one;
+# without this every check would hash every file again.
+KNOWN_STAMPS = ".stamps.json"
 # Inputs a rule takes only for ordering, as ancient(): the scene's slice of the script is in the spec,
 # so the script's own digest must not make every scene stale. Every rule names such an input `script`.
 ORDERING_INPUTS = frozenset({"script"})
@@ -97,6 +101,44 @@ class ManifestStore:
     def __init__(self, root: str | os.PathLike, base: str | os.PathLike = ".") -> None:
         self.root = Path(root)
         self.base = Path(base)
+        self._known: dict[str, Stamp] | None = None
+        self._learned = False
+
+    def current(self, path: str, recorded: Stamp | None = None, trust_stat: bool = True) -> Stamp | None:
+        """The stamp of `path` now (None: missing). With `trust_stat`, a size and mtime equal to the
+        recorded stamp's or to a digest computed earlier (KNOWN_STAMPS) is taken to have its digest."""
+        full = self.at(path)
+        try:
+            info = os.stat(full)
+        except FileNotFoundError:
+            return None
+        if trust_stat:
+            for known in (recorded, self._known_stamps().get(str(path))):
+                if known is not None and (info.st_size, info.st_mtime_ns) == (known.size, known.mtime_ns):
+                    return known
+        found = Stamp(file_digest(full), info.st_size, info.st_mtime_ns)
+        self._known_stamps()[str(path)] = found
+        self._learned = True
+        return found
+
+    def save_known_stamps(self) -> None:
+        """Keep the digests computed since the store was opened (a real build's main process only: a dry
+        run, `plan` and `verify` write nothing)."""
+        if not self._learned:
+            return
+        data = {path: {"sha256": s.sha256, "size": s.size, "mtime_ns": s.mtime_ns} for path, s in self._known_stamps().items()
+                if self.at(path).exists()}
+        write_text_atomic(self.base / self.root / MANIFESTS / KNOWN_STAMPS, json.dumps(data, sort_keys=True))
+        self._learned = False
+
+    def _known_stamps(self) -> dict[str, Stamp]:
+        if self._known is None:
+            try:
+                data = json.loads((self.base / self.root / MANIFESTS / KNOWN_STAMPS).read_text(encoding="utf-8"))
+                self._known = {str(path): Stamp.from_dict(value) for path, value in data.items()}
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):  # none yet, or damaged: hash again
+                self._known = {}
+        return self._known
 
     def at(self, path: str | os.PathLike) -> Path:
         """A path as the rules name it, on this machine (an absolute one, a reference photo, stays as is)."""
@@ -215,7 +257,7 @@ def check(jobs: Sequence[ExpectedJob], store: ManifestStore, trust_stat: bool = 
 def _check_job(job: ExpectedJob, store: ManifestStore, stale_outputs: Mapping[str, str],
                trust_stat: bool) -> Finding | None:
     records = {output: store.read(output) for output in job.outputs}
-    present = {output: stamp(store.at(output), _recorded(records[output], output), trust_stat) for output in job.outputs}
+    present = {output: store.current(output, _recorded(records[output], output), trust_stat) for output in job.outputs}
     missing = [output for output, s in present.items() if s is None]
     if missing:
         return Finding(job, f"{', '.join(missing)}, made by the same job, is missing", missing=tuple(missing))
@@ -241,7 +283,7 @@ def _check_job(job: ExpectedJob, store: ManifestStore, stale_outputs: Mapping[st
     for path in job.inputs:
         if path in stale_outputs:
             return Finding(job, f"its input {path} is out of date", edited=edited)
-        current = stamp(store.at(path), manifest.inputs[path], trust_stat)
+        current = store.current(path, manifest.inputs[path], trust_stat)
         if current is None:
             return Finding(job, f"its input {path} is missing", edited=edited)
         if current.sha256 != manifest.inputs[path].sha256:

@@ -136,6 +136,7 @@ class Reconciler:
         findings = {job: f for job, f in provenance.check(expected, wf.manifests).items() if f.stale}
         if act:
             lines = provenance.remove_stale(findings, wf.manifests)
+            wf.manifests.save_known_stamps()
         else:
             stale = provenance.to_rebuild(findings, wf.manifests)
             force([output for output, _ in stale])

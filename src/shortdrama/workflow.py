@@ -33,6 +33,7 @@ class Workflow:
     # The folder the build runs in (Snakemake's working directory): outputs are named relative to it.
     workdir: Path = Path(".")
     _scripts: dict[str, tuple[float, EpisodeScript]] = field(default_factory=dict)
+    _manifests: ManifestStore | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_snakemake_config(cls, config: Mapping[str, Any], conf_dir: str | None = None,
@@ -53,7 +54,10 @@ class Workflow:
 
     @property
     def manifests(self) -> ManifestStore:
-        return ManifestStore(self.paths.root, self.workdir)
+        """One store per workflow: the digests one check computes serve the next (KNOWN_STAMPS)."""
+        if self._manifests is None or self._manifests.base != Path(self.workdir):
+            self._manifests = ManifestStore(self.paths.root, self.workdir)
+        return self._manifests
 
     def at(self, path: str | os.PathLike) -> Path:
         """A path named as the rules name it (relative to the work dir), on this machine."""

@@ -175,3 +175,34 @@ def test_manifest_round_trip():
     again = Manifest.from_json(manifest.to_json())
     assert again == manifest
     assert json.loads(manifest.to_json())["outputs"] is None
+
+
+def test_a_digest_computed_once_is_not_computed_again_after_a_touch(tmp_path, monkeypatch):
+    """Snakemake touches every output after its job, so the mtime a manifest records is never the final
+    one: the first check hashes the file and keeps the digest (KNOWN_STAMPS), the next build's checks only
+    stat it; a real change of content is still seen."""
+    import os
+
+    from shortdrama import provenance
+    from shortdrama.provenance import ManifestStore, Stamp
+
+    out = tmp_path / "results" / "demo" / "clip.mp4"
+    out.parent.mkdir(parents=True)
+    out.write_bytes(b"clip")
+    recorded = provenance.stamp(out, trust_stat=False)
+    os.utime(out, ns=(recorded.mtime_ns + 66_000_000, recorded.mtime_ns + 66_000_000))  # Snakemake's touch
+    hashed = []
+    real_digest = provenance.file_digest
+    monkeypatch.setattr(provenance, "file_digest", lambda path: hashed.append(path) or real_digest(path))
+
+    store = ManifestStore("results/demo", tmp_path)
+    first = store.current("results/demo/clip.mp4", recorded)
+    assert first.sha256 == recorded.sha256 and len(hashed) == 1
+    store.save_known_stamps()
+    again = ManifestStore("results/demo", tmp_path).current("results/demo/clip.mp4", recorded)
+    assert again == first and len(hashed) == 1  # stat only
+    assert ManifestStore("results/demo", tmp_path).current("results/demo/clip.mp4", recorded, trust_stat=False)
+    assert len(hashed) == 2  # --rehash hashes anyway
+    out.write_bytes(b"other")
+    changed = ManifestStore("results/demo", tmp_path).current("results/demo/clip.mp4", recorded)
+    assert isinstance(changed, Stamp) and changed.sha256 != recorded.sha256
