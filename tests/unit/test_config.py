@@ -388,3 +388,26 @@ def test_a_group_chosen_as_null():
     assert load_config(["experiment=null"]) == load_config([])
     with pytest.raises(ConfigError, match=r"^video=null: video needs one of its options; choose one of: animatic, "):
         load_config(["video=null"])
+
+
+def test_a_cached_composition_is_the_composition(tmp_path, monkeypatch):
+    """The second load of the same overrides skips Hydra (conf/../.cache/compose) and gives the same
+    configuration, for every option of every group; a changed YAML file or a changed environment
+    variable that a YAML file interpolates is composed afresh."""
+    import shutil
+
+    from shortdrama.config.compose import compose_raw
+
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF_DIR, conf)
+    choices = [[]] + [[f"{group}={option}"] for group in [*GROUPS, "experiment"] for option in group_options(group)]
+    for overrides in choices:
+        first = compose_raw(overrides, conf)
+        assert compose_raw(overrides, conf) == first, overrides
+    assert len(list((tmp_path / ".cache" / "compose").glob("*.json"))) == len(choices)
+
+    monkeypatch.setenv("VIDEO_GATEWAY_URL", "http://127.0.0.1:9/v1")
+    assert compose_raw(["video=gateway_kling"], conf)["video"]["base_url"] == "http://127.0.0.1:9/v1"
+    series = conf / "series" / "demo.yaml"
+    series.write_text(series.read_text().replace("episodes: 2", "episodes: 3"))
+    assert compose_raw([], conf)["series"]["episodes"] == 3

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from ..errors import ConfigError
 from .app import CONF_DIR, PROVIDER_GROUPS, AppConfig
+from .composed_cache import cached_compose
 from .explain import explain_hydra_error, explain_validation_error
 from .explain import group_options as _options_in
 from .overrides import declared_fields, holds, is_declared, widen_overrides
@@ -66,9 +67,6 @@ def load_config(overrides: Sequence[str] = (), conf_dir: Path | None = None) -> 
 
 
 def compose_raw(overrides: Sequence[str] = (), conf_dir: Path | None = None) -> dict[str, Any]:
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
     conf = Path(conf_dir or CONF_DIR).resolve()
     overrides = list(overrides)
     # A plain `group.key=value` of a field the models declare goes to Hydra as `++group.key=value` (add or
@@ -77,8 +75,13 @@ def compose_raw(overrides: Sequence[str] = (), conf_dir: Path | None = None) -> 
     # is refused, with the keys that do exist there.
     widened, in_maps = widen_overrides(overrides)
     try:
-        return _compose(widened, conf)
-    except (HydraException, OmegaConfBaseException) as exc:
+        return cached_compose(conf, widened, lambda: _compose(widened, conf))  # Hydra is imported on a miss only
+    except Exception as exc:  # noqa: BLE001 - Hydra's and OmegaConf's errors are explained below, the rest re-raised
+        from hydra.errors import HydraException
+        from omegaconf.errors import OmegaConfBaseException
+
+        if not isinstance(exc, (HydraException, OmegaConfBaseException)):
+            raise
         error: Exception = exc
     if in_maps:  # a field below a map key (series.cast.<id>.gender): only where that key already exists
         try:
