@@ -5,7 +5,7 @@ import re
 import sys
 import uuid
 
-from snakemake.exceptions import IncompleteCheckpointException
+from snakemake.exceptions import IncompleteCheckpointException, WorkflowError
 
 from shortdrama.cost.call import BUILD_ID_ENV, RUNTIME_ENV
 from shortdrama.errors import ShortDramaError
@@ -35,8 +35,19 @@ os.environ.setdefault(BUILD_ID_ENV, uuid.uuid4().hex)
 # A job that holds no core (one waiting on a hosted API) takes one of the local build's cores for its
 # own CPU work (shortdrama.scheduling.cpu_slot): the `cpu` resource where the build sets one (as
 # `shortdrama build` does: its --cores also makes room for the API jobs), else --cores.
-if workflow.local_exec and not workflow.remote_exec:
-    os.environ[CPU_SLOTS_ENV] = str(getattr(workflow.global_resources.get("cpu"), "value", None) or workflow.cores)
+def local_cores():
+    """The cores a local build's compute may use; None where the build is not local (a cluster job)."""
+    if not workflow.local_exec or workflow.remote_exec:
+        return None
+    cpu = getattr(workflow.global_resources.get("cpu"), "value", None)
+    try:
+        return cpu or workflow.cores
+    except WorkflowError:  # no --cores: not a build of this machine's cores
+        return None
+
+
+if local_cores():
+    os.environ[CPU_SLOTS_ENV] = str(local_cores())
 
 
 wildcard_constraints:
