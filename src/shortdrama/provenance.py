@@ -34,7 +34,7 @@ MANIFESTS = ".manifests"
 # Digests the main process computed, by path, size and mtime (a cache, like git's index): Snakemake
 # touches every output after its job, so the mtime a manifest records is never the file's final one;
 # without this every check would hash every file again.
-KNOWN_STAMPS = ".stamps.json"
+KNOWN_STAMPS = ".known-stamps"  # JSON; not *.json: every *.json there is one output's manifest
 # Inputs a rule takes only for ordering, as ancient(): the scene's slice of the script is in the spec,
 # so the script's own digest must not make every scene stale. Every rule names such an input `script`.
 ORDERING_INPUTS = frozenset({"script"})
