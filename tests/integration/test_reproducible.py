@@ -12,7 +12,8 @@ what order things happened, not what was made.
   when a call ran (`time`) and how long it took (`duration_s`), and rows are appended in the
   order jobs finish, which the scheduler decides;
 * the provenance manifests `.manifests/**.json`: each says when its job `started` and
-  `finished` and the `mtime_ns` of every file it read or wrote.
+  `finished` and the `mtime_ns` of every file it read or wrote;
+* `.manifests/.known-stamps`, the digests the build's checks computed, with each file's `mtime_ns`.
 
 They are compared with those clock fields removed (and ledger rows sorted), so which calls ran,
 with which cache keys, and the sha256 of every input and output they record must still agree.
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.slow
 
 # Bookkeeping files (fnmatch patterns, where * also crosses "/", for paths below results/demo)
 # and the clock fields they may differ in.
-BOOKKEEPING = ("ledger.jsonl", ".ledger.jsonl.d/*.jsonl", ".manifests/*.json")
+BOOKKEEPING = ("ledger.jsonl", ".ledger.jsonl.d/*.jsonl", ".manifests/*.json", ".manifests/.known-stamps")
 CLOCK_FIELDS = frozenset({"time", "duration_s", "started", "finished", "mtime_ns"})
 
 
