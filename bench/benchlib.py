@@ -21,7 +21,9 @@ FIGURES = REPO / "bench" / "figures"
 sys.path.insert(0, str(REPO / "tests"))  # the fake vendor servers (tests/fakes) serve the benchmarks too
 
 
-def environment(libraries: tuple[str, ...] = ("snakemake", "httpx", "imageio-ffmpeg", "av")) -> dict[str, object]:
+def library_versions(libraries: tuple[str, ...]) -> dict[str, object]:
+    """Python's version, each library's (None: not installed), and the checkout measured: its commit,
+    with "+dirty" where it had uncommitted changes."""
     versions: dict[str, object] = {"python": platform.python_version()}
     for name in libraries:
         try:
@@ -35,10 +37,14 @@ def environment(libraries: tuple[str, ...] = ("snakemake", "httpx", "imageio-ffm
         versions["shortdrama"] = commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         versions["shortdrama"] = None
+    return versions
+
+
+def environment(libraries: tuple[str, ...] = ("snakemake", "httpx", "imageio-ffmpeg", "av")) -> dict[str, object]:
     return {
         "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command": [Path(sys.argv[0]).name if sys.argv else "?", *sys.argv[1:]],
-        "versions": versions,
+        "versions": library_versions(libraries),
         "device": {"type": "cpu", "name": _cpu_name(), "cpus": os.cpu_count(), "platform": platform.platform(),
                    "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
     }

@@ -88,22 +88,11 @@ def environment(device: str) -> dict[str, object]:
     import platform
     import subprocess
     from datetime import datetime, timezone
-    from importlib import metadata
 
-    versions: dict[str, object] = {"python": platform.python_version(), "torch": torch.__version__}
-    for name in ("diffusers", "peft", "transformers", "accelerate", "snakemake"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    try:  # the checkout measured: its commit, and whether it had uncommitted changes
-        root = Path(__file__).resolve().parents[1]
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True)
-        versions["shortdrama"] = commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        versions["shortdrama"] = None
+    from benchlib import library_versions
+
+    versions = {**library_versions(("diffusers", "peft", "transformers", "accelerate", "snakemake")),
+                "torch": torch.__version__}
     info: dict[str, object] = {"type": device, "platform": platform.platform()}
     if device == "cuda":
         props = torch.cuda.get_device_properties(0)

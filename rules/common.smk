@@ -46,8 +46,9 @@ def local_cores():
         return None
 
 
-if local_cores():
-    os.environ[CPU_SLOTS_ENV] = str(local_cores())
+LOCAL_CORES = local_cores()
+if LOCAL_CORES:
+    os.environ[CPU_SLOTS_ENV] = str(LOCAL_CORES)
 
 
 wildcard_constraints:

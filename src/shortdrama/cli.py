@@ -352,17 +352,16 @@ def _sweep(args: argparse.Namespace) -> int:
     workflow_dir = find_workflow_dir()
     workdir = _workdir(args, workflow_dir)
     fixed, points = expand_sweep(args.overrides)
-    for point in points:  # every point must compose before the first one is built
-        _conf(workflow_dir, [*fixed, *point.overrides])
+    configs = [_conf(workflow_dir, [*fixed, *point.overrides]) for point in points]  # all compose before any build
     series_root = Path("results") / _conf(workflow_dir, fixed).series.slug  # inside the work dir, as Snakemake names it
     # One build for the whole sweep: a paid call that failed at one point is not bought again at the next.
     env = {**os.environ, BUILD_ID_ENV: os.environ.get(BUILD_ID_ENV) or uuid.uuid4().hex}
     results = []
-    for point in points:  # sequentially: the cache and the slots make later points cheap and safe
+    # Sequentially: the cache and the slots make later points cheap and safe.
+    for point, point_cfg in zip(points, configs):
         output_dir = f"{series_root.as_posix()}/sweeps/{point.name}"
         print(f"\n== sweep point {point.name}: {' '.join(point.overrides)}", flush=True)
         started = time.perf_counter()
-        point_cfg = _conf(workflow_dir, [*fixed, *point.overrides])
         scheduling = scheduling_arguments(point_cfg, args.cores, None, ())
         code = snakemake(workflow_dir, workdir, [*fixed, *point.overrides, f"output_dir={output_dir}"], scheduling[1],
                          scheduling[2:], env=env).returncode
