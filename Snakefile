@@ -13,6 +13,7 @@ include: "rules/keyframes.smk"
 include: "rules/clips.smk"
 include: "rules/audio.smk"
 include: "rules/render.smk"
+include: "rules/qc.smk"
 
 
 rule all:

@@ -1,4 +1,5 @@
-# One clip per scene from its keyframe; every clip shares one encoding so episodes concatenate by copy.
+# `takes` clips per scene from its keyframe (rules/qc.smk chooses one); every clip shares one encoding
+# so episodes concatenate by copy.
 
 
 rule generate_clip:
@@ -6,7 +7,7 @@ rule generate_clip:
         script=ancient(rules.write_episode_script.output.script),
         keyframe=rules.generate_keyframe.output.png,
     output:
-        mp4=P.clip,
+        mp4=P.take,
     params:
         spec=spec_of("generate_clip"),
     # A hosted clip job waits on the vendor: it holds no core (threads 0), only a video_api unit, so
@@ -21,8 +22,8 @@ rule generate_clip:
         gpu=WF.uses_gpu("video"),
         mem_mb=1000 + 31000 * WF.uses_gpu("video"),
     log:
-        "logs/{series}/ep{ep}/generate_clip/sc{sc}.log",
+        "logs/{series}/ep{ep}/generate_clip/sc{sc}/take{take}.log",
     benchmark:
-        "benchmarks/{series}/ep{ep}/generate_clip/sc{sc}.tsv"
+        "benchmarks/{series}/ep{ep}/generate_clip/sc{sc}/take{take}.tsv"
     script:
         "../scripts/generate_clip.py"

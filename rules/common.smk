@@ -9,7 +9,7 @@ from snakemake.exceptions import IncompleteCheckpointException, WorkflowError
 
 from shortdrama.cost.call import BUILD_ID_ENV, RUNTIME_ENV
 from shortdrama.errors import ShortDramaError
-from shortdrama.paths import P
+from shortdrama.paths import P, take_id
 from shortdrama.scheduling import CPU_SLOTS_ENV
 from shortdrama.stages.registry import rule as stage_rule
 from shortdrama.trust import Reconciler, check_existing_documents
@@ -56,6 +56,7 @@ wildcard_constraints:
     character=r"[a-z][a-z0-9_]*",
     ep=r"\d{2,3}",
     sc=r"\d\d",
+    take=r"\d\d",
 
 
 def final_targets():
@@ -117,6 +118,11 @@ def _job(name, wildcards):
 def spec_of(name):
     """params.spec of the rule `name`, its stage's spec as JSON (Snakemake reruns a job when it changes)."""
     return lambda wildcards: _job(name, wildcards).spec.to_json()
+
+
+def take_reports():
+    """The QC JSON of each take a scene buys (choose_take writes them beside the takes)."""
+    return expand(P.take_qc, take=[take_id(t) for t in WF.take_numbers], allow_missing=True)
 
 
 def inputs_of(name, key):

@@ -114,6 +114,8 @@ def _parser() -> argparse.ArgumentParser:
                                         "from (its manifest); exit 1 if any is out of date")
     verify.add_argument("--rehash", action="store_true",
                         help="hash every file, also those whose size and mtime match their record")
+    command("qc", _qc, "list what automated QC flagged across the built series, worst first "
+                       "(exit 0: nothing flagged, 1: something flagged)")
     command("config", _config, "print the composed, validated configuration as YAML")
     schema = command("schema", _schema, "write JSON Schemas of the documents", overrides=False)
     schema.add_argument("out_dir", type=Path, help="where to write them (relative: to -d DIR, else here)")
@@ -250,6 +252,22 @@ def _verify(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     print(f"all {outputs} outputs of {wf.paths.root} match the settings and files they were made from")
     return EXIT_OK
+
+
+def _qc(args: argparse.Namespace) -> int:
+    from .errors import QCError
+    from .qc.report import format_report, read_reports
+    from .workflow import Workflow
+
+    workflow_dir = find_workflow_dir()
+    cfg = _conf(workflow_dir, args.overrides)
+    wf = Workflow(cfg, list(args.overrides), checkout=workflow_dir, workdir=_workdir(args, workflow_dir))
+    try:
+        qc = read_reports(wf)
+    except QCError as missing:  # nothing (current) to report on: not a verdict on the series
+        raise UsageError(str(missing)) from None
+    print(format_report(qc, wf.paths.root))
+    return EXIT_OK if qc.passed else EXIT_FAILURE
 
 
 # -- the other commands -----------------------------------------------------------------------------

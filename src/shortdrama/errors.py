@@ -19,3 +19,8 @@ class ProviderError(ShortDramaError):
 
 class MediaError(ShortDramaError):
     """FFmpeg or a media probe failed."""
+
+
+class QCError(ShortDramaError):
+    """A scene or episode failed its automated checks where the qc group says stop (qc.on_fail: stop),
+    or a QC report cannot be read."""

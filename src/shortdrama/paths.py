@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 
 class P:
-    """Output patterns, with the rules' wildcards: {series}, {ep}, {sc}, {character}, {i}."""
+    """Output patterns, with the rules' wildcards: {series}, {ep}, {sc}, {take}, {character}, {i}."""
 
     config = "results/{series}/config.yaml"
     outline = "results/{series}/outline.json"
@@ -17,12 +17,21 @@ class P:
     lora = "results/{series}/characters/{character}/lora.safetensors"
     contact_sheet = "results/{series}/characters/{character}/contact_sheet.png"
     keyframe = "results/{series}/ep{ep}/keyframes/sc{sc}.png"
-    clip = "results/{series}/ep{ep}/clips/sc{sc}.mp4"
+    take = "results/{series}/ep{ep}/clips/sc{sc}/take{take}.mp4"
+    take_qc = "results/{series}/ep{ep}/clips/sc{sc}/take{take}.qc.json"
+    clip = "results/{series}/ep{ep}/clips/sc{sc}.mp4"  # the take QC chose
+    selection = "results/{series}/ep{ep}/clips/sc{sc}.selection.json"  # which take, and why
     dialogue = "results/{series}/ep{ep}/audio/sc{sc}.wav"
     cues = "results/{series}/ep{ep}/audio/sc{sc}.cues.json"
     mix = "results/{series}/ep{ep}/audio/episode_mix.wav"
     subtitles = "results/{series}/episode_{ep}.srt"
     final = "results/{series}/episode_{ep}_final.mp4"
+    episode_qc = "results/{series}/episode_{ep}.qc.json"
+
+
+def take_id(take: int) -> str:
+    """The {take} wildcard of take number `take` (1-based): 01, 02, ..."""
+    return f"{take:02d}"
 
 
 @dataclass(frozen=True)
@@ -50,8 +59,17 @@ class SeriesPaths:
     def keyframe(self, ep: str, sc: str) -> str:
         return self._fill(P.keyframe, ep=ep, sc=sc)
 
+    def take(self, ep: str, sc: str, take: int) -> str:
+        return self._fill(P.take, ep=ep, sc=sc, take=take_id(take))
+
+    def take_qc(self, ep: str, sc: str, take: int) -> str:
+        return self._fill(P.take_qc, ep=ep, sc=sc, take=take_id(take))
+
     def clip(self, ep: str, sc: str) -> str:
         return self._fill(P.clip, ep=ep, sc=sc)
+
+    def selection(self, ep: str, sc: str) -> str:
+        return self._fill(P.selection, ep=ep, sc=sc)
 
     def dialogue(self, ep: str, sc: str) -> str:
         return self._fill(P.dialogue, ep=ep, sc=sc)
@@ -67,6 +85,9 @@ class SeriesPaths:
 
     def final(self, ep: str) -> str:
         return self._fill(P.final, ep=ep)
+
+    def episode_qc(self, ep: str) -> str:
+        return self._fill(P.episode_qc, ep=ep)
 
     def reference_image(self, character_id: str, index: int) -> str:
         return self._fill(P.reference_image, character=character_id, i=f"{index:02d}")

@@ -40,9 +40,14 @@ class PlannedJob:
     estimate_usd: float
     cached: bool
     projected: bool = False
+    worst_case: bool = False  # retakes: bought only if every take of the scene fails its checks
 
     @property
     def to_pay(self) -> float:
+        return 0.0 if self.cached or self.worst_case else self.estimate_usd
+
+    @property
+    def at_worst(self) -> float:
         return 0.0 if self.cached else self.estimate_usd
 
 
@@ -98,6 +103,7 @@ class Planner:
         planned: list[PlannedJob] = []
         for job in listed:
             planned.append(self._price(job["rule"], job["wildcards"], summarise_reason(job["reason"])))
+            planned += self._retakes(job["rule"], job["wildcards"])
             if job["rule"] == "write_episode_script":
                 planned += self._scene_jobs(job["wildcards"]["ep"], hit=planned[-1].cached)
         return planned
@@ -140,14 +146,33 @@ class Planner:
         hit = self._lookup(priced.call, priced.provider, dict(job.outputs))
         return PlannedJob(name, job.episode, job.scene, why, round(priced.estimate_usd, 6), hit)
 
+    def _retakes(self, name: str, wc: dict[str, str]) -> list[PlannedJob]:
+        """A scene whose takes are chosen again may buy qc.retakes more: priced as the worst case."""
+        if name != "choose_take" or not self.wf.cfg.qc.enabled:
+            return []
+        from .stages.qc import retake_jobs
+
+        r = rule(name)
+        job = r.job(self.wf, {k: v for k, v in wc.items() if k != "series"}, self._script(wc["ep"]))
+        planned = []
+        for priced in retake_jobs(job, self.wf.cfg.qc.retakes, self.runtime):
+            hit = self._lookup(priced.call, priced.provider, {})
+            planned.append(PlannedJob("retake (if needed)", job.episode, job.scene, f"take {priced.call.take} if all fail",
+                                      round(priced.estimate_usd, 6), hit, worst_case=True))
+        return planned
+
     def _scene_jobs(self, ep: str, hit: bool) -> list[PlannedJob]:
         """The jobs behind a script being written: exact when the script comes from the cache,
         projected from the series config otherwise."""
         if not hit:
             return self._projected_scene_jobs(int(ep))
         script = self._script(ep)
-        return [self._price(job.rule, dict(job.wildcards), "new script (from cache)")
-                for job in self.wf.episode_jobs(script) if rule(job.rule).price(job, self.runtime) is not None]
+        planned = []
+        for job in self.wf.episode_jobs(script):
+            if rule(job.rule).price(job, self.runtime) is not None:
+                planned.append(self._price(job.rule, dict(job.wildcards), "new script (from cache)"))
+            planned += self._retakes(job.rule, dict(job.wildcards))
+        return planned
 
     def _projected_scene_jobs(self, episode: int) -> list[PlannedJob]:
         """Before its script exists, an episode is priced at the middle of the config's ranges."""
@@ -161,11 +186,13 @@ class Planner:
         video = VideoConfig.model_validate(rt.provider("video"))
         voice = VoiceConfig.model_validate(rt.provider("voice"))
         music = MusicConfig.model_validate(rt.provider("music"))
-        per_scene = [("generate_keyframe", pricing.image_cost(image.pricing)),
-                     ("generate_clip", pricing.video_cost(video.pricing, seconds, r.width, r.height)),
-                     ("speak_dialogue", pricing.speech_cost(voice.pricing, round(seconds * 12)))]
-        jobs = [PlannedJob(rule, episode, n, "new (projected)", round(cost, 6), False, True)
-                for n in range(1, scenes + 1) for rule, cost in per_scene]
+        clip = pricing.video_cost(video.pricing, seconds, r.width, r.height)
+        takes, retakes = self.wf.cfg.takes, self.wf.cfg.qc.retakes if self.wf.cfg.qc.enabled else 0
+        per_scene = [("generate_keyframe", pricing.image_cost(image.pricing), 1, False),
+                     ("generate_clip", clip, takes, False), ("retake (if needed)", clip, retakes, True),
+                     ("speak_dialogue", pricing.speech_cost(voice.pricing, round(seconds * 12)), 1, False)]
+        jobs = [PlannedJob(rule, episode, n, "new (projected)", round(cost, 6), False, True, worst_case)
+                for n in range(1, scenes + 1) for rule, cost, times, worst_case in per_scene for _ in range(times)]
         jobs.append(PlannedJob("mix_episode_audio", episode, None, "new (projected)",
                                round(pricing.audio_cost(music.pricing, scenes * seconds), 6), False, True))
         return jobs
@@ -186,11 +213,16 @@ def plan_report(planned: list[PlannedJob], wf: Workflow, runtime: Runtime) -> st
     lines += ["", "to pay by step:    " + ", ".join(f"{k} {usd(v)}" for k, v in sorted(by_step.items()) if v),
               "to pay by episode: " + ", ".join(f"{k} {usd(v)}" for k, v in sorted(by_episode.items()) if v)]
     total, served = plan_total(planned), sum(j.estimate_usd for j in planned if j.cached)
+    worst = plan_worst_case(planned)
     projected = sum(j.to_pay for j in planned if j.projected)
     spent = runtime.ledger.spent() if runtime.ledger.path.exists() else 0.0
     cap = runtime.budget.series_usd
     verdict = "no cap" if cap is None else ("fits" if spent + total <= cap + 1e-9 else "EXCEEDS the cap")
+    if cap is not None and spent + total <= cap + 1e-9 < spent + worst:
+        verdict += (f" (with every retake {usd(spent + worst)} would not: the budget guard then stops buying "
+                    "retakes and flags those scenes)")
     lines += ["", f"total to pay: {usd(total)} (of it {usd(projected)} projected); the cache serves {usd(served)}",
+              f"worst case with every retake (qc.retakes): {usd(worst)}",
               f"budget: spent so far {usd(spent)} + this plan {usd(total)} against series cap "
               f"{'none' if cap is None else usd(cap)}: {verdict}"]
     return "\n".join(lines)
@@ -200,5 +232,11 @@ def plan_total(planned: list[PlannedJob]) -> float:
     return round(sum(j.to_pay for j in planned), 6)
 
 
+def plan_worst_case(planned: list[PlannedJob]) -> float:
+    """What the plan costs if every scene's takes all fail QC and each retake is bought."""
+    return round(sum(j.at_worst for j in planned), 6)
+
+
 def plan_json(planned: list[PlannedJob]) -> str:
-    return json.dumps({"total_usd": plan_total(planned), "jobs": [asdict(j) for j in planned]}, indent=1)
+    return json.dumps({"total_usd": plan_total(planned), "worst_case_usd": plan_worst_case(planned),
+                       "jobs": [asdict(j) for j in planned]}, indent=1)

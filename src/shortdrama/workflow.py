@@ -71,6 +71,11 @@ class Workflow:
     def episodes(self) -> list[str]:
         return [f"{n:02d}" for n in range(1, self.cfg.series.episodes + 1)]
 
+    @property
+    def take_numbers(self) -> range:
+        """The takes bought for every scene (1-based); retakes beyond them are bought by stages.qc."""
+        return range(1, self.cfg.takes + 1)
+
     def cores_for(self, group: str) -> int:
         """The cores a job of this group holds while it runs: 0 when its model is a hosted API (the job
         waits on the vendor, so its concurrency is bounded by the `video_api`/`llm_api` resource and the
@@ -156,7 +161,7 @@ class Workflow:
         return rule(rule_name).job(self, wildcards, script)
 
     def jobs(self, scripts: Mapping[str, str] | None = None, scopes: tuple[str, ...] = ("series", "episode",
-             "scene", "character")) -> list[Job]:
+             "scene", "take", "character")) -> list[Job]:
         """Every job of the series as the configuration and the given scripts (default: the valid ones on
         disk) define it, in the order the stages run: a job comes after every job whose output it reads."""
         scripts = self.readable_scripts() if scripts is None else dict(scripts)
@@ -177,6 +182,9 @@ class Workflow:
         elif r.scope == "scene":
             yield from (r.job(self, {"ep": ep, "sc": sc}, path) for ep, path in scripts.items()
                         for sc in self.scene_ids(path))
+        elif r.scope == "take":
+            yield from (r.job(self, {"ep": ep, "sc": sc, "take": str(take)}, path) for ep, path in scripts.items()
+                        for sc in self.scene_ids(path) for take in self.take_numbers)
         elif r.scope == "character":
             yield from (r.job(self, {"character": cid}) for cid in self.characters_on_screen(list(scripts.values()))
                         if r.wanted(self, {"character": cid}))
@@ -189,7 +197,7 @@ class Workflow:
         """Every file the characters' and the episodes' jobs make, intermediates included: rule all asks
         for them all, so one deleted (or removed by a failed job) is made again while the final exists."""
         scripts = {Path(p).parent.name.removeprefix("ep"): p for p in script_paths}
-        return [out for job in self.jobs(scripts, ("character", "scene", "episode")) if job.rule != "write_episode_script"
+        return [out for job in self.jobs(scripts, ("character", "scene", "take", "episode")) if job.rule != "write_episode_script"
                 for out in job.outputs.values()]
 
 

@@ -30,10 +30,13 @@ network: all state lives here, behind one lock. Keys are compared, never stored.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import itertools
 import json
+import re
 import tempfile
 import threading
 import time
@@ -125,6 +128,9 @@ class Script:
     # Serve each job a plain colour derived from its prompt, so a test can tell which request's clip ended
     # up in a final (the default test pattern looks the same for every prompt).
     colour_by_prompt: bool = False
+    # Serve a job a plain colour chosen from its whole create request (e.g. "000000", a black take, for
+    # one seed and prompt); None: the usual clip. Wins over colour_by_prompt.
+    colour_for: Callable[[dict[str, Any]], str | None] | None = None
 
     def faults(self, route: str) -> list[Fault]:
         if route in ("submit", "poll", "download"):
@@ -143,6 +149,7 @@ class FakeJob:
     authorization: str = "present"  # whether the create carried an Authorization header; the value is never kept
     idempotency_key: str | None = None
     colour: str | None = None  # RRGGBB, when the script colours clips by prompt
+    image: bytes | None = None  # the start image the request carried (image-to-video), if the fake could read it
     polls: int = 0
     cancelled: bool = False
     created: float = field(default_factory=time.time)
@@ -182,20 +189,58 @@ def prompt_colour(prompt: str) -> str:
     return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:6]
 
 
-def video_bytes(duration: float, colour: str | None = None) -> bytes:
-    """A real small H.264 MP4 of `duration` seconds (a test pattern, or one plain colour), made once per process."""
+def video_bytes(duration: float, colour: str | None = None, image: bytes | None = None) -> bytes:
+    """A real small H.264 MP4 of `duration` seconds, made once per process: one plain colour; else, like an
+    image-to-video model, a slow push-in that starts on the request's image; else a test pattern."""
     global _video_dir
-    name = f"{duration:.3f}-{colour or 'testsrc'}"
-    source = f"color=c=0x{colour}:size=144x256:rate=12" if colour else "testsrc=size=144x256:rate=12"
+    tag = colour or (hashlib.sha256(image).hexdigest()[:16] if image else "testsrc")
+    name = f"{duration:.3f}-{tag}"
     with _video_lock:
         if name not in _videos:
             if _video_dir is None:
                 _video_dir = Path(tempfile.mkdtemp(prefix="fake-video-"))
             out = _video_dir / f"{name}.mp4"
-            run_ffmpeg(["-f", "lavfi", "-i", source, "-t", str(duration),
-                        "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)])
+            if colour or not image:
+                source = f"color=c=0x{colour}:size=144x256:rate=12" if colour else "testsrc=size=144x256:rate=12"
+                inputs = ["-f", "lavfi", "-i", source]
+                look: list[str] = []
+            else:
+                still = _video_dir / f"{tag}.img"
+                still.write_bytes(image)
+                inputs = ["-loop", "1", "-framerate", "12", "-i", str(still)]
+                look = ["-vf", "scale=288:512,zoompan=z='1+0.004*on':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)'"
+                               ":d=1:s=288x512:fps=12"]
+            run_ffmpeg([*inputs, "-t", str(duration), *look, "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)])
             _videos[name] = out.read_bytes()
         return _videos[name]
+
+
+_DATA_IMAGE = re.compile(r"data:image/[a-z]+;base64,(.+)", re.S)
+
+
+def start_image(body: Any) -> bytes | None:
+    """The image a create request carries (a data URI, or raw base64 as Kling takes it), found anywhere in it."""
+    if isinstance(body, dict):
+        values = body.values()
+    elif isinstance(body, list):
+        values = body
+    else:
+        values = [body]
+    for value in values:
+        if isinstance(value, (dict, list)):
+            found = start_image(value)
+        elif isinstance(value, str) and len(value) > 64:
+            match = _DATA_IMAGE.fullmatch(value)
+            try:
+                data = base64.b64decode(match[1] if match else value, validate=True)
+            except (ValueError, binascii.Error):
+                continue
+            found = data if data[:8] == b"\x89PNG\r\n\x1a\n" or data[:3] == b"\xff\xd8\xff" else None
+        else:
+            found = None
+        if found:
+            return found
+    return None
 
 
 class VendorFake:
@@ -287,9 +332,11 @@ class VendorFake:
         script asks for colours by prompt."""
         with self.lock:
             colour = prompt_colour(prompt) if self.script.colour_by_prompt and prompt is not None else None
+            if self.script.colour_for is not None:
+                colour = self.script.colour_for(body) or colour
             job = FakeJob(id=f"{self.job_prefix}-{next(self._ids):04d}", model=model, duration=duration, body=body,
                           outcome=self._outcome(model), external_id=external_id, authorization=authorization,
-                          idempotency_key=idempotency_key, colour=colour)
+                          idempotency_key=idempotency_key, colour=colour, image=start_image(body))
             self.jobs[job.id] = job
             self.submissions.append(job)
             return job
@@ -330,7 +377,7 @@ class VendorFake:
         with self.lock:
             self.downloads.append(job.id)
             job.fetched = job.fetched or time.time()
-        data = video_bytes(job.outcome.video_duration or job.duration, job.colour)
+        data = video_bytes(job.outcome.video_duration or job.duration, job.colour, job.image)
         if fault is not None and fault.corrupt:
             data = b"<html>this is not a video</html>\n" * 64
         half = data[: len(data) // 2]

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 
 from .models import BudgetConfig, CacheConfig, LoraStageConfig, RenderConfig, SeriesConfig, StrictModel
+from .qc import QCConfig
 from .providers import ImageConfig, LLMConfig, MusicConfig, ProviderConfig, VideoConfig, VoiceConfig
 
 # The Hydra configuration directory of this checkout.
@@ -30,7 +31,10 @@ class AppConfig(StrictModel):
     budget: BudgetConfig
     lora: LoraStageConfig = LoraStageConfig()
     cache: CacheConfig = CacheConfig()
+    qc: QCConfig = QCConfig()
     seed: int = 0
+    # Takes bought per scene; QC picks the best (shortdrama.qc). Each is its own provider request.
+    takes: int = Field(default=1, ge=1, le=20)
     output_dir: str | None = Field(default=None, description="results/<series> unless set (sweeps set it)")
 
     @model_validator(mode="after")

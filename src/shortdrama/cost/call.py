@@ -124,10 +124,12 @@ class Call:
     inputs: Mapping[str, Path] = field(default_factory=dict)
     episode: int | None = None
     scene: int | None = None
+    take: int | None = None  # which take of the scene (a clip); every take is its own request
 
     @property
     def label(self) -> str:
-        where = "".join(f" {k}{v:02d}" for k, v in (("ep", self.episode), ("sc", self.scene)) if v is not None)
+        where = "".join(f" {k}{v:02d}" for k, v in (("ep", self.episode), ("sc", self.scene), ("take", self.take))
+                        if v is not None)
         return f"{self.rule}{where}"
 
 
@@ -351,5 +353,5 @@ def _entry(call: Call, provider: ProviderConfig, key: str, cache: str, estimate:
         time=datetime.now(timezone.utc).isoformat(timespec="milliseconds"), rule=call.rule, step=call.step,
         provider=str(getattr(provider, "provider", "")), model=model or _model(provider), key=key, cache=cache,
         estimate_usd=estimate, cost_usd=cost, duration_s=round(duration, 3), outcome=outcome,
-        episode=call.episode, scene=call.scene, message=message, tokens_in=tokens[0], tokens_out=tokens[1],
+        episode=call.episode, scene=call.scene, take=call.take, message=message, tokens_in=tokens[0], tokens_out=tokens[1],
     )

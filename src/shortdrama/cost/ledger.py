@@ -88,6 +88,7 @@ class LedgerEntry:
     outcome: Literal["ok", "failed", "refused"]
     episode: int | None = None
     scene: int | None = None
+    take: int | None = None  # a clip's take (shortdrama.qc picks among them); None for other calls
     message: str = ""
     tokens_in: int = 0  # as the provider reported them (LLMs)
     tokens_out: int = 0

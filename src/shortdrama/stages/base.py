@@ -85,6 +85,9 @@ class Series(Protocol):
 
     def keyframe_loras(self, script_path: str, sc: str) -> list[str]: ...
 
+    @property
+    def take_numbers(self) -> range: ...
+
 
 @dataclass(frozen=True)
 class Job:
@@ -106,6 +109,10 @@ class Job:
     @property
     def scene(self) -> int | None:
         return int(self.wildcards["sc"]) if "sc" in self.wildcards else None
+
+    @property
+    def take(self) -> int | None:
+        return int(self.wildcards["take"]) if "take" in self.wildcards else None
 
     def input_paths(self) -> tuple[str, ...]:
         return tuple(path for paths in self.inputs.values() for path in paths)
@@ -130,7 +137,7 @@ class Priced:
 
 class Rule:
     """A rule of the workflow (rules/<stage>.smk) seen from the library. `scope` says which wildcards
-    its jobs have: series, episode (ep), scene (ep, sc), character (character)."""
+    its jobs have: series, episode (ep), scene (ep, sc), take (ep, sc, take), character (character)."""
 
     name: ClassVar[str]
     scope: ClassVar[str]

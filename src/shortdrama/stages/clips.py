@@ -1,14 +1,16 @@
-"""Clips (rules/clips.smk): one clip per scene from its keyframe, by the configured video provider:
+"""Clips (rules/clips.smk): `takes` clips per scene from its keyframe (stages.qc picks one), by the
+configured video provider:
 the offline animatic (or its priced stand-in), a hosted vendor's job API, or a local image-to-video
 diffusion model. Every clip shares one encoding, so episodes concatenate by stream copy.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import ClassVar, Mapping
+from typing import TYPE_CHECKING, ClassVar, Mapping
 
 from ..config import VIDEO_VENDORS, AppConfig, VideoConfig
 from ..cost import pricing as price
@@ -19,11 +21,23 @@ from ..model_paths import resolve_model
 from ..schemas import Scene
 from ..video.base import on_frames
 from ..video.prompt import video_prompt
+from ..paths import take_id
 from .base import Job, Priced, Rule, Series, Spec, cast_by_name, encoding
+
+if TYPE_CHECKING:
+    from ..cost.ledger import LedgerEntry
 
 
 # Providers that send the clip to a vendor's job API (shortdrama.video.jobs).
 HOSTED = frozenset({"job_api", *VIDEO_VENDORS})
+
+
+def take_seed(seed: int, take: int) -> int:
+    """The seed of a scene's take: the series seed for the first take (so a build with one take asks
+    what it always asked), one derived from it for the others (never another seed's first take)."""
+    if take == 1:
+        return seed
+    return int.from_bytes(hashlib.sha256(f"{seed}:take{take}".encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
 @dataclass(frozen=True)
@@ -34,26 +48,42 @@ class ClipSpec(Spec):
     duration: float
     video: dict
     encoding: dict
+    take: int = 1
     PROVIDER_GROUP: ClassVar[str] = "video"
 
     @classmethod
-    def of(cls, cfg: AppConfig, scene: Scene) -> "ClipSpec":
+    def of(cls, cfg: AppConfig, scene: Scene, take: int = 1) -> "ClipSpec":
         cast = cast_by_name(cfg)
         on_screen = [{"name": n, "look": cast[n][2].look} for n in scene.characters if n in cast]
         return cls(
             prompt=video_prompt(scene.camera, scene.location.setting, scene.location.description, scene.action,
                                 on_screen),
-            seed=cfg.seed, camera=scene.camera, duration=on_frames(scene.duration, cfg.render.fps),
-            video=cfg.video.result_fields(), encoding=encoding(cfg))
+            seed=take_seed(cfg.seed, take), camera=scene.camera, duration=on_frames(scene.duration, cfg.render.fps),
+            video=cfg.video.result_fields(), encoding=encoding(cfg), take=take)
+
+    def request(self) -> dict:
+        """The first take asks exactly what a clip asked before takes existed (its cache entries and
+        ledger lines stay valid); every other take names its index, beside its own seed."""
+        asked = super().request()
+        if self.take == 1:
+            del asked["take"]
+        return asked
+
+    def for_take(self, take: int, series_seed: int) -> "ClipSpec":
+        """The same scene asked again as take `take` (a retake)."""
+        return replace(self, take=take, seed=take_seed(series_seed, take))
 
 
 class GenerateClip(Rule):
-    name, scope, reads_script = "generate_clip", "scene", True
+    """One take of a scene's clip: `takes` jobs per scene, each its own provider request."""
+
+    name, scope, reads_script = "generate_clip", "take", True
 
     def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
-        ep, sc = wildcards["ep"], wildcards["sc"]
-        return Job(self.name, {"series": wf.series, "ep": ep, "sc": sc}, ClipSpec.of(wf.cfg, wf.scene(script, sc)),
-                   {"mp4": wf.paths.clip(ep, sc)}, {"keyframe": (wf.paths.keyframe(ep, sc),)})
+        ep, sc, take = wildcards["ep"], wildcards["sc"], int(wildcards["take"])
+        return Job(self.name, {"series": wf.series, "ep": ep, "sc": sc, "take": take_id(take)},
+                   ClipSpec.of(wf.cfg, wf.scene(script, sc), take),
+                   {"mp4": wf.paths.take(ep, sc, take)}, {"keyframe": (wf.paths.keyframe(ep, sc),)})
 
     def price(self, job: Job, runtime: Runtime) -> Priced:
         call, video = clip_call(job.spec, Path(job.inputs["keyframe"][0]), job.episode, job.scene, runtime)
@@ -65,7 +95,7 @@ RULES = (GenerateClip(),)
 
 def clip_call(spec: ClipSpec, keyframe: Path, episode: int, scene: int, runtime: Runtime) -> tuple[Call, VideoConfig]:
     call = Call(rule="generate_clip", step="clip", version=1, request=spec.request(), inputs={"keyframe": keyframe},
-                episode=episode, scene=scene)
+                episode=episode, scene=scene, take=spec.take)
     return call, spec.provider(VideoConfig, runtime)
 
 
@@ -182,10 +212,11 @@ def check_clip(spec: ClipSpec, path: Path) -> None:
         raise MediaError(f"the clip does not fit the episode: {'; '.join(problems)}")
 
 
-def generate_clip(spec: str, keyframe: str | Path, out: str | Path, episode: int = 0, scene: int = 0,
-                  runtime: Runtime | None = None) -> None:
+def generate_clip(spec: str | ClipSpec, keyframe: str | Path, out: str | Path, episode: int = 0, scene: int = 0,
+                  runtime: Runtime | None = None) -> "LedgerEntry":
+    """One take of a scene's clip (the spec names the take), through the cache, budget and ledger."""
     runtime = runtime or Runtime.from_env()
-    clip = ClipSpec.from_json(spec)
+    clip = spec if isinstance(spec, ClipSpec) else ClipSpec.from_json(spec)
     call, video = clip_call(clip, Path(keyframe), episode, scene, runtime)
-    provider_call(runtime, call, video, clip_estimate(clip), produce_clip(clip, Path(keyframe), call, runtime),
-                  {"mp4": Path(out)}, validate=lambda files: check_clip(clip, files["mp4"]))
+    return provider_call(runtime, call, video, clip_estimate(clip), produce_clip(clip, Path(keyframe), call, runtime),
+                         {"mp4": Path(out)}, validate=lambda files: check_clip(clip, files["mp4"]))

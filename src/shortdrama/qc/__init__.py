@@ -1,0 +1,1 @@
+"""Automated QC: measurements of takes, voice lines and finals (analysis), subtitle fit (text_fit)."""

@@ -1,0 +1,152 @@
+"""The choice of a scene's take: measure and judge every take, buy retakes one at a time while every
+take fails (each through provider_call: cached, priced, held under the budget), copy the best take to
+the scene's clip and write down which one and why (`clips/scNN.selection.json`).
+
+Retakes are takes number `takes + 1`, `takes + 2`, ...: the same request a build with more takes
+would make, so raising `takes` later finds them in the cache. They are kept beside the takes as
+`retakeNN.mp4` (with their QC JSON) for the review page.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from ..cost.call import Runtime
+from ..errors import ProviderError, QCError
+from ..media import atomic_output, write_text_atomic
+from ..video.base import frame_count
+from .flags import Flag, Skipped
+from .take_checks import TakeExpectation, TakeVerdict, judge_take
+
+if TYPE_CHECKING:
+    from ..stages.qc import ChooseTakeSpec
+
+log = logging.getLogger(__name__)
+PROGRESS = logging.getLogger("shortdrama.progress.qc")
+
+
+@dataclass(frozen=True)
+class CheckedTake:
+    take: int
+    path: Path
+    verdict: TakeVerdict
+    retake: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"take": self.take, "file": self.path.name, "retake": self.retake, **self.verdict.to_dict()}
+
+
+def expectation(spec: "ChooseTakeSpec") -> TakeExpectation:
+    enc = spec.clip["encoding"]
+    return TakeExpectation(duration=frame_count(spec.clip["duration"], enc["fps"]) / enc["fps"], width=enc["width"],
+                           height=enc["height"], fps=enc["fps"], **spec.exemptions)
+
+
+def check_take(spec: "ChooseTakeSpec", take: int, path: Path, keyframe: Path, cache_dir: Path | None,
+               retake: bool = False) -> tuple[CheckedTake, dict[str, Any]]:
+    from .identity import identity_findings
+    from .measurements import measure_take
+
+    limits = spec.limits
+    measured = measure_take(path, keyframe, cache_dir)
+    identity = identity_findings(limits.identity, path, spec.characters)
+    verdict = judge_take(measured, expectation(spec), limits.take, identity)
+    return CheckedTake(take, path, verdict, retake), measured
+
+
+def _report(spec: "ChooseTakeSpec", checked: CheckedTake, measured: dict[str, Any] | None) -> str:
+    return json.dumps({**checked.to_dict(), "measurements": measured, "limits": spec.qc["take"]},
+                      ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+
+def rank(checked: Sequence[CheckedTake]) -> list[CheckedTake]:
+    """Best first: passing takes before failing ones, then by score, then the earlier take."""
+    return sorted(checked, key=lambda c: (not c.verdict.passed, -c.verdict.score, c.take))
+
+
+def choose(spec: "ChooseTakeSpec", takes: Sequence[Path], keyframe: Path, out: Path, selection: Path,
+           take_reports: Sequence[Path], episode: int, scene: int, runtime: Runtime) -> dict[str, Any]:
+    limits = spec.limits
+    checked: list[CheckedTake] = []
+    notes: list[str] = []
+    if not limits.enabled:
+        first = CheckedTake(1, takes[0], TakeVerdict((), (Skipped("all", "qc is off (qc=off)"),), 0.0))
+        for number, (path, report) in enumerate(zip(takes, take_reports), 1):
+            write_text_atomic(report, _report(spec, CheckedTake(number, path, first.verdict), None))
+        return _write(spec, [first], first, [], out, selection)
+    for number, (path, report) in enumerate(zip(takes, take_reports), 1):
+        take, measured = check_take(spec, number, path, keyframe, runtime.cache_dir)
+        write_text_atomic(report, _report(spec, take, measured))
+        checked.append(take)
+    retakes = 0
+    while not any(c.verdict.passed for c in checked) and retakes < limits.retakes:
+        number = spec.takes + retakes + 1
+        retakes += 1
+        bought = _buy_retake(spec, number, keyframe, takes[0].parent, episode, scene, runtime, notes)
+        if bought is None:
+            break
+        take, measured = check_take(spec, number, bought, keyframe, runtime.cache_dir, retake=True)
+        write_text_atomic(bought.with_suffix(".qc.json"), _report(spec, take, measured))
+        checked.append(take)
+    best = rank(checked)[0]
+    return _write(spec, checked, best, notes, out, selection, episode=episode, scene=scene)
+
+
+def _buy_retake(spec: "ChooseTakeSpec", number: int, keyframe: Path, folder: Path, episode: int, scene: int,
+                runtime: Runtime, notes: list[str]) -> Path | None:
+    """Take `number`, bought like any take; None (and a note why) when the budget or the vendor says no."""
+    from ..cost.budget import BudgetError
+    from ..stages.clips import generate_clip
+
+    path = folder / f"retake{number:02d}.mp4"
+    PROGRESS.info("every take failed its checks: buying retake %d", number)
+    try:
+        generate_clip(spec.clip_spec(number), keyframe, path, episode, scene, runtime)
+    except BudgetError as refusal:
+        notes.append(f"retake {number} not bought: {refusal}")
+        return None
+    except ProviderError as failure:
+        notes.append(f"retake {number} failed: {failure}")
+        return None
+    return path
+
+
+def _write(spec: "ChooseTakeSpec", checked: Sequence[CheckedTake], best: CheckedTake, notes: Sequence[str],
+           out: Path, selection: Path, episode: int | None = None, scene: int | None = None) -> dict[str, Any]:
+    with atomic_output(out) as tmp:
+        shutil.copyfile(best.path, tmp)
+    flagged = not best.verdict.passed
+    reason = _reason(checked, best)
+    record = {"chosen": best.take, "file": best.path.name, "retake": best.retake, "flagged": flagged,
+              "reason": reason, "by": "qc", "retakes_bought": sum(1 for c in checked if c.retake),
+              "notes": list(notes), "takes": [c.to_dict() for c in checked],
+              "flags": [f.placed(episode=episode, scene=scene, take=best.take).to_dict() for f in best.verdict.flags]}
+    write_text_atomic(selection, json.dumps(record, ensure_ascii=False, indent=1) + "\n")
+    log.info("scene takes: %s", reason)
+    if flagged and spec.limits.on_fail == "stop":
+        raise QCError(f"every take of ep{episode:02d} sc{scene:02d} fails its checks ({reason}); "
+                      f"qc.on_fail=stop: fix the scene or allow more retakes")
+    return record
+
+
+def _reason(checked: Sequence[CheckedTake], best: CheckedTake) -> str:
+    def first_flag(c: CheckedTake) -> str:
+        return c.verdict.flags[0].message if c.verdict.flags else "passes"
+
+    if best.verdict.passed and len(checked) == 1:
+        return f"take {best.take}: passes every check"
+    if best.verdict.passed:
+        others = "; ".join(f"take {c.take}: {first_flag(c)}" + ("" if not c.verdict.passed else
+                           f" (score {c.verdict.score:.1f})") for c in checked if c is not best)
+        return f"take {best.take}: passes every check, best score {best.verdict.score:.1f} ({others})"
+    return (f"no take passes; take {best.take} is the least bad ({len(best.verdict.flags)} flag(s): "
+            f"{first_flag(best)})")
+
+
+def flags_of(record: dict[str, Any]) -> list[Flag]:
+    return [Flag.from_dict(f) for f in record.get("flags", [])]

@@ -1,0 +1,158 @@
+"""Takes, retakes and automated QC through the real Snakemake build, with the video made by a fake
+hosted gateway on 127.0.0.1 that can serve a black take for one scene's first take (a real failure of
+hosted models). The fake is image-to-video: a clip starts on the keyframe the request carried."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from builds import run_snakemake
+from fakes.video_server import FakeVideoServer, Script
+from shortdrama.config import load_config
+from shortdrama.cost.ledger import Ledger
+from shortdrama.stages.clips import ClipSpec
+from shortdrama.workflow import Workflow
+
+pytestmark = pytest.mark.slow
+
+KEY = "sk-video-test-qc-0123"
+CLI = str(Path(sys.executable).with_name("shortdrama"))
+SERIES = ["video=gateway_kling", "render=480p", "series.episodes=1", "series.scenes_per_episode.min=2",
+          "series.scenes_per_episode.max=2", "series.scene_duration.min=3", "series.scene_duration.max=3",
+          "video.poll_interval_s=0.05", "video.poll_first_s=0.05", "video.fallback.poll_interval_s=0.05"]
+CLIP_PRICE = 0.5  # kling-v1-6 through the gateway: a 3 s scene is bought as 5 s x $0.10
+
+
+@pytest.fixture
+def gateway(tmp_path, monkeypatch):
+    """The fake gateway, a private cache, and the scene prompts the series will ask for (the offline
+    writer is deterministic: its scripts are written first, then the prompts read from them)."""
+    script = Script()
+    with FakeVideoServer(script, api_key=KEY) as server:
+        monkeypatch.setenv("VIDEO_GATEWAY_API_KEY", KEY)
+        monkeypatch.setenv("VIDEO_GATEWAY_URL", server.base_url)
+        monkeypatch.setenv("SHORTDRAMA_CACHE_DIR", str(tmp_path / "cache"))
+        yield server, script
+
+
+def prompts(work: Path, overrides: list[str]) -> list[str]:
+    """Each scene's clip prompt, from the scripts a partial build writes (no clip is bought)."""
+    # (The build's closing check then says the rest is missing: expected, hence check=False.)
+    run_snakemake(work, f"overrides={json.dumps(overrides)}", extra=("--until", "write_episode_script"), check=False)
+    wf = Workflow(load_config(overrides), overrides, workdir=work)
+    path = wf.paths.script("01")
+    assert (work / path).is_file()
+    return [ClipSpec.of(wf.cfg, wf.scene(path, sc)).prompt for sc in wf.scene_ids(path)]
+
+
+def black_for(prompt: str, seeds: set[int]):
+    return lambda body: "000000" if body.get("prompt") == prompt and body.get("seed") in seeds else None
+
+
+def build(work: Path, overrides: list[str], *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([CLI, "build", "-d", str(work), "--cores", "2", *overrides, *extra],
+                          capture_output=True, text=True)
+
+
+def paid(work: Path) -> list:
+    return [e for e in Ledger(work / "results/demo/ledger.jsonl").entries() if e.step == "clip" and e.cache == "miss"
+            and e.outcome == "ok"]
+
+
+def mean_luma(path: Path, at: float) -> float:
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            if frame.time is not None and frame.time >= at:
+                return float(np.asarray(frame.to_ndarray(format="gray")).mean())
+    raise AssertionError(f"{path} has no frame at {at} s")
+
+
+def qc_report(work: Path, overrides: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([CLI, "qc", "-d", str(work), *overrides], capture_output=True, text=True)
+
+
+def test_black_first_take_is_retaken_once_and_the_final_uses_the_retake(tmp_path, gateway):
+    server, script = gateway
+    work, overrides = tmp_path / "work", [*SERIES, "takes=1", "qc.retakes=1"]
+    scene_prompts = prompts(work, overrides)
+    script.colour_for = black_for(scene_prompts[1], {7})  # scene 2's first take (the series seed) is black
+    proc = build(work, overrides)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    bought = paid(work)
+    assert sorted((e.scene, e.take) for e in bought) == [(1, 1), (2, 1), (2, 2)], "one retake, for scene 2 only"
+    assert len(server.submissions) == 3
+    selection = json.loads((work / "results/demo/ep01/clips/sc02.selection.json").read_text())
+    assert (selection["chosen"], selection["retake"], selection["flagged"]) == (2, True, False)
+    assert selection["takes"][0]["flags"][0]["check"] == "black"
+    assert "take 1: black" in selection["reason"] or "take 1:" in selection["reason"]
+    final = work / "results/demo/episode_01_final.mp4"
+    assert mean_luma(final, 3.0 + 1.5) > 30, "the final's scene 2 is the retake, not the black take"
+    assert mean_luma(work / "results/demo/ep01/clips/sc02/take01.mp4", 1.5) < 5
+    assert qc_report(work, overrides).returncode == 0
+
+    again = build(work, overrides)
+    assert again.returncode == 0 and len(server.submissions) == 3 and len(paid(work)) == 3, "a rerun buys nothing"
+
+
+def test_retake_over_budget_is_not_bought_and_the_scene_is_flagged(tmp_path, gateway):
+    server, script = gateway
+    work = tmp_path / "work"
+    overrides = [*SERIES, "takes=1", "qc.retakes=1", f"budget.series_usd={2 * CLIP_PRICE + 0.2}"]
+    scene_prompts = prompts(work, overrides)
+    script.colour_for = black_for(scene_prompts[1], {7})
+    proc = build(work, overrides)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(server.submissions) == 2 and len(paid(work)) == 2, "the retake would pass the cap: not bought"
+    spent = sum(e.cost_usd for e in Ledger(work / "results/demo/ledger.jsonl").entries())
+    assert spent <= 2 * CLIP_PRICE + 0.2
+    selection = json.loads((work / "results/demo/ep01/clips/sc02.selection.json").read_text())
+    assert selection["flagged"] and "not bought" in selection["notes"][0]
+    report = qc_report(work, overrides)
+    assert report.returncode == 1
+    line = next(line for line in report.stdout.splitlines() if " black " in line)
+    assert line.split()[:3] == ["01", "02", "01"] and "00:00:03.000" in line, report.stdout
+
+
+def test_three_takes_best_used_noop_free_and_a_fourth_take_buys_one_per_scene(tmp_path, gateway):
+    server, script = gateway
+    work, overrides = tmp_path / "work", [*SERIES, "takes=3"]
+    scene_prompts = prompts(work, overrides)
+    # Scene 1's first take and scene 2's second are black: neither may be chosen.
+    black = (black_for(scene_prompts[0], {7}), black_for(scene_prompts[1], {ClipSpec.of(
+        load_config(overrides), _scene(work, overrides, "02"), 2).seed}))
+    script.colour_for = lambda body: black[0](body) or black[1](body)
+    proc = build(work, overrides)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(paid(work)) == 3 * 2 and len(server.submissions) == 6
+    assert sorted((e.scene, e.take) for e in paid(work)) == [(s, t) for s in (1, 2) for t in (1, 2, 3)]
+    chosen = {sc: json.loads((work / f"results/demo/ep01/clips/sc{sc}.selection.json").read_text())["chosen"]
+              for sc in ("01", "02")}
+    assert chosen["01"] != 1 and chosen["02"] != 2
+    for sc, take in chosen.items():
+        clip = (work / f"results/demo/ep01/clips/sc{sc}.mp4").read_bytes()
+        assert clip == (work / f"results/demo/ep01/clips/sc{sc}/take{take:02d}.mp4").read_bytes()
+
+    noop = build(work, overrides)
+    assert noop.returncode == 0 and len(server.submissions) == 6, "a no-op rerun pays nothing"
+
+    # A stricter limit re-judges the takes: only QC, the choice and what reads it rerun; nothing is bought.
+    stricter = [*overrides, "qc.take.max_blur=7.0"]
+    rejudged = build(work, stricter)
+    assert rejudged.returncode == 0 and len(server.submissions) == 6
+    assert "generate_clip" not in rejudged.stderr and "choose_take" in rejudged.stderr
+
+    four = build(work, [*overrides, "takes=4"])
+    assert four.returncode == 0, four.stderr[-3000:]
+    assert len(server.submissions) == 8
+    assert sorted((e.scene, e.take) for e in paid(work)) == [(s, t) for s in (1, 2) for t in (1, 2, 3, 4)]
+
+
+def _scene(work: Path, overrides: list[str], sc: str):
+    wf = Workflow(load_config(overrides), overrides, workdir=work)
+    return wf.scene(wf.paths.script("01"), sc)
