@@ -20,8 +20,10 @@ def test_slurm_profile_names_existing_rules_and_caps_the_api_and_gpu_resources()
     assert set(slurm["set-resources"]) <= RULES
     grouped = dict(item.split("=") for item in slurm["groups"])
     assert set(grouped) <= RULES and set(grouped.values()) == {"episode_finish", "scene"}
-    # A scene's keyframe and clip are one Slurm job; the writers run on the head node (local rules).
-    assert {rule for rule, group in grouped.items() if group == "scene"} == {"generate_keyframe", "generate_clip"}
+    # A scene's keyframe, takes and the choice among them are one Slurm job; the writers run on the head
+    # node (local rules).
+    assert {rule for rule, group in grouped.items() if group == "scene"} == {"generate_keyframe", "generate_clip",
+                                                                             "choose_take"}
     assert slurm["seconds-between-status-checks"] <= 2 and slurm["slurm-init-seconds-before-status-checks"] <= 2
     caps = dict(item.split("=") for item in slurm["resources"])
     assert set(caps) == {"video_api", "llm_api", "gpu"}

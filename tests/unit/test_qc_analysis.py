@@ -11,7 +11,8 @@ import pytest
 
 from shortdrama.errors import MediaError
 from shortdrama.media import run_ffmpeg
-from shortdrama.qc.analysis import analyse_audio, analyse_video, stream_durations, subtitle_track_cues
+from shortdrama.qc.analysis import analyse_video, stream_durations, subtitle_track_cues
+from shortdrama.qc.audio_analysis import analyse_audio
 from shortdrama.subtitles import Cue, format_srt
 
 SIZE, FPS = "144x256", 24

@@ -12,7 +12,7 @@ import pytest
 from shortdrama.config.models import SubtitleConfig
 from shortdrama.config.qc import QCConfig, TakeLimits
 from shortdrama.media import run_ffmpeg
-from shortdrama.qc.analysis import analyse_audio
+from shortdrama.qc.audio_analysis import analyse_audio
 from shortdrama.qc.episode import check_episode
 from shortdrama.qc.measurements import measure_take
 from shortdrama.qc.selection import CheckedTake, rank

@@ -5,8 +5,10 @@ upgrade), and the request is derived from the spec: no field can silently miss t
 One deliberate change is written into that file: the subtitle style moved into the render config
 (render.subtitles.font_size, ...), so render_episode's spec and record_config's carry it: a style edit
 re-renders the finals (which call no provider), nothing else. Settings added since (video.poll_first_s,
-issue 14) are written into record_config's spec, the record of the whole composed config; no other
-rule's spec or request carries an operational setting."""
+issue 14; takes and qc/, issue 15) are written into record_config's spec, the record of the whole
+composed config; no other rule's spec or request carries an operational setting. Issue 15 also wrote
+`"take": 1` into each clip's spec (a scene now has takes): the params change once after the upgrade,
+the request does not (the first take asks what a clip always asked), so those reruns are cache hits."""
 
 import dataclasses
 import json
@@ -29,7 +31,7 @@ SPEC_OF = {
     "generate_character_references": "ReferencesSpec", "train_character_lora": "LoraSpec",
     "draw_contact_sheet": "ContactSheetSpec", "generate_keyframe": "KeyframeSpec", "generate_clip": "ClipSpec",
     "speak_dialogue": "DialogueSpec", "mix_episode_audio": "MixSpec", "write_subtitles": "SubtitlesSpec",
-    "render_episode": "RenderSpec",
+    "render_episode": "RenderSpec", "choose_take": "ChooseTakeSpec", "check_episode": "EpisodeQCSpec",
 }
 CLASSES = {cls.__name__: cls for stage in STAGES for cls in vars(stage).values()
            if isinstance(cls, type) and issubclass(cls, Spec) and cls.__module__ == stage.__name__}

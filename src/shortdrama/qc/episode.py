@@ -12,15 +12,27 @@ import json
 import re
 import unicodedata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Protocol, Sequence
 
-from ..config.qc import AudioLimits, EpisodeLimits
+from ..config.qc import AudioLimits, EpisodeLimits, QCConfig
 from ..media import write_text_atomic
 from ..subtitles import Cue, parse_srt
 from .flags import Flag, Skipped, past, short_of, timecode
 
-if TYPE_CHECKING:
-    from ..stages.qc import EpisodeQCSpec
+
+
+class EpisodeQCSpec(Protocol):
+    """What the episode checks read of their spec (stages.qc.EpisodeQCSpec)."""
+
+    durations: list
+    dialogue: list
+    loudness_lufs: float
+    subtitles: dict
+    encoding: dict
+    qc: dict
+
+    @property
+    def limits(self) -> QCConfig: ...
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 WORD_JOINER = "\u2060"
@@ -56,7 +68,7 @@ def offsets(durations: Sequence[float]) -> list[float]:
     return starts
 
 
-def cue_flags(cues: Sequence[Cue], spec: "EpisodeQCSpec", scene_cues: Sequence[Sequence[dict[str, Any]]],
+def cue_flags(cues: Sequence[Cue], spec: EpisodeQCSpec, scene_cues: Sequence[Sequence[dict[str, Any]]],
               limits: EpisodeLimits, delivered: Sequence[Sequence[Cue]] = ()) -> list[Flag]:
     """`cues`: the episode's SRT (what the burn-in draws and the soft track is made from): timing,
     overlap, reading speed, width. `delivered`: the cue lists each dialogue line must also be found in
@@ -145,7 +157,7 @@ def voice_flags(measured: dict[str, Any], spoken: Sequence[dict[str, Any]], offs
     return flags
 
 
-def final_flags(final: Path, measured: dict[str, Any], spec: "EpisodeQCSpec", limits: EpisodeLimits) -> list[Flag]:
+def final_flags(final: Path, measured: dict[str, Any], spec: EpisodeQCSpec, limits: EpisodeLimits) -> list[Flag]:
     from .analysis import stream_durations
 
     flags = []
@@ -179,7 +191,7 @@ def soft_track(final: Path, soft: bool) -> list[list[Cue]]:
     return [[c if isinstance(c, Cue) else Cue(*c) for c in subtitle_track_cues(final)]]
 
 
-def check_episode(spec: "EpisodeQCSpec", final: Path, subtitles: Path, dialogue: Sequence[Path], cues: Sequence[Path],
+def check_episode(spec: EpisodeQCSpec, final: Path, subtitles: Path, dialogue: Sequence[Path], cues: Sequence[Path],
                   selections: Sequence[Path], out: Path, episode: int, cache_dir: Path | None) -> dict[str, Any]:
     from .measurements import measure_audio
 

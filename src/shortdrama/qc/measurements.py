@@ -63,6 +63,6 @@ def measure_take(take: Path, keyframe: Path | None, cache_dir: Path | None) -> d
 
 def measure_audio(path: Path, cache_dir: Path | None) -> dict[str, Any]:
     """Silences, loudness, true and sample peak and clipped samples of a voice WAV or a final's audio."""
-    from .analysis import analyse_audio
+    from .audio_analysis import analyse_audio
 
     return _cached(cache_dir, _key("audio", path), lambda: analyse_audio(path))

@@ -14,17 +14,32 @@ import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
-from ..cost.call import Runtime
+from ..config.qc import QCConfig
 from ..errors import ProviderError, QCError
 from ..media import atomic_output, write_text_atomic
 from ..video.base import frame_count
 from .flags import Flag, Skipped
 from .take_checks import TakeExpectation, TakeVerdict, judge_take
 
-if TYPE_CHECKING:
-    from ..stages.qc import ChooseTakeSpec
+
+
+class TakeSpec(Protocol):
+    """What choosing a scene's take reads of its spec (stages.qc.ChooseTakeSpec)."""
+
+    clip: dict
+    takes: int
+    qc: dict
+    exemptions: dict
+    characters: dict
+
+    @property
+    def limits(self) -> QCConfig: ...
+
+
+# Buys take `number` of the scene into `path` (through provider_call: cached, priced, budgeted).
+BuyTake = Callable[[int, Path], Any]
 
 log = logging.getLogger(__name__)
 PROGRESS = logging.getLogger("shortdrama.progress.qc")
@@ -41,13 +56,13 @@ class CheckedTake:
         return {"take": self.take, "file": self.path.name, "retake": self.retake, **self.verdict.to_dict()}
 
 
-def expectation(spec: "ChooseTakeSpec") -> TakeExpectation:
+def expectation(spec: TakeSpec) -> TakeExpectation:
     enc = spec.clip["encoding"]
     return TakeExpectation(duration=frame_count(spec.clip["duration"], enc["fps"]) / enc["fps"], width=enc["width"],
                            height=enc["height"], fps=enc["fps"], **spec.exemptions)
 
 
-def check_take(spec: "ChooseTakeSpec", take: int, path: Path, keyframe: Path, cache_dir: Path | None,
+def check_take(spec: TakeSpec, take: int, path: Path, keyframe: Path, cache_dir: Path | None,
                retake: bool = False) -> tuple[CheckedTake, dict[str, Any]]:
     from .identity import identity_findings
     from .measurements import measure_take
@@ -59,7 +74,7 @@ def check_take(spec: "ChooseTakeSpec", take: int, path: Path, keyframe: Path, ca
     return CheckedTake(take, path, verdict, retake), measured
 
 
-def _report(spec: "ChooseTakeSpec", checked: CheckedTake, measured: dict[str, Any] | None) -> str:
+def _report(spec: TakeSpec, checked: CheckedTake, measured: dict[str, Any] | None) -> str:
     return json.dumps({**checked.to_dict(), "measurements": measured, "limits": spec.qc["take"]},
                       ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
@@ -69,8 +84,9 @@ def rank(checked: Sequence[CheckedTake]) -> list[CheckedTake]:
     return sorted(checked, key=lambda c: (not c.verdict.passed, -c.verdict.score, c.take))
 
 
-def choose(spec: "ChooseTakeSpec", takes: Sequence[Path], keyframe: Path, out: Path, selection: Path,
-           take_reports: Sequence[Path], episode: int, scene: int, runtime: Runtime) -> dict[str, Any]:
+def choose(spec: TakeSpec, takes: Sequence[Path], keyframe: Path, out: Path, selection: Path,
+           take_reports: Sequence[Path], episode: int, scene: int, cache_dir: Path | None,
+           buy: BuyTake) -> dict[str, Any]:
     limits = spec.limits
     checked: list[CheckedTake] = []
     notes: list[str] = []
@@ -80,33 +96,31 @@ def choose(spec: "ChooseTakeSpec", takes: Sequence[Path], keyframe: Path, out: P
             write_text_atomic(report, _report(spec, CheckedTake(number, path, first.verdict), None))
         return _write(spec, [first], first, [], out, selection)
     for number, (path, report) in enumerate(zip(takes, take_reports), 1):
-        take, measured = check_take(spec, number, path, keyframe, runtime.cache_dir)
+        take, measured = check_take(spec, number, path, keyframe, cache_dir)
         write_text_atomic(report, _report(spec, take, measured))
         checked.append(take)
     retakes = 0
     while not any(c.verdict.passed for c in checked) and retakes < limits.retakes:
         number = spec.takes + retakes + 1
         retakes += 1
-        bought = _buy_retake(spec, number, keyframe, takes[0].parent, episode, scene, runtime, notes)
+        bought = _buy_retake(buy, number, takes[0].parent, notes)
         if bought is None:
             break
-        take, measured = check_take(spec, number, bought, keyframe, runtime.cache_dir, retake=True)
+        take, measured = check_take(spec, number, bought, keyframe, cache_dir, retake=True)
         write_text_atomic(bought.with_suffix(".qc.json"), _report(spec, take, measured))
         checked.append(take)
     best = rank(checked)[0]
     return _write(spec, checked, best, notes, out, selection, episode=episode, scene=scene)
 
 
-def _buy_retake(spec: "ChooseTakeSpec", number: int, keyframe: Path, folder: Path, episode: int, scene: int,
-                runtime: Runtime, notes: list[str]) -> Path | None:
+def _buy_retake(buy: BuyTake, number: int, folder: Path, notes: list[str]) -> Path | None:
     """Take `number`, bought like any take; None (and a note why) when the budget or the vendor says no."""
     from ..cost.budget import BudgetError
-    from ..stages.clips import generate_clip
 
     path = folder / f"retake{number:02d}.mp4"
     PROGRESS.info("every take failed its checks: buying retake %d", number)
     try:
-        generate_clip(spec.clip_spec(number), keyframe, path, episode, scene, runtime)
+        buy(number, path)
     except BudgetError as refusal:
         notes.append(f"retake {number} not bought: {refusal}")
         return None
@@ -116,7 +130,7 @@ def _buy_retake(spec: "ChooseTakeSpec", number: int, keyframe: Path, folder: Pat
     return path
 
 
-def _write(spec: "ChooseTakeSpec", checked: Sequence[CheckedTake], best: CheckedTake, notes: Sequence[str],
+def _write(spec: TakeSpec, checked: Sequence[CheckedTake], best: CheckedTake, notes: Sequence[str],
            out: Path, selection: Path, episode: int | None = None, scene: int | None = None) -> dict[str, Any]:
     with atomic_output(out) as tmp:
         shutil.copyfile(best.path, tmp)

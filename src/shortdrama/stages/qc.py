@@ -48,7 +48,8 @@ class ChooseTakeSpec(Spec):
     characters: dict  # name -> reference image paths, for an identity scorer
 
     @classmethod
-    def of(cls, cfg: AppConfig, scene: Scene, references: Mapping[str, Sequence[str]]) -> "ChooseTakeSpec":
+    def of(cls, cfg: AppConfig, scene: Scene, references: Mapping[str, Sequence[str]] | None = None) -> "ChooseTakeSpec":
+        references = references or {}
         return cls(clip=ClipSpec.of(cfg, scene, 1).to_dict(), series_seed=cfg.seed, takes=cfg.takes,
                    qc=cfg.qc.model_dump(mode="json"), exemptions=video_exemptions(cfg.video, scene.camera),
                    characters={name: list(paths) for name, paths in references.items()})
@@ -144,10 +145,16 @@ def choose_take(spec: str, takes: Sequence[str | Path], keyframe: str | Path, ou
                 selection: str | Path, take_reports: Sequence[str | Path], episode: int, scene: int,
                 runtime: Runtime | None = None) -> None:
     from ..qc.selection import choose
+    from .clips import generate_clip
 
     runtime = runtime or Runtime.from_env()
-    choose(ChooseTakeSpec.from_json(spec), [Path(t) for t in takes], Path(keyframe), Path(out), Path(selection),
-           [Path(r) for r in take_reports], episode, scene, runtime)
+    chosen = ChooseTakeSpec.from_json(spec)
+
+    def buy(number: int, path: Path) -> None:  # a retake: the same request as take `number` of a bigger build
+        generate_clip(chosen.clip_spec(number), keyframe, path, episode, scene, runtime)
+
+    choose(chosen, [Path(t) for t in takes], Path(keyframe), Path(out), Path(selection),
+           [Path(r) for r in take_reports], episode, scene, runtime.cache_dir, buy)
 
 
 def check_episode(spec: str, final: str | Path, subtitles: str | Path, dialogue: Sequence[str | Path],
