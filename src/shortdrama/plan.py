@@ -150,7 +150,7 @@ class Planner:
         """A scene whose takes are chosen again may buy qc.retakes more: priced as the worst case."""
         if name != "choose_take" or not self.wf.cfg.qc.enabled:
             return []
-        from .stages.qc import retake_jobs
+        from .stages.takes import retake_jobs
 
         r = rule(name)
         job = r.job(self.wf, {k: v for k, v in wc.items() if k != "series"}, self._script(wc["ep"]))

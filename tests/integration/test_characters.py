@@ -176,7 +176,7 @@ def test_sdxl_keyframes_and_wan_clips_switch_the_build_to_local_diffusion(tmp_pa
         assert (video.width, video.height) == (480, 854)
         # 9 native frames at 8 fps = 1.125 s: every scene is longer, so each clip was slowed down to fit.
         assert abs(clip.duration - scene["duration"]) <= 1 / 24 + 1e-6
-    log = (work / "logs/demo/ep01/generate_clip/sc01.log").read_text()
+    log = (work / "logs/demo/ep01/generate_clip/sc01/take01.log").read_text()
     assert "wan_i2v on cpu" in log and "interpolated" in log
     final = probe(work / "results/demo/episode_01_final.mp4")
     assert abs(final.duration - sum(s["duration"] for s in script["scenes"])) < 0.25

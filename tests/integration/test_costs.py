@@ -135,7 +135,7 @@ def test_budget_cap_stops_with_one_clear_line_and_keeps_what_was_built(built, pr
     proc = build(work, "budget.series_usd=0.6", check=False)
     assert proc.returncode != 0
     line = next(l for l in proc.stderr.splitlines() if "budget: series cap" in l)
-    assert "budget: series cap $0.60 reached: spent $0.60 + reserved $0.00 + this call $0.25 (generate_clip ep01 sc02)" in line
+    assert "budget: series cap $0.60 reached: spent $0.60 + reserved $0.00 + this call $0.25 (generate_clip ep01 sc02 take01)" in line
     # The final no longer matches its script: it is not left under its name to be published by mistake,
     # nor lost: it waits as episode_01_final.outdated.mp4 until the new one is made.
     outdated = work / "results/demo/episode_01_final.outdated.mp4"
@@ -162,6 +162,8 @@ def test_plan_prices_what_the_build_then_pays(built, priced):
     assert plan.returncode == 0, plan.stderr
     planned = json.loads(plan.stdout)
     assert planned["total_usd"] == pytest.approx(2 * LLM_PRICE + 2 * CLIP_PRICE)
+    # qc.retakes=1 (the default): each scene may buy one retake if its take fails QC, priced apart.
+    assert planned["worst_case_usd"] == pytest.approx(2 * LLM_PRICE + 4 * CLIP_PRICE)
     assert not (work / "results").exists() or not list((work / "results").rglob("*.mp4")), "plan spends nothing"
     assert calls(priced) == [], "plan pays for nothing"
     shutil.rmtree(work, ignore_errors=True)
@@ -172,8 +174,9 @@ def test_plan_prices_what_the_build_then_pays(built, priced):
     again = subprocess.run([CLI, "plan", "--json", "-d", str(work), *PRICED, "video.motion=none"],
                            capture_output=True, text=True, cwd=REPO)
     replanned = json.loads(again.stdout)
-    assert {j["rule"] for j in replanned["jobs"] if j["estimate_usd"] > 0} == {"generate_clip"}
+    assert {j["rule"] for j in replanned["jobs"] if j["estimate_usd"] > 0 and not j["worst_case"]} == {"generate_clip"}
     assert replanned["total_usd"] == pytest.approx(2 * CLIP_PRICE)
+    assert replanned["worst_case_usd"] == pytest.approx(4 * CLIP_PRICE)
 
     # What the cache holds is not paid again: a fresh folder, and an edit that was reverted.
     fresh = subprocess.run([CLI, "plan", "--json", "-d", str(priced / "fresh"), *PRICED], capture_output=True, text=True, cwd=REPO)
