@@ -47,3 +47,15 @@ def copy_of(built: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "work"
     shutil.copytree(built, copy, symlinks=True)
     return copy
+
+
+def qc_flags(results: Path) -> list[dict]:
+    """Every flag automated QC raised in a built series (episode reports, which carry the flags of scenes
+    none of whose takes passed), after checking each episode has its report."""
+    finals = sorted(results.glob("episode_*_final.mp4"))
+    reports = sorted(results.glob("episode_*.qc.json"))
+    assert finals and len(reports) == len(finals), "every final has its QC report"
+    flags = [flag for report in reports for flag in json.loads(report.read_text(encoding="utf-8"))["flags"]]
+    selections = [json.loads(p.read_text(encoding="utf-8")) for p in results.glob("ep*/clips/sc*.selection.json")]
+    assert selections and all(s["chosen"] >= 1 and s["reason"] for s in selections)
+    return flags + [flag for s in selections if s["flagged"] for flag in s["flags"]]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from builds import REPO, TINY, run_snakemake, tiny_config
+from builds import REPO, TINY, qc_flags, run_snakemake, tiny_config
 from shortdrama.media import probe, read_subtitles
 
 pytestmark = pytest.mark.slow
@@ -79,6 +79,14 @@ def faststart(path: Path) -> bool:
             break
         offset += size
     return "moov" in order and "mdat" in order and order.index("moov") < order.index("mdat")
+
+
+def test_clean_offline_output_passes_every_qc_check(built):
+    """The offline providers (animatic, eSpeak, synth music) in English and Chinese: no false alarm."""
+    assert qc_flags(built) == []
+    for report in built.glob("episode_*.qc.json"):
+        data = json.loads(report.read_text())
+        assert data["passed"] and data["cues"] > 0 and data["measurements"]["integrated_lufs"] == pytest.approx(-16, abs=1)
 
 
 def test_documents_and_provenance_are_written(built):

@@ -75,15 +75,21 @@ def test_a_build_leaves_a_manifest_for_every_output_and_verifies_clean(work):
     manifests = sorted(p.relative_to(work / SERIES / ".manifests") for p in (work / SERIES / ".manifests").rglob("*.json"))
     outputs = sorted(Path(f"{name}.json") for name in files(work))
     assert manifests == outputs, "one manifest per output, none for anything else"
-    clip = json.loads((work / SERIES / ".manifests/ep01/clips/sc01.mp4.json").read_text())
+    take = json.loads((work / SERIES / ".manifests/ep01/clips/sc01/take01.mp4.json").read_text())
     keyframe = work / SERIES / "ep01/keyframes/sc01.png"
     import hashlib
 
-    assert clip["rule"] == "generate_clip" and clip["finished"]
-    assert clip["inputs"] == {f"{SERIES}/ep01/keyframes/sc01.png": {
-        "sha256": hashlib.sha256(keyframe.read_bytes()).hexdigest(), "size": keyframe.stat().st_size,
-        "mtime_ns": keyframe.stat().st_mtime_ns}}
-    assert "prompt" in json.loads(clip["spec"])
+    def stamp(path: Path) -> dict:
+        return {"sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "size": path.stat().st_size,
+                "mtime_ns": path.stat().st_mtime_ns}
+
+    assert take["rule"] == "generate_clip" and take["finished"]
+    assert take["inputs"] == {f"{SERIES}/ep01/keyframes/sc01.png": stamp(keyframe)}
+    assert "prompt" in json.loads(take["spec"]) and json.loads(take["spec"])["take"] == 1
+    clip = json.loads((work / SERIES / ".manifests/ep01/clips/sc01.mp4.json").read_text())
+    assert clip["rule"] == "choose_take" and clip["inputs"] == {
+        f"{SERIES}/ep01/clips/sc01/take01.mp4": stamp(work / SERIES / "ep01/clips/sc01/take01.mp4"),
+        f"{SERIES}/ep01/keyframes/sc01.png": stamp(keyframe)}
 
 
 def test_every_kind_of_intermediate_deleted_in_turn_is_made_again_and_the_final_matches_it(work):
@@ -117,7 +123,7 @@ def test_a_hand_replaced_clip_is_caught_kept_aside_and_rebuilt(work):
     import re
 
     assert sorted(re.findall(r"^(?:local)?rule (\w+):$", dry.stdout, flags=re.M)) == [
-        "all", "generate_clip", "render_episode"], "but shows what a real run will do"
+        "all", "check_episode", "choose_take", "render_episode"], "but shows what a real run will do (no take is bought)"
 
     proc = run_snakemake(work, *tiny_config())
     kept = sorted(clips.glob("sc01.edited-*.mp4"))

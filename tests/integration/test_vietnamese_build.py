@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from builds import run_snakemake, tiny_config
+from builds import qc_flags, run_snakemake, tiny_config
 from shortdrama.media import probe, read_subtitles
 from shortdrama.subtitles import WORD_JOINER
 
@@ -76,3 +76,7 @@ def test_vietnamese_subtitles_are_burned_in(built):
     band = changed[int(height * 0.6):int(height * 0.85)]
     assert band.sum() > 300, "libass drew no subtitle text"
     assert changed[:int(height * 0.45)].sum() < 0.05 * band.sum(), "the burn-in changed more than the subtitle band"
+
+
+def test_vietnamese_output_passes_every_qc_check(built):
+    assert qc_flags(built) == []

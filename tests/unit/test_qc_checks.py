@@ -251,3 +251,47 @@ def test_overlong_subtitle_line_is_flagged_latin_and_cjk(media, language, text):
 def test_dialogue_line_without_a_subtitle_is_flagged(media):
     (flag,) = checks(episode(media, "missing", GOOD_CUES[:1]))["missing_cue"]
     assert flag["scene"] == 2 and flag["at"] == pytest.approx(3.5, abs=0.01)
+
+
+# --- the identity seam: a scorer the user provides --------------------------------------------------
+
+class ThumbnailScorer:
+    """A stand-in for a face-embedding model: similarity of 8x8 grey thumbnails (1 = the same picture)."""
+
+    calls = 0
+
+    def similarity(self, frame, references):  # noqa: ANN001 - PIL images
+        import numpy as np
+
+        def thumb(image):  # noqa: ANN001
+            return np.asarray(image.convert("L").resize((8, 8)), dtype=float) / 255.0
+
+        ThumbnailScorer.calls += 1
+        return float(1.0 - np.mean([np.abs(thumb(frame) - thumb(r)).mean() for r in references]) * 4)
+
+
+def make_scorer() -> ThumbnailScorer:
+    return ThumbnailScorer()
+
+
+def test_identity_is_skipped_without_a_scorer_and_flags_a_stranger_with_one(media, clean):
+    from shortdrama.config.qc import IdentityCheck
+    from shortdrama.errors import QCError
+    from shortdrama.qc.identity import identity_findings, middle_frame
+
+    none = identity_findings(IdentityCheck(), clean, {"Lin Xiaoyu": ["ref.png"]})
+    assert [(f.check, type(f).__name__) for f in none] == [("identity", "Skipped")]
+
+    frame, at = middle_frame(clean)
+    assert at == pytest.approx(2.5, abs=2 * FRAME)
+    frame.save(media / "same.png")
+    from PIL import Image
+
+    Image.new("RGB", frame.size, (250, 250, 250)).save(media / "stranger.png")
+    check = IdentityCheck(scorer=f"{__name__}:make_scorer", min_similarity=0.6)
+    assert identity_findings(check, clean, {"Lin Xiaoyu": [str(media / "same.png")]}) == []
+    (flag,) = identity_findings(check, clean, {"Lin Xiaoyu": [str(media / "stranger.png")]})
+    assert flag.check == "identity" and flag.at == pytest.approx(at) and flag.value < 0.6 and "Lin Xiaoyu" in flag.message
+    assert ThumbnailScorer.calls == 2
+    with pytest.raises(QCError, match="cannot load it"):
+        identity_findings(IdentityCheck(scorer="no_such_module:make"), clean, {"Lin Xiaoyu": ["x.png"]})

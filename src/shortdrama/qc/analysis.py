@@ -48,6 +48,7 @@ class VideoAnalysisSettings:
     scene_change_threshold: float
     blur_frame_step: int  # blurdetect reads every n-th frame
 
+
 @dataclass(frozen=True)
 class VideoAnalysis:
     """One take's picture, measured. Times are seconds from its first frame.
@@ -89,6 +90,7 @@ class VideoAnalysis:
     @property
     def longest_freeze(self) -> Run | None:
         return longest(self.freeze_runs)
+
 
 def analyse_video(
     path: str | os.PathLike,
@@ -171,6 +173,7 @@ def analyse_video(
         settings=settings,
     )
 
+
 def stream_durations(path: str | os.PathLike) -> tuple[float | None, float | None]:
     """(video seconds, audio seconds) of a file as its streams declare them; None for a missing stream.
 
@@ -179,6 +182,7 @@ def stream_durations(path: str | os.PathLike) -> tuple[float | None, float | Non
     """
     source = Path(path)
     return _stream_duration(source, "video"), _stream_duration(source, "audio")
+
 
 def subtitle_track_cues(path: str | os.PathLike) -> list[Cue]:
     """The soft subtitle track of a final, as cues; empty when it has none.
@@ -202,6 +206,7 @@ def subtitle_track_cues(path: str | os.PathLike) -> list[Cue]:
         raise MediaError(f"cannot read the subtitle track of {source}: {one_line(error)}") from None
     return [Cue(start, end, _without_markup_joiners(text)) for start, end, text in raw]
 
+
 def _mov_text_samples(container, stream) -> list[tuple[float, float, str]]:  # noqa: ANN001 - PyAV objects
     """(start, end, text) of each non-empty mov_text (3GPP timed text) sample; empty ones are the gaps."""
     cues = []
@@ -217,11 +222,14 @@ def _mov_text_samples(container, stream) -> list[tuple[float, float, str]]:  # n
             cues.append((start, start + float((packet.duration or 0) * stream.time_base), text.strip()))
     return cues
 
+
 def _without_markup_joiners(text: str) -> str:
     return re.sub(r"([<{\\])" + WORD_JOINER, r"\1", text).replace("--" + WORD_JOINER + ">", "-->")
 
+
 def _even(value: float) -> int:
     return max(2, int(round(value / 2)) * 2)
+
 
 def _video_facts(source: Path) -> dict:
     """What the container says about the take's video stream (PyAV: the wheel's FFmpeg has no ffprobe)."""
@@ -237,6 +245,7 @@ def _video_facts(source: Path) -> dict:
         return {"codec": context.name or "", "width": context.width, "height": context.height,
                 "fps": float(rate) if rate else 0.0, "pix_fmt": getattr(context, "pix_fmt", None) or "",
                 "duration": duration}
+
 
 def _stream_duration(source: Path, kind: str) -> float | None:
     with open_container(source) as container:

@@ -46,17 +46,21 @@ class AudioAnalysis:
     def longest_silence(self) -> Run | None:
         return longest(self.silent_runs)
 
-def analyse_audio(path: str | os.PathLike) -> AudioAnalysis:
+
+def analyse_audio(path: str | os.PathLike, loudness: bool = True) -> AudioAnalysis:
     """Measure silent runs, EBU R128 loudness and peaks, and clipping of a WAV or a video's first audio track.
 
     One FFmpeg pass through silencedetect, ebur128 (sample and true peak) and astats. astats reads
     the audio after a conversion to 16 bits, which clips anything over full scale the way a 16-bit
-    delivery would: its peak count is then the number of clipped samples.
+    delivery would: its peak count is then the number of clipped samples. `loudness=False` (a voice
+    line, judged for silence and clipping only) leaves ebur128 out, its 4x oversampled true peak being
+    most of the pass: loudness and peaks are then None/-inf.
     """
     source = Path(path)
     sample_rate = _audio_sample_rate(source)
+    r128 = "ebur128=peak=sample+true:framelog=verbose," if loudness else ""
     graph = (f"[0:a:0]silencedetect=n={SILENCE_NOISE_DB}dB:d={SILENCE_MIN_S},ametadata=mode=print:file=audio.txt,"
-             "ebur128=peak=sample+true:framelog=verbose,aformat=sample_fmts=s16,asplit[whole][framed];"
+             f"{r128}aformat=sample_fmts=s16,asplit[whole][framed];"
              "[whole]astats=measure_perchannel=none:measure_overall=Peak_level+Peak_count+Number_of_samples[measured];"
              # The same statistics per audio frame (reset each frame): where the first clipped sample is.
              "[framed]astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=Peak_level,"
@@ -68,7 +72,7 @@ def analyse_audio(path: str | os.PathLike) -> AudioAnalysis:
         frames = frame_metadata(Path(workdir) / "audio.txt")
         peaks = frame_metadata(Path(workdir) / "peaks.txt")
     stats = _astats_overall(log)
-    summary = _ebur128_summary(log)
+    summary = _ebur128_summary(log) if loudness else {"I": -math.inf}
     if "Number of samples" not in stats or "I" not in summary:
         raise MediaError(f"cannot analyse the audio of {source}: FFmpeg printed no loudness summary")
     duration = stats["Number of samples"] / sample_rate
@@ -86,17 +90,20 @@ def analyse_audio(path: str | os.PathLike) -> AudioAnalysis:
                               None) if at_full_scale else None,
     )
 
+
 def _level(value: str | None) -> float:
     try:
         return float(value) if value is not None else -math.inf
     except ValueError:  # "-inf"
         return -math.inf
 
+
 def _audio_sample_rate(source: Path) -> int:
     with open_container(source) as container:
         if not container.streams.audio or not container.streams.audio[0].codec_context.sample_rate:
             raise MediaError(f"cannot analyse the audio of {source}: it has no audio stream")
         return container.streams.audio[0].codec_context.sample_rate
+
 
 def _ebur128_summary(log: str) -> dict[str, float]:
     """I, LRA, and the sample and true peaks from ebur128's closing Summary block."""
@@ -113,6 +120,7 @@ def _ebur128_summary(log: str) -> dict[str, float]:
             key = section if match.group(1) == "Peak" else match.group(1)
             values.setdefault(key, float(match.group(2)))
     return values
+
 
 def _astats_overall(log: str) -> dict[str, float]:
     """The `Overall` block astats prints when it closes: {"Peak level dB": ..., "Peak count": ..., ...}."""

@@ -213,7 +213,7 @@ def check_episode(spec: EpisodeQCSpec, final: Path, subtitles: Path, dialogue: S
     scene_cues = [json.loads(Path(c).read_text(encoding="utf-8")) for c in cues]
     voices = {}
     for n, (wav, spoken) in enumerate(zip(dialogue, scene_cues), 1):
-        measured = measure_audio(Path(wav), cache_dir)
+        measured = measure_audio(Path(wav), cache_dir, loudness=False)
         voices[n] = {k: measured.get(k) for k in ("clipped_samples", "sample_peak_dbfs", "silent_runs")}
         flags += voice_flags(measured, spoken, starts[n - 1], n, limits.audio)
     final_audio = measure_audio(final, cache_dir)

@@ -61,8 +61,10 @@ def measure_take(take: Path, keyframe: Path | None, cache_dir: Path | None) -> d
     return _cached(cache_dir, key, lambda: analyse_video(take, keyframe=keyframe, **VIDEO_SETTINGS))
 
 
-def measure_audio(path: Path, cache_dir: Path | None) -> dict[str, Any]:
-    """Silences, loudness, true and sample peak and clipped samples of a voice WAV or a final's audio."""
+def measure_audio(path: Path, cache_dir: Path | None, loudness: bool = True) -> dict[str, Any]:
+    """Silences and clipped samples of a voice WAV or a final's audio, with (`loudness`) its integrated
+    loudness and true and sample peaks."""
     from .audio_analysis import analyse_audio
 
-    return _cached(cache_dir, _key("audio", path), lambda: analyse_audio(path))
+    return _cached(cache_dir, _key("audio", path, settings={"loudness": loudness}),
+                   lambda: analyse_audio(path, loudness=loudness))

@@ -16,6 +16,7 @@ NUMBER = r"(-?(?:inf|nan|\d+(?:\.\d+)?(?:e[-+]?\d+)?))"  # a number as FFmpeg pr
 def longest(runs: tuple[Run, ...]) -> Run | None:
     return max(runs, key=lambda run: run[1] - run[0]) if runs else None
 
+
 def open_container(source: Path):  # noqa: ANN202 - a PyAV container
     import av
 
@@ -23,6 +24,7 @@ def open_container(source: Path):  # noqa: ANN202 - a PyAV container
         return av.open(str(source))
     except (av.error.FFmpegError, OSError) as error:
         raise MediaError(f"cannot read {source}: {one_line(error)}") from None
+
 
 def run_analysis(source: Path, args: list[str], work: Path) -> str:
     """Run one analysis pass in `work` (where the metadata files land); a failure names the file."""
@@ -33,8 +35,10 @@ def run_analysis(source: Path, args: list[str], work: Path) -> str:
     except (OSError, ValueError) as error:  # e.g. an argument subprocess refuses
         raise MediaError(f"cannot run ffmpeg to analyse {source}: {one_line(error)}") from None
 
+
 def one_line(error: Exception) -> str:
     return " ".join(str(error).split())
+
 
 def frame_metadata(path: Path) -> list[tuple[float, dict[str, str]]]:
     """The blocks of a `metadata=mode=print:file=` file: (pts_time, {key: value}) per frame."""
@@ -50,6 +54,7 @@ def frame_metadata(path: Path) -> list[tuple[float, dict[str, str]]]:
             key, _, value = line.partition("=")
             frames[-1][1][key.strip()] = value.strip()
     return frames
+
 
 def runs(frames: list[tuple[float, dict[str, str]]], start_key: str, end_key: str, clip_end: float) -> tuple[Run, ...]:
     """Pair the start and end markers a detector leaves on frames; a run still open at the end closes
