@@ -118,6 +118,12 @@ def test_retake_over_budget_is_not_bought_and_the_scene_is_flagged(tmp_path, gat
     line = next(line for line in report.stdout.splitlines() if " black " in line)
     assert line.split()[:3] == ["01", "02", "01"] and "00:00:03.000" in line, report.stdout
 
+    # qc.on_fail=stop: the same scene now stops the build with one line; nothing more is bought.
+    stop = build(work, [*overrides, "qc.on_fail=stop"])
+    assert stop.returncode != 0 and len(server.submissions) == 2
+    assert any("every take of ep01 sc02 fails its checks" in line and "qc.on_fail=stop" in line
+               for line in stop.stderr.splitlines()), stop.stderr[-3000:]
+
 
 def test_three_takes_best_used_noop_free_and_a_fourth_take_buys_one_per_scene(tmp_path, gateway):
     server, script = gateway

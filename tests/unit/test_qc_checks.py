@@ -295,3 +295,58 @@ def test_identity_is_skipped_without_a_scorer_and_flags_a_stranger_with_one(medi
     assert ThumbnailScorer.calls == 2
     with pytest.raises(QCError, match="cannot load it"):
         identity_findings(IdentityCheck(scorer="no_such_module:make"), clean, {"Lin Xiaoyu": ["x.png"]})
+
+
+# --- choosing a take: retakes while every take fails, within what `buy` allows -----------------------
+
+def _choose_spec(retakes: int, on_fail: str = "flag"):
+    from shortdrama.stages.takes import ChooseTakeSpec
+
+    enc = {"width": W, "height": H, "fps": FPS, "crf": 21, "preset": "veryfast"}
+    clip = {"prompt": "p", "seed": 7, "camera": "wide", "duration": 5.0, "video": {"provider": "job_api"},
+            "encoding": enc, "take": 1}
+    qc = QCConfig(retakes=retakes, on_fail=on_fail).model_dump(mode="json")
+    return ChooseTakeSpec(clip=clip, series_seed=7, takes=1, qc=qc,
+                          exemptions={"still_by_design": False, "starts_from_keyframe": False}, characters={})
+
+
+def _black(path: Path) -> Path:
+    return clip(path, f"color=black:s={W}x{H}:r={FPS}:d=5")
+
+
+def test_every_take_failing_buys_retakes_one_at_a_time_until_one_passes(media, clean, tmp_path):
+    from shortdrama.qc.selection import choose
+
+    bought = []
+
+    def buy(number: int, path: Path) -> None:  # the second retake is good
+        bought.append(number)
+        (_black(path) if number == 2 else path.write_bytes(clean.read_bytes()))
+
+    take = _black(tmp_path / "take01.mp4")
+    first_frame(clean, tmp_path / "kf.png")
+    record = choose(_choose_spec(retakes=3), [take], tmp_path / "kf.png", tmp_path / "sc01.mp4",
+                    tmp_path / "sc01.selection.json", [tmp_path / "take01.qc.json"], 1, 1, None, buy)
+    assert bought == [2, 3], "one at a time, and no more once a take passes"
+    assert (record["chosen"], record["retake"], record["flagged"], record["retakes_bought"]) == (3, True, False, 2)
+    assert (tmp_path / "sc01.mp4").read_bytes() == clean.read_bytes()
+    assert json.loads((tmp_path / "retake02.qc.json").read_text())["flags"][0]["check"] == "black"
+
+
+def test_a_retake_the_budget_refuses_leaves_the_scene_flagged_or_stops_the_build(media, clean, tmp_path):
+    from shortdrama.cost.budget import BudgetExceeded
+    from shortdrama.errors import QCError
+    from shortdrama.qc.selection import choose
+
+    def refuse(number: int, path: Path) -> None:
+        raise BudgetExceeded("budget: series cap $1.00 reached")
+
+    take = _black(tmp_path / "take01.mp4")
+    first_frame(clean, tmp_path / "kf.png")
+    args = ([take], tmp_path / "kf.png", tmp_path / "sc01.mp4", tmp_path / "sc01.selection.json",
+            [tmp_path / "take01.qc.json"], 1, 2, None, refuse)
+    record = choose(_choose_spec(retakes=1), *args)
+    assert record["flagged"] and record["chosen"] == 1 and "not bought" in record["notes"][0]
+    assert {f["check"] for f in record["flags"]} >= {"black"} and record["flags"][0]["scene"] == 2
+    with pytest.raises(QCError, match=r"every take of ep01 sc02 fails its checks .*qc.on_fail=stop"):
+        choose(_choose_spec(retakes=1, on_fail="stop"), *args)
