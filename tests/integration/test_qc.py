@@ -3,6 +3,7 @@ hosted gateway on 127.0.0.1 that can serve a black take for one scene's first ta
 hosted models). The fake is image-to-video: a clip starts on the keyframe the request carried."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,20 @@ SERIES = ["video=gateway_kling", "render=480p", "series.episodes=1", "series.sce
 CLIP_PRICE = 0.5  # kling-v1-6 through the gateway: a 3 s scene is bought as 5 s x $0.10
 
 
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> Path:
+    """The series' outline and script, written once (the writer's spec has no takes, qc or budget in it:
+    each test continues from a copy, and reads its scenes' prompts from the script)."""
+    work = tmp_path_factory.mktemp("qc-written") / "work"
+    with pytest.MonkeyPatch.context() as env:  # the key is checked before any job; no clip is asked for
+        env.setenv("VIDEO_GATEWAY_API_KEY", KEY)
+        env.setenv("VIDEO_GATEWAY_URL", "http://127.0.0.1:9/v1")
+        # (The build's closing check then says the rest is missing: expected, hence check=False.)
+        run_snakemake(work, f"overrides={json.dumps(SERIES)}", extra=("--until", "write_episode_script"), check=False)
+    assert (work / "results/demo/ep01/script.json").is_file()
+    return work
+
+
 @pytest.fixture
 def gateway(tmp_path, monkeypatch):
     """The fake gateway, a private cache, and the scene prompts the series will ask for (the offline
@@ -40,13 +55,11 @@ def gateway(tmp_path, monkeypatch):
         yield server, script
 
 
-def prompts(work: Path, overrides: list[str]) -> list[str]:
-    """Each scene's clip prompt, from the scripts a partial build writes (no clip is bought)."""
-    # (The build's closing check then says the rest is missing: expected, hence check=False.)
-    run_snakemake(work, f"overrides={json.dumps(overrides)}", extra=("--until", "write_episode_script"), check=False)
+def prompts(written: Path, work: Path, overrides: list[str]) -> list[str]:
+    """A copy of the written series in `work`, and each scene's clip prompt (no clip is bought)."""
+    shutil.copytree(written, work, symlinks=True)
     wf = Workflow(load_config(overrides), overrides, workdir=work)
     path = wf.paths.script("01")
-    assert (work / path).is_file()
     return [ClipSpec.of(wf.cfg, wf.scene(path, sc)).prompt for sc in wf.scene_ids(path)]
 
 
@@ -76,10 +89,10 @@ def qc_report(work: Path, overrides: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run([CLI, "qc", "-d", str(work), *overrides], capture_output=True, text=True)
 
 
-def test_black_first_take_is_retaken_once_and_the_final_uses_the_retake(tmp_path, gateway):
+def test_black_first_take_is_retaken_once_and_the_final_uses_the_retake(tmp_path, gateway, written):
     server, script = gateway
     work, overrides = tmp_path / "work", [*SERIES, "takes=1", "qc.retakes=1"]
-    scene_prompts = prompts(work, overrides)
+    scene_prompts = prompts(written, work, overrides)
     script.colour_for = black_for(scene_prompts[1], {7})  # scene 2's first take (the series seed) is black
     proc = build(work, overrides)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -100,11 +113,11 @@ def test_black_first_take_is_retaken_once_and_the_final_uses_the_retake(tmp_path
     assert again.returncode == 0 and len(server.submissions) == 3 and len(paid(work)) == 3, "a rerun buys nothing"
 
 
-def test_retake_over_budget_is_not_bought_and_the_scene_is_flagged(tmp_path, gateway):
+def test_retake_over_budget_is_not_bought_and_the_scene_is_flagged(tmp_path, gateway, written):
     server, script = gateway
     work = tmp_path / "work"
     overrides = [*SERIES, "takes=1", "qc.retakes=1", f"budget.series_usd={2 * CLIP_PRICE + 0.2}"]
-    scene_prompts = prompts(work, overrides)
+    scene_prompts = prompts(written, work, overrides)
     script.colour_for = black_for(scene_prompts[1], {7})
     proc = build(work, overrides)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -125,10 +138,10 @@ def test_retake_over_budget_is_not_bought_and_the_scene_is_flagged(tmp_path, gat
                for line in stop.stderr.splitlines()), stop.stderr[-3000:]
 
 
-def test_three_takes_best_used_noop_free_and_a_fourth_take_buys_one_per_scene(tmp_path, gateway):
+def test_three_takes_best_used_rerun_free_and_a_fourth_take_buys_one_per_scene(tmp_path, gateway, written):
     server, script = gateway
     work, overrides = tmp_path / "work", [*SERIES, "takes=3"]
-    scene_prompts = prompts(work, overrides)
+    scene_prompts = prompts(written, work, overrides)
     # Scene 1's first take and scene 2's second are black: neither may be chosen.
     black = (black_for(scene_prompts[0], {7}), black_for(scene_prompts[1], {ClipSpec.of(
         load_config(overrides), _scene(work, overrides, "02"), 2).seed}))
@@ -144,13 +157,10 @@ def test_three_takes_best_used_noop_free_and_a_fourth_take_buys_one_per_scene(tm
         clip = (work / f"results/demo/ep01/clips/sc{sc}.mp4").read_bytes()
         assert clip == (work / f"results/demo/ep01/clips/sc{sc}/take{take:02d}.mp4").read_bytes()
 
-    noop = build(work, overrides)
-    assert noop.returncode == 0 and len(server.submissions) == 6, "a no-op rerun pays nothing"
-
     # A stricter limit re-judges the takes: only QC, the choice and what reads it rerun; nothing is bought.
     stricter = [*overrides, "qc.take.max_blur=7.0"]
     rejudged = build(work, stricter)
-    assert rejudged.returncode == 0 and len(server.submissions) == 6
+    assert rejudged.returncode == 0 and len(server.submissions) == 6, "a rerun pays nothing"
     assert "generate_clip" not in rejudged.stderr and "choose_take" in rejudged.stderr
 
     four = build(work, [*overrides, "takes=4"])

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from ..config.qc import TakeLimits
-from .flags import Flag, Skipped, past, short_of, timecode
+from .flags import Flag, Skipped, past, short_of
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def judge_take(m: Mapping[str, Any], expected: TakeExpectation, limits: TakeLimi
     if longest_black and longest_black[1] - longest_black[0] > limits.max_black_run_s + 1e-9:
         run = longest_black[1] - longest_black[0]
         flags.append(Flag("black", round(run, 3), limits.max_black_run_s,
-                          f"black for {run:.2f} s from {timecode(longest_black[0])}", at=longest_black[0],
+                          f"black for {run:.2f} s", at=longest_black[0],
                           severity=past(run, limits.max_black_run_s)))
 
     longest_freeze = _longest(m["freeze_runs"])
@@ -93,21 +93,21 @@ def judge_take(m: Mapping[str, Any], expected: TakeExpectation, limits: TakeLimi
     elif longest_freeze and longest_freeze[1] - longest_freeze[0] > limits.max_freeze_s + 1e-9:
         run = longest_freeze[1] - longest_freeze[0]
         flags.append(Flag("freeze", round(run, 3), limits.max_freeze_s,
-                          f"frozen for {run:.2f} s from {timecode(longest_freeze[0])}", at=longest_freeze[0],
+                          f"frozen for {run:.2f} s", at=longest_freeze[0],
                           severity=past(run, limits.max_freeze_s)))
 
     cuts = [(float(t), float(s)) for t, s in m["cuts"] if float(s) >= limits.scene_change_threshold]
     if len(cuts) > limits.max_cuts:
         at, score = max(cuts, key=lambda cut: cut[1])
         flags.append(Flag("cut", len(cuts), limits.max_cuts,
-                          f"{len(cuts)} hard cut(s) inside the take, the strongest at {timecode(at)} "
-                          f"(scene-change score {score:.1f} >= {limits.scene_change_threshold:g})",
+                          f"{len(cuts)} hard cut(s) inside the take (strongest scene-change score {score:.1f} "
+                          f">= {limits.scene_change_threshold:g}, {at:.2f} s into the take)",
                           at=cuts[0][0], severity=1.0 + len(cuts) - limits.max_cuts))
 
     blur = float(m["blur_mean"] or 0.0)  # None: blurdetect measured no frame
     if blur > limits.max_blur:
         flags.append(Flag("blur", round(blur, 3), limits.max_blur,
-                          f"blurry: mean blur {blur:.2f} > {limits.max_blur:g} (worst at {timecode(m.get('blur_max_at'))})",
+                          f"blurry: mean blur {blur:.2f} > {limits.max_blur:g}",
                           at=m.get("blur_max_at"), severity=past(blur, limits.max_blur)))
 
     ssim = m.get("first_frame_ssim")
