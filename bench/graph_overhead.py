@@ -64,6 +64,7 @@ wildcard_constraints:
     character=r"[a-z][a-z0-9_]*",
     ep=r"\\d{2,3}",
     sc=r"\\d\\d",
+    take=r"\\d\\d",
 
 
 def every_output(wildcards):
@@ -163,7 +164,9 @@ def describe_jobs(work: Path, overrides: list[str]) -> dict:
             for attr, pattern in vars(P).items():
                 if isinstance(pattern, str) and not attr.startswith("_") and _fills(pattern, wf.series, wildcards) == path:
                     patterns.setdefault(job.rule, {})[name] = pattern
-    every = [path for job in wf.jobs(scripts, ("character", "scene", "episode")) if job.rule != "write_episode_script"
+            if name not in patterns.get(job.rule, {}) and name.startswith("qc"):  # choose_take's takeNN.qc.json
+                patterns.setdefault(job.rule, {})[name] = P.take_qc.replace("{take}", name.removeprefix("qc"))
+    every = [path for job in wf.jobs(scripts, ("character", "scene", "take", "episode")) if job.rule != "write_episode_script"
              for path in job.outputs.values()]
     return {"series": wf.series, "config": wf.paths.config, "episodes": wf.episodes, "jobs": jobs,
             "scripts": {ep: (work / path).read_text(encoding="utf-8") for ep, path in scripts.items()},
