@@ -164,6 +164,10 @@ def test_plan_prices_what_the_build_then_pays(built, priced):
     assert planned["total_usd"] == pytest.approx(2 * LLM_PRICE + 2 * CLIP_PRICE)
     # qc.retakes=1 (the default): each scene may buy one retake if its take fails QC, priced apart.
     assert planned["worst_case_usd"] == pytest.approx(2 * LLM_PRICE + 4 * CLIP_PRICE)
+    takes = json.loads(subprocess.run([CLI, "plan", "--json", "-d", str(work), *PRICED, "takes=3", "qc.retakes=2"],
+                                      capture_output=True, text=True, cwd=REPO).stdout)
+    assert takes["total_usd"] == pytest.approx(2 * LLM_PRICE + 3 * 2 * CLIP_PRICE), "every take is priced"
+    assert takes["worst_case_usd"] == pytest.approx(2 * LLM_PRICE + (3 + 2) * 2 * CLIP_PRICE)
     assert not (work / "results").exists() or not list((work / "results").rglob("*.mp4")), "plan spends nothing"
     assert calls(priced) == [], "plan pays for nothing"
     shutil.rmtree(work, ignore_errors=True)

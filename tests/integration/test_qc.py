@@ -138,7 +138,7 @@ def test_retake_over_budget_is_not_bought_and_the_scene_is_flagged(tmp_path, gat
                for line in stop.stderr.splitlines()), stop.stderr[-3000:]
 
 
-def test_three_takes_best_used_rerun_free_and_a_fourth_take_buys_one_per_scene(tmp_path, gateway, written):
+def test_three_takes_best_used_noop_free_and_a_fourth_take_buys_one_per_scene(tmp_path, gateway, written):
     server, script = gateway
     work, overrides = tmp_path / "work", [*SERIES, "takes=3"]
     scene_prompts = prompts(written, work, overrides)
@@ -150,17 +150,24 @@ def test_three_takes_best_used_rerun_free_and_a_fourth_take_buys_one_per_scene(t
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert len(paid(work)) == 3 * 2 and len(server.submissions) == 6
     assert sorted((e.scene, e.take) for e in paid(work)) == [(s, t) for s in (1, 2) for t in (1, 2, 3)]
-    chosen = {sc: json.loads((work / f"results/demo/ep01/clips/sc{sc}.selection.json").read_text())["chosen"]
-              for sc in ("01", "02")}
+    selections = {sc: json.loads((work / f"results/demo/ep01/clips/sc{sc}.selection.json").read_text())
+                  for sc in ("01", "02")}
+    chosen = {sc: s["chosen"] for sc, s in selections.items()}
     assert chosen["01"] != 1 and chosen["02"] != 2
+    for selection in selections.values():  # the best-scoring passing take, the earliest among equals
+        best = max((t for t in selection["takes"] if t["passed"]), key=lambda t: (t["score"], -t["take"]))
+        assert selection["chosen"] == best["take"] and not selection["flagged"]
     for sc, take in chosen.items():
         clip = (work / f"results/demo/ep01/clips/sc{sc}.mp4").read_bytes()
         assert clip == (work / f"results/demo/ep01/clips/sc{sc}/take{take:02d}.mp4").read_bytes()
 
+    noop = build(work, overrides)
+    assert noop.returncode == 0 and len(server.submissions) == 6, "a no-op rerun pays nothing"
+
     # A stricter limit re-judges the takes: only QC, the choice and what reads it rerun; nothing is bought.
     stricter = [*overrides, "qc.take.max_blur=7.0"]
     rejudged = build(work, stricter)
-    assert rejudged.returncode == 0 and len(server.submissions) == 6, "a rerun pays nothing"
+    assert rejudged.returncode == 0 and len(server.submissions) == 6
     assert "generate_clip" not in rejudged.stderr and "choose_take" in rejudged.stderr
 
     four = build(work, [*overrides, "takes=4"])

@@ -91,11 +91,13 @@ def retake_jobs(job: Job, retakes: int, runtime: Runtime) -> list[Priced]:
 
 
 def _references(wf: Series, scene: Scene) -> dict[str, list[str]]:
-    """The reference images of the characters on screen, for the identity scorer."""
-    ids = {c.name: cid for cid, c in wf.cfg.series.cast.items()}
+    """The reference images of the characters on screen, for the identity scorer: the photos the cast
+    entry gives, or the generated set where character LoRAs make one (otherwise nothing makes it)."""
+    cast = wf.cfg.series.cast
+    ids = {c.name: cid for cid, c in cast.items()}
     images = (".png", ".jpg", ".jpeg", ".webp")
     return {name: [path for path in wf.character_references(ids[name]) if path.lower().endswith(images)]
-            for name in scene.characters if name in ids}
+            for name in scene.characters if name in ids and (cast[ids[name]].references or wf.cfg.lora.enabled)}
 
 
 def choose_take(spec: str, takes: Sequence[str | Path], keyframe: str | Path, out: str | Path,
