@@ -20,6 +20,7 @@ try:
                                         checkout=workflow.basedir)
     if not workflow.remote_exec:  # a cluster job parses this file again; the run that plans checks once
         check_existing_documents(WF)
+        WF.check_decisions()
 except ShortDramaError as error:
     # One line, before any job runs; Snakemake's traceback would bury it.
     print(f"shortdrama: error: {error}", file=sys.stderr)
@@ -84,6 +85,11 @@ def every_output(wildcards):
             pending = pending or incomplete
     if pending is not None:
         raise pending
+    try:  # a decision naming a scene or take that does not exist: one line, before any job runs
+        WF.check_decisions(scripts)
+    except ShortDramaError as error:
+        print(f"shortdrama: error: {error}", file=sys.stderr)
+        sys.exit(2)
     return WF.every_output(scripts)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from .config import AppConfig, load_config, overrides_from_snakemake
 from .cost.call import Runtime
@@ -21,6 +21,9 @@ from .provenance import ManifestStore
 from .schemas import EpisodeScript, Scene, read_script_checked
 from .stages.base import Job
 from .stages.registry import RULES, rule
+
+if TYPE_CHECKING:
+    from .review.decisions import Decisions
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Workflow:
     workdir: Path = Path(".")
     _scripts: dict[str, tuple[float, EpisodeScript]] = field(default_factory=dict)
     _manifests: ManifestStore | None = field(default=None, repr=False, compare=False)
+    _decisions: "Decisions | None" = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_snakemake_config(cls, config: Mapping[str, Any], conf_dir: str | None = None,
@@ -70,6 +74,26 @@ class Workflow:
     @property
     def episodes(self) -> list[str]:
         return [f"{n:02d}" for n in range(1, self.cfg.series.episodes + 1)]
+
+    @property
+    def decisions(self) -> "Decisions":
+        """The producer's decisions (review/<series>.yaml in the checkout), read once per workflow."""
+        if self._decisions is None:
+            from .review.decisions import decisions_path, load_decisions
+
+            path = decisions_path(self.checkout or Path.cwd(), self.cfg.review.decisions, self.cfg.series.slug)
+            shown = self.cfg.review.decisions or f"review/{self.cfg.series.slug}.yaml"
+            self._decisions = load_decisions(path, shown)
+        return self._decisions
+
+    def check_decisions(self, script_paths: list[str] | None = None) -> None:
+        """Every decision names an episode, scene and take the series has (one error line otherwise)."""
+        from .review.decisions import check_decisions
+
+        paths = self.readable_scripts() if script_paths is None else {
+            Path(p).parent.name.removeprefix("ep"): p for p in script_paths}
+        scenes_of = {int(ep): len(self.script(path).scenes) for ep, path in paths.items()}
+        check_decisions(self.decisions, scenes_of, self.cfg.takes, self.cfg.series.episodes)
 
     @property
     def take_numbers(self) -> range:

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .models import BudgetConfig, CacheConfig, LoraStageConfig, RenderConfig, SeriesConfig, StrictModel
 from .qc import QCConfig
+from .review import ReviewConfig
 from .providers import ImageConfig, LLMConfig, MusicConfig, ProviderConfig, VideoConfig, VoiceConfig
 
 # The Hydra configuration directory of this checkout.
@@ -32,6 +33,7 @@ class AppConfig(StrictModel):
     lora: LoraStageConfig = LoraStageConfig()
     cache: CacheConfig = CacheConfig()
     qc: QCConfig = QCConfig()
+    review: ReviewConfig = ReviewConfig()
     seed: int = 0
     # Takes bought per scene; QC picks the best (shortdrama.qc). Each is its own provider request.
     takes: int = Field(default=1, ge=1, le=20)

@@ -33,6 +33,7 @@ class TakeSpec(Protocol):
     qc: dict
     exemptions: dict
     characters: dict
+    pick: int | None  # a person's pick (shortdrama.review): chosen whatever QC says, and no retake bought
 
     @property
     def limits(self) -> QCConfig: ...
@@ -91,14 +92,17 @@ def choose(spec: TakeSpec, takes: Sequence[Path], keyframe: Path, out: Path, sel
     checked: list[CheckedTake] = []
     notes: list[str] = []
     if not limits.enabled:
-        first = CheckedTake(1, takes[0], TakeVerdict((), (Skipped("all", "qc is off (qc=off)"),), 0.0))
-        for number, (path, report) in enumerate(zip(takes, take_reports), 1):
-            write_text_atomic(report, _report(spec, CheckedTake(number, path, first.verdict), None))
-        return _write(spec, [first], first, [], out, selection)
+        unchecked = [CheckedTake(number, path, TakeVerdict((), (Skipped("all", "qc is off (qc=off)"),), 0.0))
+                     for number, path in enumerate(takes, 1)]
+        for take, report in zip(unchecked, take_reports):
+            write_text_atomic(report, _report(spec, take, None))
+        return _write(spec, unchecked, unchecked[(spec.pick or 1) - 1], [], out, selection)
     for number, (path, report) in enumerate(zip(takes, take_reports), 1):
         take, measured = check_take(spec, number, path, keyframe, cache_dir)
         write_text_atomic(report, _report(spec, take, measured))
         checked.append(take)
+    if spec.pick is not None:
+        return _write(spec, checked, checked[spec.pick - 1], [], out, selection, episode=episode, scene=scene)
     retakes = 0
     while not any(c.verdict.passed for c in checked) and retakes < limits.retakes:
         number = spec.takes + retakes + 1
@@ -134,12 +138,18 @@ def _write(spec: TakeSpec, checked: Sequence[CheckedTake], best: CheckedTake, no
            out: Path, selection: Path, episode: int | None = None, scene: int | None = None) -> dict[str, Any]:
     with atomic_output(out) as tmp:
         shutil.copyfile(best.path, tmp)
-    flagged = not best.verdict.passed
+    picked = spec.pick is not None
+    flagged = not best.verdict.passed and not picked  # a person who picked a flagged take has seen it
     reason = _reason(checked, best)
+    if picked:
+        flags = f" over its {len(best.verdict.flags)} QC flag(s)" if best.verdict.flags else ""
+        reason = f"take {best.take}: picked in review{flags} (QC: {reason})"
     record = {"chosen": best.take, "file": best.path.name, "retake": best.retake, "flagged": flagged,
-              "reason": reason, "by": "qc", "retakes_bought": sum(1 for c in checked if c.retake),
+              "reason": reason, "by": "review" if picked else "qc", "retakes_bought": sum(1 for c in checked if c.retake),
               "notes": list(notes), "takes": [c.to_dict() for c in checked],
-              "flags": [f.placed(episode=episode, scene=scene, take=best.take).to_dict() for f in best.verdict.flags]}
+              # The scene's open flags: none once a person picked the take (they are in its take entry).
+              "flags": [f.placed(episode=episode, scene=scene, take=best.take).to_dict() for f in best.verdict.flags
+                        if flagged]}
     write_text_atomic(selection, json.dumps(record, ensure_ascii=False, indent=1) + "\n")
     log.info("scene takes: %s", reason)
     if flagged and spec.limits.on_fail == "stop":

@@ -88,6 +88,9 @@ class Series(Protocol):
     @property
     def take_numbers(self) -> range: ...
 
+    @property
+    def decisions(self) -> Any: ...  # shortdrama.review.decisions.Decisions
+
 
 @dataclass(frozen=True)
 class Job:

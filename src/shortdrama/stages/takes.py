@@ -41,13 +41,15 @@ class ChooseTakeSpec(Spec):
     qc: dict
     exemptions: dict
     characters: dict  # name -> reference image paths, for an identity scorer
+    pick: int | None = None  # the take a person picked in the decisions file (shortdrama.review)
 
     @classmethod
-    def of(cls, cfg: AppConfig, scene: Scene, references: Mapping[str, Sequence[str]] | None = None) -> "ChooseTakeSpec":
+    def of(cls, cfg: AppConfig, scene: Scene, references: Mapping[str, Sequence[str]] | None = None,
+           pick: int | None = None) -> "ChooseTakeSpec":
         references = references or {}
         return cls(clip=ClipSpec.of(cfg, scene, 1).to_dict(), series_seed=cfg.seed, takes=cfg.takes,
                    qc=cfg.qc.model_dump(mode="json"), exemptions=video_exemptions(cfg.video, scene.camera),
-                   characters={name: list(paths) for name, paths in references.items()})
+                   characters={name: list(paths) for name, paths in references.items()}, pick=pick)
 
     def clip_spec(self, take: int) -> ClipSpec:
         return ClipSpec(**self.clip).for_take(take, self.series_seed)
@@ -65,9 +67,11 @@ class ChooseTake(Rule):
         scene = wf.scene(script, sc)
         p = wf.paths
         references = _references(wf, scene) if wf.cfg.qc.identity.scorer else {}
+        decision = wf.decisions.of(int(ep), int(sc))
         outputs = {"mp4": p.clip(ep, sc), "selection": p.selection(ep, sc),
                    **{f"qc{t:02d}": p.take_qc(ep, sc, t) for t in wf.take_numbers}}
-        return Job(self.name, {"series": wf.series, "ep": ep, "sc": sc}, ChooseTakeSpec.of(wf.cfg, scene, references),
+        return Job(self.name, {"series": wf.series, "ep": ep, "sc": sc},
+                   ChooseTakeSpec.of(wf.cfg, scene, references, decision.take if decision else None),
                    outputs, {"takes": tuple(p.take(ep, sc, t) for t in wf.take_numbers),
                              "keyframe": (p.keyframe(ep, sc),),
                              "references": tuple(path for paths in references.values() for path in paths)})
