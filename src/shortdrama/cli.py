@@ -116,6 +116,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="hash every file, also those whose size and mtime match their record")
     command("qc", _qc, "list what automated QC flagged across the built series, worst first "
                        "(exit 0: nothing flagged, 1: something flagged)")
+    command("review", _review, "write the review page of the built series (results/<series>/review/index.html): "
+                               "every shot's takes, QC flags, costs and decisions; opens from disk")
     command("config", _config, "print the composed, validated configuration as YAML")
     schema = command("schema", _schema, "write JSON Schemas of the documents", overrides=False)
     schema.add_argument("out_dir", type=Path, help="where to write them (relative: to -d DIR, else here)")
@@ -268,6 +270,19 @@ def _qc(args: argparse.Namespace) -> int:
         raise UsageError(str(missing)) from None
     print(format_report(qc, wf.paths.root))
     return EXIT_OK if qc.passed else EXIT_FAILURE
+
+
+def _review(args: argparse.Namespace) -> int:
+    from .review.page import write_page
+    from .workflow import Workflow
+
+    workflow_dir = find_workflow_dir()
+    cfg = _conf(workflow_dir, args.overrides)
+    wf = Workflow(cfg, list(args.overrides), checkout=workflow_dir, workdir=_workdir(args, workflow_dir))
+    if not wf.readable_scripts():
+        raise UsageError(f"{wf.paths.root} has no episode scripts yet: run `shortdrama build` with the same overrides first")
+    print(write_page(wf))
+    return EXIT_OK
 
 
 # -- the other commands -----------------------------------------------------------------------------

@@ -211,6 +211,7 @@ def test_a_pick_in_the_decisions_file_reruns_only_that_choice_and_render_and_pay
         frame = next(f for f in container.decode(video=0) if f.time >= 0.5).to_ndarray(format="rgb24")
     assert np.abs(frame[:200].reshape(-1, 3).mean(axis=0) - [0x30, 0x50, 0xa0]).max() < 16
     assert qc_report(work, overrides).returncode == 0, "a picked take's QC flags are no longer open"
+    review_page(work, overrides)
 
     decisions.write_text("ep01:\n  sc01:\n    take: 3\n")
     wrong = build(work, overrides)
@@ -220,3 +221,30 @@ def test_a_pick_in_the_decisions_file_reruns_only_that_choice_and_render_and_pay
     typo = build(work, overrides)
     assert typo.returncode == 2 and f"{decisions}: line 3: ep01 sc01: unknown key 'tak'" in typo.stderr
     assert len(server.submissions) == 4
+
+
+def review_page(work: Path, overrides: list[str]) -> None:
+    """`shortdrama review` writes a page whose every media file exists beside it, with scene 1's two takes,
+    take 2 marked chosen and picked, take 1's QC flags seeking its player, and what each take cost."""
+    from html.parser import HTMLParser
+
+    proc = subprocess.run([CLI, "review", "-d", str(work), *overrides], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    page = Path(proc.stdout.strip())
+    assert page == work / "results/demo/review/index.html"
+    found: list[dict] = []
+
+    class Collect(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.append({"tag": tag, **dict(attrs)})
+
+    html = page.read_text(encoding="utf-8")
+    Collect().feed(html)
+    media = [e["src"] for e in found if e["tag"] in ("video", "img", "track")]
+    assert media and all((page.parent / src).is_file() for src in media), "the page opens from disk"
+    takes = [e for e in found if e["tag"] == "figure" and "data-take" in e]
+    assert [(t["data-take"], "chosen" in t["class"]) for t in takes[:2]] == [("1", False), ("2", True)]
+    assert "take 2 picked by lin" in html and html.count("$0.50, seed") == 4, "each take's price"
+    assert any(e["tag"] == "span" and e.get("class") == "flag" and e.get("data-seek") == "0.0" for e in found)
+    assert any(e["tag"] == "track" and e["src"].endswith("episode_01.vtt") for e in found)
+

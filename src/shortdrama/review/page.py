@@ -1,0 +1,117 @@
+"""`shortdrama review`: a static page for a built series (results/<series>/review/index.html), the
+working surface a producer reviews from: per episode a storyboard of shot cards (keyframe, every take
+playable side by side, the chosen take marked and why, QC flags with timecodes that seek the player,
+dialogue and action, prompt and seed, each take's cost and the running total, the decision state),
+then the finished episode with its subtitles. Plain HTML/CSS/JS from one jinja2 template; media is
+referenced by relative paths, so the page opens from disk and works offline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ShortDramaError
+from ..media import write_text_atomic
+
+if TYPE_CHECKING:
+    from ..workflow import Workflow
+
+PAGE = "review/index.html"
+
+
+def _relative(path: Path, page_dir: Path) -> str:
+    import os
+
+    return Path(os.path.relpath(path, page_dir)).as_posix()
+
+
+def _costs(wf: "Workflow") -> dict[tuple[int, int, int], float]:
+    """What each take cost (billed clip calls of the ledger, by episode, scene and take)."""
+    from ..cost.ledger import BILLED_OUTCOMES, Ledger
+
+    ledger = wf.at(wf.paths.root) / "ledger.jsonl"
+    costs: dict[tuple[int, int, int], float] = defaultdict(float)
+    if ledger.exists():
+        for entry in Ledger(ledger).entries():
+            if entry.step == "clip" and entry.outcome in BILLED_OUTCOMES and entry.episode and entry.scene:
+                costs[(entry.episode, entry.scene, entry.take or 1)] += entry.cost_usd
+    return costs
+
+
+def _vtt(srt: Path, out: Path) -> None:
+    """The episode's subtitles as WebVTT, the format a <track> element plays."""
+    from ..subtitles import parse_srt
+
+    def stamp(seconds: float) -> str:
+        millis = round(seconds * 1000)
+        return f"{millis // 3_600_000:02d}:{millis // 60_000 % 60:02d}:{millis // 1000 % 60:02d}.{millis % 1000:03d}"
+
+    cues = parse_srt(srt.read_text(encoding="utf-8")) if srt.exists() else []
+    write_text_atomic(out, "WEBVTT\n\n" + "".join(f"{stamp(c.start)} --> {stamp(c.end)}\n{c.text}\n\n" for c in cues))
+
+
+def collect(wf: "Workflow") -> dict[str, Any]:
+    """Everything the page shows, read from the built series (scripts, selections, QC reports, ledger)."""
+    from ..stages.clips import ClipSpec
+
+    page_dir = wf.at(wf.paths.root) / "review"
+    scripts = wf.readable_scripts()
+    if not scripts:
+        raise ShortDramaError(f"{wf.paths.root} has no episode scripts yet: build the series first")
+    costs = _costs(wf)
+    episodes, series_total = [], 0.0
+    for ep, script_path in scripts.items():
+        script, episode = wf.script(script_path), int(ep)
+        shots, episode_total = [], 0.0
+        for index, scene in enumerate(script.scenes, 1):
+            sc = f"{index:02d}"
+            selection_path = wf.at(wf.paths.selection(ep, sc))
+            selection = json.loads(selection_path.read_text(encoding="utf-8")) if selection_path.exists() else {}
+            takes = []
+            for take in selection.get("takes", []):
+                number = int(take["take"])
+                cost = round(costs.get((episode, index, number), 0.0), 4)
+                episode_total += cost
+                clip = ClipSpec.of(wf.cfg, scene, number)
+                takes.append({"take": number, "src": _relative(wf.at(wf.paths.take(ep, sc, 1)).parent / take["file"], page_dir),
+                              "passed": take.get("passed", True), "score": take.get("score"), "flags": take.get("flags", []),
+                              "retake": take.get("retake", False), "cost": cost, "seed": clip.seed,
+                              "chosen": number == selection.get("chosen")})
+            decision = wf.decisions.of(episode, index)
+            shots.append({
+                "scene": index, "id": f"ep{ep}-sc{sc}", "camera": scene.camera, "action": scene.action,
+                "location": f"{scene.location.setting} - {scene.location.description}",
+                "dialogue": [{"speaker": line.speaker, "text": line.text} for line in scene.dialogue],
+                "keyframe": _relative(wf.at(wf.paths.keyframe(ep, sc)), page_dir),
+                "prompt": ClipSpec.of(wf.cfg, scene, 1).prompt, "takes": takes,
+                "chosen": selection.get("chosen"), "reason": selection.get("reason", "not built yet"),
+                "flagged": bool(selection.get("flagged")),
+                "decision": (f"take {decision.take} picked" + (f" by {decision.by}" if decision.by else "")
+                             + (f" at {decision.at}" if decision.at else "")) if decision else None})
+        report_path = wf.at(wf.paths.episode_qc(ep))
+        report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else {"flags": []}
+        vtt = page_dir / "assets" / f"episode_{ep}.vtt"
+        _vtt(wf.at(wf.paths.subtitles(ep)), vtt)
+        series_total += episode_total
+        episodes.append({"episode": episode, "id": f"ep{ep}", "title": script.title, "shots": shots,
+                         "final": _relative(wf.at(wf.paths.final(ep)), page_dir),
+                         "subtitles": _relative(vtt, page_dir), "language": script.language,
+                         "flags": report.get("flags", []),
+                         "passed": report.get("passed"), "cost": round(episode_total, 4),
+                         "running_total": round(series_total, 4)})
+    return {"series": wf.cfg.series.name, "root": wf.paths.root, "episodes": episodes,
+            "decisions": wf.decisions.path, "total": round(series_total, 4)}
+
+
+def write_page(wf: "Workflow") -> Path:
+    import jinja2
+
+    data = collect(wf)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("shortdrama.review", "templates"),
+                             autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    out = wf.at(wf.paths.root) / PAGE
+    write_text_atomic(out, env.get_template("page.html").render(**data))
+    return out
