@@ -36,7 +36,7 @@ from typing import Callable
 
 from . import __version__
 from .config import load_config
-from .errors import ConfigError, ShortDramaError
+from .errors import ConfigError, ShortDramaError, UsageError
 from .scheduling import profile_of, scheduling_arguments
 from .workflow import output_folder
 
@@ -44,10 +44,6 @@ EXIT_OK = 0
 EXIT_FAILURE = 1  # the command ran and something failed
 EXIT_USAGE = 2  # the command line (flags, overrides, work directory) asked for something that cannot be done
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
-
-
-class UsageError(ShortDramaError):
-    """The command was pointed at nothing it can work on (no checkout, no series built in the work dir)."""
 
 
 def find_workflow_dir(start: Path | None = None) -> Path:
@@ -214,31 +210,32 @@ def _plan(args: argparse.Namespace) -> int:
     import tempfile
 
     from .plan import Planner, parse_dry_run, plan_json, plan_report
-    from .workflow import Workflow
 
-    workflow_dir = find_workflow_dir()
-    cfg = _conf(workflow_dir, args.overrides)
-    workdir = _workdir(args, workflow_dir)
-    dry = snakemake(workflow_dir, workdir, args.overrides, "1", ["--dry-run"], capture=True)
+    wf = _series(args)  # composed here: a configuration mistake stops before Snakemake starts
+    dry = snakemake(wf.checkout, wf.workdir, args.overrides, "1", ["--dry-run"], capture=True)
     if dry.returncode != 0:
         print(dry.stderr.strip().splitlines()[-1] if dry.stderr.strip() else "snakemake --dry-run failed", file=sys.stderr)
         return dry.returncode
-    wf = Workflow(cfg, list(args.overrides), checkout=workflow_dir, workdir=workdir)
-    runtime = wf.runtime(workflow_dir)
+    runtime = wf.runtime(wf.checkout)
     with tempfile.TemporaryDirectory(prefix="shortdrama-plan-") as scratch:
         planned = Planner(wf, runtime, Path(scratch)).plan(parse_dry_run(dry.stdout + dry.stderr))
     print(plan_json(planned) if args.json else plan_report(planned, wf, runtime))
     return EXIT_OK
 
 
-def _verify(args: argparse.Namespace) -> int:
-    from .trust import verify
+def _series(args: argparse.Namespace):  # noqa: ANN202 - a shortdrama.workflow.Workflow
+    """The series the command's overrides compose, in its work directory (-d)."""
     from .workflow import Workflow
 
     workflow_dir = find_workflow_dir()
-    cfg = _conf(workflow_dir, args.overrides)
-    workdir = _workdir(args, workflow_dir)
-    wf = Workflow(cfg, list(args.overrides), checkout=workflow_dir, workdir=workdir)
+    return Workflow(_conf(workflow_dir, args.overrides), list(args.overrides), checkout=workflow_dir,
+                    workdir=_workdir(args, workflow_dir))
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .trust import verify
+
+    wf = _series(args)
     outputs = sum(len(job.outputs) for job in wf.jobs())
     findings = verify(wf, trust_stat=not args.rehash)
     stale = 0
@@ -257,31 +254,18 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _qc(args: argparse.Namespace) -> int:
-    from .errors import QCError
     from .qc.report import format_report, read_reports
-    from .workflow import Workflow
 
-    workflow_dir = find_workflow_dir()
-    cfg = _conf(workflow_dir, args.overrides)
-    wf = Workflow(cfg, list(args.overrides), checkout=workflow_dir, workdir=_workdir(args, workflow_dir))
-    try:
-        qc = read_reports(wf)
-    except QCError as missing:  # nothing (current) to report on: not a verdict on the series
-        raise UsageError(str(missing)) from None
+    wf = _series(args)
+    qc = read_reports(wf)
     print(format_report(qc, wf.paths.root))
     return EXIT_OK if qc.passed else EXIT_FAILURE
 
 
 def _review(args: argparse.Namespace) -> int:
     from .review.page import write_page
-    from .workflow import Workflow
 
-    workflow_dir = find_workflow_dir()
-    cfg = _conf(workflow_dir, args.overrides)
-    wf = Workflow(cfg, list(args.overrides), checkout=workflow_dir, workdir=_workdir(args, workflow_dir))
-    if not wf.readable_scripts():
-        raise UsageError(f"{wf.paths.root} has no episode scripts yet: run `shortdrama build` with the same overrides first")
-    print(write_page(wf))
+    print(write_page(_series(args)))
     return EXIT_OK
 
 

@@ -21,6 +21,11 @@ class MediaError(ShortDramaError):
     """FFmpeg or a media probe failed."""
 
 
+class UsageError(ShortDramaError):
+    """A command was pointed at nothing it can work on (no checkout, no series built in the work dir):
+    the CLI's exit code 2, like a configuration mistake."""
+
+
 class QCError(ShortDramaError):
-    """A scene or episode failed its automated checks where the qc group says stop (qc.on_fail: stop),
-    or a QC report cannot be read."""
+    """A scene failed its automated checks where the qc group says stop (qc.on_fail: stop), or a QC
+    check cannot run (an identity scorer that does not load)."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import QCError
+from ..errors import UsageError
 from .flags import Flag, timecode
 
 if TYPE_CHECKING:
@@ -30,7 +30,8 @@ class SeriesQC:
 
 
 def read_reports(wf: "Workflow") -> SeriesQC:
-    """Every episode's QC report, checked to be made with the limits the configuration asks for now."""
+    """Every episode's QC report, checked to be made with the limits the configuration asks for now
+    (none, or one made with other limits, is nothing current to report on: a UsageError, not a verdict)."""
     wanted = wf.cfg.qc.model_dump(mode="json")
     flags: list[Flag] = []
     scenes = retakes = replaced = 0
@@ -39,12 +40,12 @@ def read_reports(wf: "Workflow") -> SeriesQC:
         try:
             report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise QCError(f"episode {ep} has no QC report ({wf.paths.episode_qc(ep)}): run `shortdrama build` "
+            raise UsageError(f"episode {ep} has no QC report ({wf.paths.episode_qc(ep)}): run `shortdrama build` "
                           "with the same overrides first") from None
         except (OSError, ValueError) as problem:
-            raise QCError(f"{wf.paths.episode_qc(ep)} is unreadable ({problem}): build again") from None
+            raise UsageError(f"{wf.paths.episode_qc(ep)} is unreadable ({problem}): build again") from None
         if report.get("limits", wanted) != wanted and wf.cfg.qc.enabled:
-            raise QCError(f"{wf.paths.episode_qc(ep)} was made with other QC limits: run `shortdrama build` with "
+            raise UsageError(f"{wf.paths.episode_qc(ep)} was made with other QC limits: run `shortdrama build` with "
                           "these overrides (it reruns only the checks and what the chosen takes change)")
         flags += [Flag.from_dict(f) for f in report.get("flags", [])]
         for scene in report.get("scenes", []):

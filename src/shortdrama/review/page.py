@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ShortDramaError
+from ..errors import UsageError
 from ..media import write_text_atomic
 
 if TYPE_CHECKING:
@@ -60,7 +60,8 @@ def collect(wf: "Workflow") -> dict[str, Any]:
     page_dir = wf.at(wf.paths.root) / "review"
     scripts = wf.readable_scripts()
     if not scripts:
-        raise ShortDramaError(f"{wf.paths.root} has no episode scripts yet: build the series first")
+        raise UsageError(f"{wf.paths.root} has no episode scripts yet: run `shortdrama build` with the same "
+                         "overrides first")
     costs = _costs(wf)
     episodes, series_total = [], 0.0
     for ep, script_path in scripts.items():
