@@ -51,7 +51,7 @@ def main() -> None:
 
     from shortdrama.config import load_config
     from shortdrama.qc.analysis import analyse_video
-    from shortdrama.qc.measurements import VIDEO_SETTINGS
+    from shortdrama.qc.measurements import VIDEO_SETTINGS, as_data
     from shortdrama.qc.selection import expectation
     from shortdrama.qc.take_checks import judge_take
     from shortdrama.render import EpisodeRender, render_episode
@@ -82,7 +82,7 @@ def main() -> None:
             for _ in range(args.repeats):
                 out = work / f"again-{sc}.mp4"
                 encode.append(timed(lambda: AnimaticVideo(cfg.video.motion, cfg.video.strength).generate(request, out)))
-                qc.append(timed(lambda: judge_take(_plain(analyse_video(take, keyframe=keyframe, **VIDEO_SETTINGS)),
+                qc.append(timed(lambda: judge_take(as_data(analyse_video(take, keyframe=keyframe, **VIDEO_SETTINGS)),
                                                    expectation(spec), spec.limits.take)))
             rows.append({"scene": sc, "camera": scene.camera, "seconds": spec.clip["duration"],
                          "encode_s": statistics.median(encode), "qc_s": statistics.median(qc)})
@@ -117,12 +117,6 @@ def main() -> None:
     path = write_figure("qc_cost", figures)
     print(json.dumps({k: v for k, v in figures.items() if k != "clips"}, indent=1))
     print(f"written to {path}")
-
-
-def _plain(analysis):  # noqa: ANN001, ANN202
-    import dataclasses
-
-    return json.loads(json.dumps(dataclasses.asdict(analysis), default=float))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from typing import Any
 from .cost.cache import file_digest
 from .cost.call import Call, Runtime, call_key
 from .cost.report import usd
-from .stages.base import Rule
+from .stages.base import Job, Rule
 from .stages.registry import RULES, rule
 from .workflow import Workflow
 
@@ -101,12 +101,19 @@ class Planner:
             rule(job["rule"]).reads_script and job["wildcards"].get("ep") in pending)]
         listed.sort(key=lambda job: RULE_ORDER.index(job["rule"]))
         planned: list[PlannedJob] = []
-        for job in listed:
-            planned.append(self._price(job["rule"], job["wildcards"], summarise_reason(job["reason"])))
-            planned += self._retakes(job["rule"], job["wildcards"])
-            if job["rule"] == "write_episode_script":
-                planned += self._scene_jobs(job["wildcards"]["ep"], hit=planned[-1].cached)
+        for listing in listed:
+            job = self._job(listing["rule"], listing["wildcards"])
+            planned.append(self._price(job, summarise_reason(listing["reason"])))
+            planned += self._retakes(job)
+            if job.rule == "write_episode_script":
+                planned += self._scene_jobs(listing["wildcards"]["ep"], hit=planned[-1].cached)
         return planned
+
+    def _job(self, name: str, wc: dict[str, str]) -> Job:
+        """The job a dry-run listing names, as its stage module defines it (from the script it will read)."""
+        r = rule(name)
+        script = self._script(wc["ep"]) if r.reads_script else None
+        return r.job(self.wf, {k: v for k, v in wc.items() if k != "series"}, script)
 
     def _script(self, ep: str) -> str:
         cached_copy = self.scratch / f"ep{ep}" / "script.json"
@@ -136,24 +143,19 @@ class Planner:
             self.cache.restore(entry, "script", copy)
         return True
 
-    def _price(self, name: str, wc: dict[str, str], why: str) -> PlannedJob:
-        r = rule(name)
-        ep, sc = wc.get("ep"), wc.get("sc")
-        job = r.job(self.wf, {k: v for k, v in wc.items() if k != "series"}, self._script(ep) if r.reads_script else None)
-        priced = r.price(job, self.runtime)
+    def _price(self, job: Job, why: str) -> PlannedJob:
+        priced = rule(job.rule).price(job, self.runtime)
         if priced is None:
-            return PlannedJob(name, job.episode, job.scene, why, 0.0, False)
+            return PlannedJob(job.rule, job.episode, job.scene, why, 0.0, False)
         hit = self._lookup(priced.call, priced.provider, dict(job.outputs))
-        return PlannedJob(name, job.episode, job.scene, why, round(priced.estimate_usd, 6), hit)
+        return PlannedJob(job.rule, job.episode, job.scene, why, round(priced.estimate_usd, 6), hit)
 
-    def _retakes(self, name: str, wc: dict[str, str]) -> list[PlannedJob]:
+    def _retakes(self, job: Job) -> list[PlannedJob]:
         """A scene whose takes are chosen again may buy qc.retakes more: priced as the worst case."""
-        if name != "choose_take" or not self.wf.cfg.qc.enabled:
+        if job.rule != "choose_take" or not self.wf.cfg.qc.enabled:
             return []
         from .stages.takes import retake_jobs
 
-        r = rule(name)
-        job = r.job(self.wf, {k: v for k, v in wc.items() if k != "series"}, self._script(wc["ep"]))
         planned = []
         for priced in retake_jobs(job, self.wf.cfg.qc.retakes, self.runtime):
             hit = self._lookup(priced.call, priced.provider, {})
@@ -169,9 +171,9 @@ class Planner:
         script = self._script(ep)
         planned = []
         for job in self.wf.episode_jobs(script):
-            if rule(job.rule).price(job, self.runtime) is not None:
-                planned.append(self._price(job.rule, dict(job.wildcards), "new script (from cache)"))
-            planned += self._retakes(job.rule, dict(job.wildcards))
+            if job.rule not in FREE_RULES:
+                planned.append(self._price(job, "new script (from cache)"))
+            planned += self._retakes(job)
         return planned
 
     def _projected_scene_jobs(self, episode: int) -> list[PlannedJob]:

@@ -16,9 +16,8 @@ from typing import Any, Protocol, Sequence
 
 from ..config.qc import AudioLimits, EpisodeLimits, QCConfig
 from ..media import write_text_atomic
-from ..subtitles import Cue, parse_srt
-from .flags import Flag, Skipped, past, short_of, timecode
-
+from ..subtitles import WORD_JOINER, Cue, parse_srt
+from .flags import Flag, Skipped, past
 
 
 class EpisodeQCSpec(Protocol):
@@ -34,8 +33,8 @@ class EpisodeQCSpec(Protocol):
     @property
     def limits(self) -> QCConfig: ...
 
+
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-WORD_JOINER = "\u2060"
 
 
 def plain(text: str) -> str:
@@ -233,4 +232,4 @@ def check_episode(spec: EpisodeQCSpec, final: Path, subtitles: Path, dialogue: S
     return record
 
 
-__all__ = ["check_episode", "cue_flags", "final_flags", "voice_flags", "timecode", "short_of"]
+__all__ = ["check_episode", "cue_flags", "final_flags", "voice_flags"]

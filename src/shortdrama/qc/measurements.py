@@ -39,14 +39,14 @@ def _cached(cache_dir: Path | None, key: str, measure: Any) -> dict[str, Any]:
             return json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as problem:
             log.warning("ignoring an unreadable measurement %s: %s", path, problem)
-    values = _plain(measure())
+    values = as_data(measure())
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(path, json.dumps(values, sort_keys=True) + "\n")
     return values
 
 
-def _plain(result: Any) -> dict[str, Any]:
+def as_data(result: Any) -> dict[str, Any]:
     """A measurement dataclass as JSON-ready data (tuples become lists), with its derived figures."""
     data = dataclasses.asdict(result) if dataclasses.is_dataclass(result) else dict(result)
     return json.loads(json.dumps(data, default=float))

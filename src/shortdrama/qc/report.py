@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
@@ -78,7 +77,3 @@ def _value(value: Any) -> str:
         return f"{value:.3g}"
     text = str(value)
     return text if len(text) <= 12 else text[:11] + "…"
-
-
-def read_selection(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))

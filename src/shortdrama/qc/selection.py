@@ -20,9 +20,8 @@ from ..config.qc import QCConfig
 from ..errors import ProviderError, QCError
 from ..media import atomic_output, write_text_atomic
 from ..video.base import frame_count
-from .flags import Flag, Skipped
+from .flags import Skipped
 from .take_checks import TakeExpectation, TakeVerdict, judge_take
-
 
 
 class TakeSpec(Protocol):
@@ -170,7 +169,3 @@ def _reason(checked: Sequence[CheckedTake], best: CheckedTake) -> str:
         return f"take {best.take}: passes every check, best score {best.verdict.score:.1f} ({others})"
     return (f"no take passes; take {best.take} is the least bad ({len(best.verdict.flags)} flag(s): "
             f"{first_flag(best)})")
-
-
-def flags_of(record: dict[str, Any]) -> list[Flag]:
-    return [Flag.from_dict(f) for f in record.get("flags", [])]
