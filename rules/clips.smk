@@ -5,7 +5,8 @@
 rule generate_clip:
     input:
         script=ancient(rules.write_episode_script.output.script),
-        keyframe=rules.generate_keyframe.output.png,
+        # ancient for an approved take: a redrawn keyframe does not remake it (shortdrama.review.approvals)
+        keyframe=input_of("generate_clip", "keyframe"),
     output:
         mp4=P.take,
     params:

@@ -9,7 +9,7 @@ from snakemake.exceptions import IncompleteCheckpointException, WorkflowError
 
 from shortdrama.cost.call import BUILD_ID_ENV, RUNTIME_ENV
 from shortdrama.errors import ShortDramaError
-from shortdrama.paths import P, take_id
+from shortdrama.paths import P
 from shortdrama.scheduling import CPU_SLOTS_ENV
 from shortdrama.stages.registry import rule as stage_rule
 from shortdrama.trust import Reconciler, check_existing_documents
@@ -126,11 +126,21 @@ def spec_of(name):
     return lambda wildcards: _job(name, wildcards).spec.to_json()
 
 
-def take_reports():
-    """The QC JSON of each take a scene buys (choose_take writes them beside the takes)."""
-    return expand(P.take_qc, take=[take_id(t) for t in WF.take_numbers], allow_missing=True)
-
-
 def inputs_of(name, key):
-    """The input files `key` of rule `name` (the stage module lists them), e.g. a scene's LoRAs."""
-    return lambda wildcards: list(_job(name, wildcards).inputs[key])
+    """The input files `key` of rule `name` (the stage module lists them), e.g. a scene's LoRAs; as
+    ancient() where the stage says so (an approved take's keyframe: shortdrama.review.approvals)."""
+    def inputs(wildcards):
+        job = _job(name, wildcards)
+        paths = list(job.inputs[key])
+        return [ancient(path) for path in paths] if key in job.ancient else paths
+
+    return inputs
+
+
+def input_of(name, key):
+    """The one input file `key` of rule `name` (ancient() where the stage says so)."""
+    def one(wildcards):
+        (path,) = inputs_of(name, key)(wildcards)
+        return path
+
+    return one

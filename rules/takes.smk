@@ -11,7 +11,6 @@ rule choose_take:
     output:
         mp4=P.clip,
         selection=P.selection,
-        reports=take_reports(),
     params:
         spec=spec_of("choose_take"),
     # Before keyframes: a chosen clip is what unblocks an episode's render.

@@ -41,14 +41,19 @@ class PlannedJob:
     cached: bool
     projected: bool = False
     worst_case: bool = False  # retakes: bought only if every take of the scene fails its checks
+    awaiting: bool = False  # held by review.gate: bought only once the script or keyframe is approved
 
     @property
     def to_pay(self) -> float:
-        return 0.0 if self.cached or self.worst_case else self.estimate_usd
+        return 0.0 if self.cached or self.worst_case or self.awaiting else self.estimate_usd
 
     @property
     def at_worst(self) -> float:
-        return 0.0 if self.cached else self.estimate_usd
+        return 0.0 if self.cached or self.awaiting else self.estimate_usd
+
+    @property
+    def on_approval(self) -> float:
+        return self.estimate_usd if self.awaiting and not self.cached else 0.0
 
 
 def parse_dry_run(text: str) -> list[dict[str, Any]]:
@@ -107,7 +112,28 @@ class Planner:
             planned += self._retakes(job)
             if job.rule == "write_episode_script":
                 planned += self._scene_jobs(listing["wildcards"]["ep"], hit=planned[-1].cached)
-        return planned
+        return planned + self._awaiting_approval()
+
+    def _awaiting_approval(self) -> list[PlannedJob]:
+        """What approving would buy where review.gate holds it: an episode's paid jobs past its
+        script (gate=script), a scene's takes (gate=keyframes)."""
+        if self.wf.cfg.review.gate == "none":
+            return []
+        jobs: list[tuple[Job, str]] = []
+        for ep, script in self.wf.readable_scripts().items():
+            if not self.wf.episode_open(ep):
+                jobs += [(job, "if the script is approved") for job in self.wf.episode_jobs(script)
+                         if job.rule not in FREE_RULES]
+                continue
+            jobs += [(rule("generate_clip").job(self.wf, {"ep": ep, "sc": sc, "take": str(take)}, script),
+                      "if the keyframe is approved") for sc in self.wf.scene_ids(script)
+                     if not self.wf.keyframe_open(ep, sc) for take in self.wf.take_numbers]
+        rows = []
+        for job, why in jobs:
+            row = self._price(job, why)
+            row.awaiting = True
+            rows.append(row)
+        return rows
 
     def _job(self, name: str, wc: dict[str, str]) -> Job:
         """The job a dry-run listing names, as its stage module defines it (from the script it will read)."""
@@ -224,14 +250,24 @@ def plan_report(planned: list[PlannedJob], wf: Workflow, runtime: Runtime) -> st
         verdict += (f" (with every retake {usd(spent + worst)} would not: the budget guard then stops buying "
                     "retakes and flags those scenes)")
     lines += ["", f"total to pay: {usd(total)} (of it {usd(projected)} projected); the cache serves {usd(served)}",
-              f"worst case with every retake (qc.retakes): {usd(worst)}",
-              f"budget: spent so far {usd(spent)} + this plan {usd(total)} against series cap "
+              f"worst case with every retake (qc.retakes): {usd(worst)}"]
+    if any(j.awaiting for j in planned):
+        by_scene = wf.cfg.review.gate == "keyframes"
+        held = {(j.episode, j.scene if by_scene else None) for j in planned if j.awaiting}
+        lines.append(f"awaiting approval (review.gate={wf.cfg.review.gate}): approving buys "
+                     f"{usd(plan_on_approval(planned))} more ({len(held)} {'scene' if by_scene else 'episode'}(s))")
+    lines += [f"budget: spent so far {usd(spent)} + this plan {usd(total)} against series cap "
               f"{'none' if cap is None else usd(cap)}: {verdict}"]
     return "\n".join(lines)
 
 
 def plan_total(planned: list[PlannedJob]) -> float:
     return round(sum(j.to_pay for j in planned), 6)
+
+
+def plan_on_approval(planned: list[PlannedJob]) -> float:
+    """What approving every gated script or keyframe would buy (review.gate)."""
+    return round(sum(j.on_approval for j in planned), 6)
 
 
 def plan_worst_case(planned: list[PlannedJob]) -> float:
@@ -241,4 +277,5 @@ def plan_worst_case(planned: list[PlannedJob]) -> float:
 
 def plan_json(planned: list[PlannedJob]) -> str:
     return json.dumps({"total_usd": plan_total(planned), "worst_case_usd": plan_worst_case(planned),
+                       "awaiting_approval_usd": plan_on_approval(planned),
                        "jobs": [asdict(j) for j in planned]}, indent=1)

@@ -221,6 +221,7 @@ class ExpectedJob:
     # episode stays watchable under a name that says what it is until its rebuild succeeds.
     deliverable: bool = False
     wildcards: tuple[tuple[str, str], ...] = ()  # as the rule's wildcards name them
+    ancient: tuple[str, ...] = ()  # inputs whose changes do not date the outputs (Snakemake's `ancient`)
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,8 @@ def _check_job(job: ExpectedJob, store: ManifestStore, stale_outputs: Mapping[st
                                          f"no longer {', '.join(removed)}" if removed else "")))
         return Finding(job, f"made from other input files ({change})", edited=edited)
     for path in job.inputs:
+        if path in job.ancient:
+            continue
         if path in stale_outputs:
             return Finding(job, f"its input {path} is out of date", edited=edited)
         current = store.current(path, manifest.inputs[path], trust_stat)

@@ -23,7 +23,9 @@ from .stages.base import Job
 from .stages.registry import RULES, rule
 
 if TYPE_CHECKING:
-    from .review.decisions import Decisions
+    from .review.approvals import Approval
+    from .review.decisions import Decision, Decisions
+    from .stages.clips import ClipSpec
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Workflow:
     _scripts: dict[str, tuple[float, EpisodeScript]] = field(default_factory=dict)
     _manifests: ManifestStore | None = field(default=None, repr=False, compare=False)
     _decisions: "Decisions | None" = field(default=None, repr=False, compare=False)
+    _approvals: "dict[str, Approval] | None" = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_snakemake_config(cls, config: Mapping[str, Any], conf_dir: str | None = None,
@@ -68,23 +71,65 @@ class Workflow:
         return self.workdir / path
 
     def runtime(self, checkout: str | os.PathLike) -> Runtime:
-        """Operational settings for the jobs (ledger, budget, cache): not params, so changing them reruns nothing."""
-        return Runtime.from_config(self.cfg, self.at(output_folder(self.cfg)), Path(checkout) / ".cache" / "shortdrama")
+        """Operational settings for the jobs (ledger, budget, cache, where approvals are recorded): not
+        params, so changing them reruns nothing."""
+        from dataclasses import replace
+
+        from .review.approvals import approvals_path
+
+        runtime = Runtime.from_config(self.cfg, self.at(output_folder(self.cfg)), Path(checkout) / ".cache" / "shortdrama")
+        return replace(runtime, approvals=approvals_path(self.decisions_file).resolve()
+                       if self.cfg.review.respect_approvals else None)
 
     @property
     def episodes(self) -> list[str]:
         return [f"{n:02d}" for n in range(1, self.cfg.series.episodes + 1)]
 
     @property
+    def decisions_file(self) -> Path:
+        from .review.decisions import decisions_path
+
+        return decisions_path(self.checkout or Path.cwd(), self.cfg.review.decisions, self.cfg.series.slug)
+
+    @property
     def decisions(self) -> "Decisions":
         """The producer's decisions (review/<series>.yaml in the checkout), read once per workflow."""
         if self._decisions is None:
-            from .review.decisions import decisions_path, load_decisions
+            from .review.decisions import load_decisions
 
-            path = decisions_path(self.checkout or Path.cwd(), self.cfg.review.decisions, self.cfg.series.slug)
             shown = self.cfg.review.decisions or f"review/{self.cfg.series.slug}.yaml"
-            self._decisions = load_decisions(path, shown)
+            self._decisions = load_decisions(self.decisions_file, shown)
         return self._decisions
+
+    def decision(self, ep: str | int, sc: str | int) -> "Decision | None":
+        return self.decisions.of(int(ep), int(sc))
+
+    def approval(self, ep: str | int, sc: str | int) -> "Approval | None":
+        """The recorded approval of the scene's picked take, while the pick stands and approvals are
+        respected (shortdrama.review.approvals)."""
+        decision = self.decision(ep, sc)
+        if not self.cfg.review.respect_approvals or decision is None or decision.take is None:
+            return None
+        if self._approvals is None:
+            from .review.approvals import approvals_path, load_approvals
+
+            self._approvals = load_approvals(approvals_path(self.decisions_file))
+        from .review.approvals import shot_key
+
+        approval = self._approvals.get(shot_key(int(ep), int(sc)))
+        return approval if approval is not None and approval.take == decision.take else None
+
+    # -- gates ------------------------------------------------------------------------------------------
+    def episode_open(self, ep: str | int) -> bool:
+        """Whether the episode is built past its script (review.gate=script holds it until approved)."""
+        return self.cfg.review.gate != "script" or self.decisions.script_approved(int(ep))
+
+    def keyframe_open(self, ep: str | int, sc: str | int) -> bool:
+        """Whether the scene's clips may be bought (review.gate=keyframes holds them until approved)."""
+        if self.cfg.review.gate != "keyframes":
+            return True
+        decision = self.decision(ep, sc)
+        return decision is not None and decision.approves_keyframe
 
     def check_decisions(self, script_paths: list[str] | None = None) -> None:
         """Every decision names an episode, scene and take the series has (one error line otherwise)."""
@@ -94,11 +139,68 @@ class Workflow:
             Path(p).parent.name.removeprefix("ep"): p for p in script_paths}
         scenes_of = {int(ep): len(self.script(path).scenes) for ep, path in paths.items()}
         check_decisions(self.decisions, scenes_of, self.cfg.takes, self.cfg.series.episodes)
+        self._check_approvals(paths)
+
+    def _check_approvals(self, scripts: Mapping[str, str]) -> None:
+        """An approved take made at another episode encoding cannot be reused: one line, before any job."""
+        from .review.approvals import encoding_change
+        from .review.decisions import ReviewError
+
+        for ep, path in scripts.items():
+            for index, scene in enumerate(self.script(path).scenes, 1):
+                approval = self.approval(ep, index)
+                if approval is None:
+                    continue
+                live = self._live_clip(ep, index, scene, approval.take).to_dict()
+                change = encoding_change(approval, live) if approval.same_shot(live) else None
+                if change:
+                    raise ReviewError(
+                        f"{self.decisions.path}: ep{ep} sc{index:02d}: take {approval.take} is approved but {change}: "
+                        "remove the pick, or build with review.respect_approvals=false to remake approved takes")
 
     @property
     def take_numbers(self) -> range:
-        """The takes bought for every scene (1-based); retakes beyond them are bought by stages.qc."""
+        """The takes a build buys for a scene with no decision (1-based); see takes_of."""
         return range(1, self.cfg.takes + 1)
+
+    def takes_of(self, ep: str, sc: str) -> tuple[int, ...]:
+        """The takes a scene's clip is chosen from: `takes`, then one per retake note asked in review;
+        only the picked one where approvals are respected (the others are not bought again); none while
+        its keyframe awaits approval (review.gate=keyframes)."""
+        if not self.keyframe_open(ep, sc):
+            return ()
+        decision = self.decision(ep, sc)
+        if decision is None:
+            return tuple(self.take_numbers)
+        if decision.take is not None and self.cfg.review.respect_approvals:
+            return (decision.take,)
+        return tuple(range(1, self.cfg.takes + len(decision.retakes) + 1))
+
+    def retake_note(self, ep: str | int, sc: str | int, take: int) -> str:
+        """The review note a take beyond `takes` was asked with ('' for the configured takes)."""
+        decision = self.decision(ep, sc)
+        index = take - self.cfg.takes - 1
+        return decision.retakes[index] if decision is not None and 0 <= index < len(decision.retakes) else ""
+
+    def _live_clip(self, ep: str | int, sc: int, scene: Scene, take: int) -> "ClipSpec":
+        from .stages.clips import ClipSpec
+
+        return ClipSpec.of(self.cfg, scene, take, self.retake_note(ep, sc, take))
+
+    def clip_spec(self, ep: str, sc: str, scene: Scene, take: int) -> "ClipSpec":
+        """What take `take` of the scene asks: as the config and script say, or, for an approved take
+        whose shot is unchanged, what it was made from (shortdrama.review.approvals)."""
+        from .stages.clips import ClipSpec
+
+        live = self._live_clip(ep, int(sc), scene, take)
+        approval = self.approval(ep, sc)
+        if approval is not None and approval.take == take and approval.same_shot(live.to_dict()):
+            return ClipSpec(**approval.clip)
+        return live
+
+    def take_is_approved(self, ep: str, sc: str, take: int) -> bool:
+        decision = self.decision(ep, sc)
+        return (self.cfg.review.respect_approvals and decision is not None and decision.take == take)
 
     def cores_for(self, group: str) -> int:
         """The cores a job of this group holds while it runs: 0 when its model is a hosted API (the job
@@ -189,6 +291,8 @@ class Workflow:
         """Every job of the series as the configuration and the given scripts (default: the valid ones on
         disk) define it, in the order the stages run: a job comes after every job whose output it reads."""
         scripts = self.readable_scripts() if scripts is None else dict(scripts)
+        # An episode whose script awaits approval (review.gate=script) has no job past its script.
+        scripts = {ep: path for ep, path in scripts.items() if self.episode_open(ep)}
         return [job for r in RULES.values() if r.scope in scopes for job in self._jobs_of(r, scripts)]
 
     def episode_jobs(self, script_path: str) -> list[Job]:
@@ -208,18 +312,20 @@ class Workflow:
                         for sc in self.scene_ids(path))
         elif r.scope == "take":
             yield from (r.job(self, {"ep": ep, "sc": sc, "take": str(take)}, path) for ep, path in scripts.items()
-                        for sc in self.scene_ids(path) for take in self.take_numbers)
+                        for sc in self.scene_ids(path) for take in self.takes_of(ep, sc))
         elif r.scope == "character":
             yield from (r.job(self, {"character": cid}) for cid in self.characters_on_screen(list(scripts.values()))
                         if r.wanted(self, {"character": cid}))
 
     # -- targets (rule all) ---------------------------------------------------------------------------
     def final_targets(self) -> list[str]:
-        return [self.paths.config] + [self.paths.final(ep) for ep in self.episodes]
+        """The config and the finals of the episodes built past their script (all, unless gated)."""
+        return [self.paths.config] + [self.paths.final(ep) for ep in self.episodes if self.episode_open(ep)]
 
     def every_output(self, script_paths: list[str]) -> list[str]:
         """Every file the characters' and the episodes' jobs make, intermediates included: rule all asks
-        for them all, so one deleted (or removed by a failed job) is made again while the final exists."""
+        for them all, so one deleted (or removed by a failed job) is made again while the final exists.
+        An episode whose script awaits approval (review.gate=script) makes nothing past its script."""
         scripts = {Path(p).parent.name.removeprefix("ep"): p for p in script_paths}
         return [out for job in self.jobs(scripts, ("character", "scene", "take", "episode")) if job.rule != "write_episode_script"
                 for out in job.outputs.values()]

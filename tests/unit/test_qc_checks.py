@@ -326,11 +326,12 @@ def test_every_take_failing_buys_retakes_one_at_a_time_until_one_passes(media, c
     take = _black(tmp_path / "take01.mp4")
     first_frame(clean, tmp_path / "kf.png")
     record = choose(_choose_spec(retakes=3), [take], tmp_path / "kf.png", tmp_path / "sc01.mp4",
-                    tmp_path / "sc01.selection.json", [tmp_path / "take01.qc.json"], 1, 1, None, buy)
+                    tmp_path / "sc01.selection.json", 1, 1, None, buy)
     assert bought == [2, 3], "one at a time, and no more once a take passes"
     assert (record["chosen"], record["retake"], record["flagged"], record["retakes_bought"]) == (3, True, False, 2)
     assert (tmp_path / "sc01.mp4").read_bytes() == clean.read_bytes()
     assert json.loads((tmp_path / "retake02.qc.json").read_text())["flags"][0]["check"] == "black"
+    assert json.loads((tmp_path / "take01.qc.json").read_text())["flags"][0]["check"] == "black"
 
 
 def test_a_retake_the_budget_refuses_leaves_the_scene_flagged_or_stops_the_build(media, clean, tmp_path):
@@ -343,8 +344,7 @@ def test_a_retake_the_budget_refuses_leaves_the_scene_flagged_or_stops_the_build
 
     take = _black(tmp_path / "take01.mp4")
     first_frame(clean, tmp_path / "kf.png")
-    args = ([take], tmp_path / "kf.png", tmp_path / "sc01.mp4", tmp_path / "sc01.selection.json",
-            [tmp_path / "take01.qc.json"], 1, 2, None, refuse)
+    args = ([take], tmp_path / "kf.png", tmp_path / "sc01.mp4", tmp_path / "sc01.selection.json", 1, 2, None, refuse)
     record = choose(_choose_spec(retakes=1), *args)
     assert record["flagged"] and record["chosen"] == 1 and "not bought" in record["notes"][0]
     assert {f["check"] for f in record["flags"]} >= {"black"} and record["flags"][0]["scene"] == 2

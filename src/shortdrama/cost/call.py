@@ -53,6 +53,7 @@ class Runtime:
     budget: BudgetConfig
     providers: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     budget_dir: Path | None = None  # where the money is counted; a sweep counts all its points together
+    approvals: Path | None = None  # approved takes' records (shortdrama.review.approvals); None: not respected
 
     @property
     def ledger(self) -> Ledger:
@@ -93,7 +94,8 @@ class Runtime:
         return json.dumps({"output_dir": str(self.output_dir), "cache_dir": str(self.cache_dir),
                            "cache_enabled": self.cache_enabled, "budget": self.budget.model_dump(mode="json"),
                            "providers": dict(self.providers),
-                           "budget_dir": str(self.budget_dir) if self.budget_dir else None}, sort_keys=True)
+                           "budget_dir": str(self.budget_dir) if self.budget_dir else None,
+                           "approvals": str(self.approvals) if self.approvals else None}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "Runtime":
@@ -101,7 +103,8 @@ class Runtime:
         return cls(output_dir=Path(data["output_dir"]), cache_dir=Path(data["cache_dir"]),
                    cache_enabled=data["cache_enabled"], budget=BudgetConfig.model_validate(data["budget"]),
                    providers=data["providers"],
-                   budget_dir=Path(data["budget_dir"]) if data.get("budget_dir") else None)
+                   budget_dir=Path(data["budget_dir"]) if data.get("budget_dir") else None,
+                   approvals=Path(data["approvals"]) if data.get("approvals") else None)
 
     @classmethod
     def from_env(cls) -> "Runtime":
@@ -125,6 +128,9 @@ class Call:
     episode: int | None = None
     scene: int | None = None
     take: int | None = None  # which take of the scene (a clip); every take is its own request
+    # Input digests that stand in for the files' own: an approved take is asked with the keyframe it
+    # was made from (shortdrama.review.approvals), whatever the keyframe is now.
+    pinned: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -135,7 +141,7 @@ class Call:
 
 def call_key(call: Call, provider: ProviderConfig, digests: Mapping[str, str] | None = None) -> str:
     """`digests` stands in for input files that do not exist yet (a plan predicting cache hits)."""
-    known = digests or {}
+    known = {**call.pinned, **(digests or {})}
     return request_key({
         "step": call.step, "version": call.version, "provider": provider.result_fields(), "request": call.request,
         "inputs": {name: known.get(str(path)) or file_digest(path) for name, path in sorted(call.inputs.items())},

@@ -88,8 +88,16 @@ class Series(Protocol):
     @property
     def take_numbers(self) -> range: ...
 
-    @property
-    def decisions(self) -> Any: ...  # shortdrama.review.decisions.Decisions
+    # Review (shortdrama.review): decisions, gates and approvals.
+    def decision(self, ep: str, sc: str) -> Any: ...  # shortdrama.review.decisions.Decision | None
+
+    def takes_of(self, ep: str, sc: str) -> tuple[int, ...]: ...
+
+    def clip_spec(self, ep: str, sc: str, scene: "Scene", take: int) -> Any: ...  # stages.clips.ClipSpec
+
+    def keyframe_open(self, ep: str, sc: str) -> bool: ...
+
+    def take_is_approved(self, ep: str, sc: str, take: int) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,9 @@ class Job:
     inputs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     editable: bool = False  # a document a person may edit (outline, script): see provenance
     deliverable: bool = False  # an episode's final: see provenance.remove_stale
+    # Inputs (by name) read as Snakemake's `ancient`: a newer or changed file there does not make the
+    # outputs out of date (an approved take's keyframe: shortdrama.review.approvals).
+    ancient: tuple[str, ...] = ()
 
     @property
     def episode(self) -> int | None:
@@ -126,7 +137,8 @@ class Job:
 
         return ExpectedJob(self.rule, tuple(self.outputs.values()), self.spec.to_json(), self.input_paths(),
                            editable=self.editable, deliverable=self.deliverable,
-                           wildcards=tuple(self.wildcards.items()))
+                           wildcards=tuple(self.wildcards.items()),
+                           ancient=tuple(path for name in self.ancient for path in self.inputs.get(name, ())))
 
 
 @dataclass(frozen=True)

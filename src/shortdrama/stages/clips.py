@@ -32,6 +32,12 @@ if TYPE_CHECKING:
 HOSTED = frozenset({"job_api", *VIDEO_VENDORS})
 
 
+def note_seed(seed: int, note: str) -> int:
+    """The seed of a take asked in review with a note: from the note, not the take's number, so the
+    request stays the same when notes before it are removed or `takes` changes."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:note:{note}".encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
 def take_seed(seed: int, take: int) -> int:
     """The seed of a scene's take: the series seed for the first take (so a build with one take asks
     what it always asked), one derived from it for the others (never another seed's first take)."""
@@ -49,29 +55,39 @@ class ClipSpec(Spec):
     video: dict
     encoding: dict
     take: int = 1
+    note: str = ""  # a retake asked in review: the producer's note, added to the prompt
     PROVIDER_GROUP: ClassVar[str] = "video"
 
     @classmethod
-    def of(cls, cfg: AppConfig, scene: Scene, take: int = 1) -> "ClipSpec":
+    def of(cls, cfg: AppConfig, scene: Scene, take: int = 1, note: str = "") -> "ClipSpec":
         cast = cast_by_name(cfg)
         on_screen = [{"name": n, "look": cast[n][2].look} for n in scene.characters if n in cast]
-        return cls(
-            prompt=video_prompt(scene.camera, scene.location.setting, scene.location.description, scene.action,
-                                on_screen),
-            seed=take_seed(cfg.seed, take), camera=scene.camera, duration=on_frames(scene.duration, cfg.render.fps),
-            video=cfg.video.result_fields(), encoding=encoding(cfg), take=take)
+        prompt = video_prompt(scene.camera, scene.location.setting, scene.location.description, scene.action,
+                              on_screen)
+        return cls(prompt=f"{prompt} Director's note: {note}" if note else prompt,
+                   seed=note_seed(cfg.seed, note) if note else take_seed(cfg.seed, take), camera=scene.camera,
+                   duration=on_frames(scene.duration, cfg.render.fps), video=cfg.video.result_fields(),
+                   encoding=encoding(cfg), take=take, note=note)
+
+    def to_dict(self) -> dict:
+        """Without an empty note: a clip asked without one has the spec it had before notes existed."""
+        spec = super().to_dict()
+        if not self.note:
+            del spec["note"]
+        return spec
 
     def request(self) -> dict:
         """The first take asks exactly what a clip asked before takes existed (its cache entries and
-        ledger lines stay valid); every other take names its index, beside its own seed."""
+        ledger lines stay valid); every other take names its index, beside its own seed. A take asked
+        with a review note is the note's (its seed comes from the note), whatever its number."""
         asked = super().request()
-        if self.take == 1:
+        if self.take == 1 or self.note:
             del asked["take"]
         return asked
 
     def for_take(self, take: int, series_seed: int) -> "ClipSpec":
         """The same scene asked again as take `take` (a retake)."""
-        return replace(self, take=take, seed=take_seed(series_seed, take))
+        return replace(self, take=take, seed=take_seed(series_seed, take), note="")
 
 
 class GenerateClip(Rule):
@@ -82,8 +98,9 @@ class GenerateClip(Rule):
     def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         ep, sc, take = wildcards["ep"], wildcards["sc"], int(wildcards["take"])
         return Job(self.name, {"series": wf.series, "ep": ep, "sc": sc, "take": take_id(take)},
-                   ClipSpec.of(wf.cfg, wf.scene(script, sc), take),
-                   {"mp4": wf.paths.take(ep, sc, take)}, {"keyframe": (wf.paths.keyframe(ep, sc),)})
+                   wf.clip_spec(ep, sc, wf.scene(script, sc), take),
+                   {"mp4": wf.paths.take(ep, sc, take)}, {"keyframe": (wf.paths.keyframe(ep, sc),)},
+                   ancient=("keyframe",) if wf.take_is_approved(ep, sc, take) else ())
 
     def price(self, job: Job, runtime: Runtime) -> Priced:
         call, video = clip_call(job.spec, Path(job.inputs["keyframe"][0]), job.episode, job.scene, runtime)
@@ -212,11 +229,32 @@ def check_clip(spec: ClipSpec, path: Path) -> None:
         raise MediaError(f"the clip does not fit the episode: {'; '.join(problems)}")
 
 
+def _as_approved(call: Call, clip: ClipSpec, video: VideoConfig, runtime: Runtime) -> Call:
+    """An approved take asked again (its file lost): with the keyframe it was made from, so the cache
+    answers it at $0 whatever the keyframe is now; never bought anew (shortdrama.review.approvals)."""
+    from ..cost.call import call_key
+    from ..review.approvals import load_approvals, shot_key
+    from ..review.decisions import ReviewError
+
+    if runtime.approvals is None or call.episode is None or call.scene is None:
+        return call
+    approval = load_approvals(runtime.approvals).get(shot_key(call.episode, call.scene))
+    if approval is None or approval.take != clip.take or dict(approval.clip) != clip.to_dict():
+        return call
+    pinned = replace(call, pinned={str(path): approval.keyframe for path in call.inputs.values()})
+    cache = runtime.cache
+    if cache is None or cache.get(call_key(pinned, video)) is None:
+        raise ReviewError(f"ep{call.episode:02d} sc{call.scene:02d}: approved take {clip.take} is gone and the cache no "
+                          "longer holds it; remove the pick, or build with review.respect_approvals=false to buy it again")
+    return pinned
+
+
 def generate_clip(spec: str | ClipSpec, keyframe: str | Path, out: str | Path, episode: int = 0, scene: int = 0,
                   runtime: Runtime | None = None) -> "LedgerEntry":
     """One take of a scene's clip (the spec names the take), through the cache, budget and ledger."""
     runtime = runtime or Runtime.from_env()
     clip = spec if isinstance(spec, ClipSpec) else ClipSpec.from_json(spec)
     call, video = clip_call(clip, Path(keyframe), episode, scene, runtime)
+    call = _as_approved(call, clip, video, runtime)
     return provider_call(runtime, call, video, clip_estimate(clip), produce_clip(clip, Path(keyframe), call, runtime),
                          {"mp4": Path(out)}, validate=lambda files: check_clip(clip, files["mp4"]))

@@ -1,0 +1,154 @@
+"""Review decisions through the real Snakemake build and a fake hosted gateway on 127.0.0.1: a retake
+with a note is one paid call whose request carries the note, and removing the note goes back to the
+earlier take at $0; an approved take survives a config change that remakes every other clip; the
+keyframe and script gates buy nothing until approved, `plan` prices what approving buys, and approving
+buys exactly that."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from builds import run_snakemake
+from fakes.video_server import FakeVideoServer, Script
+from test_qc import CLI, CLIP_PRICE, KEY, SERIES, build, done_rules, paid, prompts
+
+pytestmark = pytest.mark.slow
+
+CLIPS = "results/demo/ep01/clips"
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("review-written") / "work"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("VIDEO_GATEWAY_API_KEY", KEY)
+        env.setenv("VIDEO_GATEWAY_URL", "http://127.0.0.1:9/v1")
+        run_snakemake(work, f"overrides={json.dumps(SERIES)}", extra=("--until", "write_episode_script"), check=False)
+    return work
+
+
+@pytest.fixture
+def gateway(tmp_path, monkeypatch):
+    script = Script()
+    with FakeVideoServer(script, api_key=KEY) as server:
+        monkeypatch.setenv("VIDEO_GATEWAY_API_KEY", KEY)
+        monkeypatch.setenv("VIDEO_GATEWAY_URL", server.base_url)
+        monkeypatch.setenv("SHORTDRAMA_CACHE_DIR", str(tmp_path / "cache"))
+        yield server, script
+
+
+def plan(work: Path, overrides: list[str]) -> dict:
+    proc = subprocess.run([CLI, "plan", "-d", str(work), "--json", *overrides], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+def selection(work: Path, sc: str) -> dict:
+    return json.loads((work / CLIPS / f"sc{sc}.selection.json").read_text())
+
+
+def test_a_retake_note_is_one_paid_call_and_removing_it_goes_back_at_no_cost(tmp_path, gateway, written):
+    server, script = gateway
+    decisions = tmp_path / "decisions.yaml"
+    # QC loosened so that the flat colour the fake paints for the note's take passes (it is then chosen).
+    loose = ["qc.take.max_freeze_s=10", "qc.take.min_keyframe_ssim=0"]
+    work, overrides = tmp_path / "work", [*SERIES, *loose, "takes=1", f"review.decisions={decisions}"]
+    prompts(written, work, overrides)
+    assert build(work, overrides).returncode == 0 and len(server.submissions) == 2
+    first = (work / CLIPS / "sc01.mp4").read_bytes()
+
+    note = "slower push-in, she looks up at the end"
+    script.colour_for = lambda body: "3050a0" if note in body.get("prompt", "") else None
+    decisions.write_text(f"ep01:\n  sc01:\n    retake: {note!r}\n")
+    planned = plan(work, overrides)
+    asked = [j for j in planned["jobs"] if j["rule"] == "generate_clip"]
+    assert [(j["scene"], j["cached"]) for j in asked] == [(1, False)] and planned["total_usd"] == CLIP_PRICE
+    retaken = build(work, overrides)
+    assert retaken.returncode == 0, retaken.stderr[-3000:]
+    assert len(server.submissions) == 3 and note in server.submissions[-1].body["prompt"], "one call, with the note"
+    assert done_rules(retaken) == ["check_episode", "choose_take", "generate_clip", "render_episode"]
+    record = selection(work, "01")
+    assert (record["chosen"], record["by"]) == (2, "review") and record["takes"][1]["note"] == note
+    assert (work / CLIPS / "sc01.mp4").read_bytes() == (work / CLIPS / "sc01/take02.mp4").read_bytes() != first
+
+    decisions.write_text("ep01: {}\n")
+    reverted = build(work, overrides)
+    assert reverted.returncode == 0 and len(server.submissions) == 3 and len(paid(work)) == 3, "the revert is free"
+    assert selection(work, "01")["chosen"] == 1 and (work / CLIPS / "sc01.mp4").read_bytes() == first
+
+    # Asking the same note again is the same request: the cache answers it.
+    decisions.write_text(f"ep01:\n  sc01:\n    retake: {note!r}\n")
+    assert build(work, overrides).returncode == 0 and len(server.submissions) == 3
+
+
+def test_an_approved_take_survives_a_config_change_unless_the_user_says_so(tmp_path, gateway, written):
+    server, _ = gateway
+    decisions = tmp_path / "decisions.yaml"
+    work, overrides = tmp_path / "work", [*SERIES, "takes=2", f"review.decisions={decisions}"]
+    scene_prompts = prompts(written, work, overrides)
+    assert build(work, overrides).returncode == 0 and len(server.submissions) == 4
+    decisions.write_text("ep01:\n  sc01:\n    take: 2\n    by: lin\n")
+    picked = build(work, overrides)
+    assert picked.returncode == 0 and done_rules(picked) == ["check_episode", "choose_take", "render_episode"]
+    approved = (work / CLIPS / "sc01/take02.mp4").read_bytes()
+    record = json.loads((tmp_path / "decisions.approved.json").read_text())["ep01 sc01"]
+    assert record["take"] == 2 and record["clip"]["prompt"] == scene_prompts[0]
+    assert "Nothing to be done" in build(work, overrides).stderr, "recording the approval changes nothing"
+
+    # A new video setting and a new image model remake every keyframe and clip but the approved take
+    # (whose request is kept, and which reads its redrawn keyframe as ancient).
+    reseeded = [*overrides, "video.negative_prompt=blurry", "image.model=storyboard-v2"]
+    changed = build(work, reseeded)
+    assert changed.returncode == 0, changed.stderr[-3000:]
+    new = server.submissions[4:]
+    assert len(new) == 2 and {j.body["prompt"] for j in new} == {scene_prompts[1]}, "scene 2's two takes only"
+    assert "generate_keyframe ep01 sc01" in changed.stderr, "the keyframe was redrawn"
+    assert (work / CLIPS / "sc01/take02.mp4").read_bytes() == approved
+    assert (work / CLIPS / "sc01.mp4").read_bytes() == approved
+
+    # The approved take's file lost: remade from the cache with the keyframe it was made from, at $0.
+    (work / CLIPS / "sc01/take02.mp4").unlink()
+    assert build(work, reseeded).returncode == 0 and len(server.submissions) == 6
+    assert (work / CLIPS / "sc01/take02.mp4").read_bytes() == approved
+
+    # Saying so: approvals not respected, the approved scene is made like any other.
+    remade = build(work, [*reseeded, "review.respect_approvals=false"])
+    assert remade.returncode == 0 and len(server.submissions) == 8
+    assert {j.body["prompt"] for j in server.submissions[6:]} == {scene_prompts[0]}
+
+
+def test_gates_buy_nothing_until_approved_and_approving_buys_exactly_that(tmp_path, gateway, written):
+    server, _ = gateway
+    decisions = tmp_path / "decisions.yaml"
+    work = tmp_path / "work"
+    overrides = [*SERIES, "takes=1", "review.gate=keyframes", f"review.decisions={decisions}"]
+    prompts(written, work, overrides)
+    held = build(work, overrides)
+    assert held.returncode == 0, held.stderr[-3000:]
+    assert server.submissions == [] and (work / "results/demo/episode_01_final.mp4").is_file()
+    assert selection(work, "01")["awaiting"] == "keyframe" and selection(work, "02")["chosen"] is None
+    planned = plan(work, overrides)
+    assert planned["total_usd"] == 0 and planned["awaiting_approval_usd"] == 2 * CLIP_PRICE
+
+    decisions.write_text("ep01:\n  sc02:\n    keyframe: approved\n")
+    assert plan(work, overrides)["total_usd"] == CLIP_PRICE
+    approved = build(work, overrides)
+    assert approved.returncode == 0, approved.stderr[-3000:]
+    assert len(server.submissions) == 1 and selection(work, "02")["chosen"] == 1
+    assert done_rules(approved) == ["check_episode", "choose_take", "generate_clip", "render_episode"]
+    assert selection(work, "01")["awaiting"] == "keyframe"
+
+    # The script gate: nothing past the script until the episode is approved.
+    scripted = tmp_path / "scripted"
+    gated = [*SERIES, "takes=1", "review.gate=script", f"review.decisions={tmp_path / 'none.yaml'}"]
+    prompts(written, scripted, gated)
+    waiting = build(scripted, gated)
+    assert waiting.returncode == 0 and not (scripted / "results/demo/episode_01_final.mp4").exists()
+    assert not (scripted / "results/demo/ep01/keyframes").exists() and len(server.submissions) == 1
+    # (Scene 2's clip is the request the keyframe-gated series bought: the shared cache answers it.)
+    assert plan(scripted, gated)["awaiting_approval_usd"] == CLIP_PRICE
+    (tmp_path / "none.yaml").write_text("ep01:\n  script: approved\n")
+    assert build(scripted, gated).returncode == 0 and len(server.submissions) == 2
+    assert (scripted / "results/demo/episode_01_final.mp4").is_file()
