@@ -112,8 +112,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="hash every file, also those whose size and mtime match their record")
     command("qc", _qc, "list what automated QC flagged across the built series, worst first "
                        "(exit 0: nothing flagged, 1: something flagged)")
-    command("review", _review, "write the review page of the built series (results/<series>/review/index.html): "
-                               "every shot's takes, QC flags, costs and decisions; opens from disk")
+    review = command("review", _review, "write the review page of the built series (results/<series>/review/index.html), "
+                                        "or --serve it on 127.0.0.1 with controls: pick, retake, approve, edit, rebuild")
+    review.add_argument("--serve", action="store_true", help="serve the page with its controls until Ctrl-C")
+    review.add_argument("--host", help="with --serve: listen on this address (default: review.host, 127.0.0.1)")
+    review.add_argument("--port", type=int, help="with --serve: this port (default: review.port; 0: a free one)")
     command("config", _config, "print the composed, validated configuration as YAML")
     schema = command("schema", _schema, "write JSON Schemas of the documents", overrides=False)
     schema.add_argument("out_dir", type=Path, help="where to write them (relative: to -d DIR, else here)")
@@ -263,10 +266,9 @@ def _qc(args: argparse.Namespace) -> int:
 
 
 def _review(args: argparse.Namespace) -> int:
-    from .review.page import write_page
+    from .review.server import review_command
 
-    print(write_page(_series(args)))
-    return EXIT_OK
+    return review_command(_series(args), args.serve, args.host, args.port, args.overrides)
 
 
 # -- the other commands -----------------------------------------------------------------------------

@@ -4,6 +4,10 @@ playable side by side, the chosen take marked and why, QC flags with timecodes t
 dialogue and action, prompt and seed, each take's cost and the running total, the decision state),
 then the finished episode with its subtitles. Plain HTML/CSS/JS from one jinja2 template; media is
 referenced by relative paths, so the page opens from disk and works offline.
+
+`render_page(..., served=True)` is the same page with the controls of `shortdrama review --serve`
+(shortdrama.review.server): pick, retake with a note, approve a keyframe or a script, edit a line or
+an action, rebuild. The static page has none of them (no control, no token, no request).
 """
 
 from __future__ import annotations
@@ -41,8 +45,11 @@ def _costs(wf: "Workflow") -> dict[tuple[int, int, int], float]:
     return costs
 
 
-def _vtt(srt: Path, out: Path) -> None:
-    """The episode's subtitles as WebVTT, the format a <track> element plays."""
+def _vtt(srt: Path, out: Path) -> str:
+    """The episode's subtitles as WebVTT, the format a <track> element plays (written, and returned as a
+    data: URL: a page opened from disk may not load a track from another file, Chromium refuses it)."""
+    import base64
+
     from ..subtitles import parse_srt
 
     def stamp(seconds: float) -> str:
@@ -50,19 +57,41 @@ def _vtt(srt: Path, out: Path) -> None:
         return f"{millis // 3_600_000:02d}:{millis // 60_000 % 60:02d}:{millis // 1000 % 60:02d}.{millis % 1000:03d}"
 
     cues = parse_srt(srt.read_text(encoding="utf-8")) if srt.exists() else []
-    write_text_atomic(out, "WEBVTT\n\n" + "".join(f"{stamp(c.start)} --> {stamp(c.end)}\n{c.text}\n\n" for c in cues))
+    text = "WEBVTT\n\n" + "".join(f"{stamp(c.start)} --> {stamp(c.end)}\n{c.text}\n\n" for c in cues)
+    write_text_atomic(out, text)
+    return "data:text/vtt;charset=utf-8;base64," + base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _clip(wf: "Workflow", ep: str, sc: str, scene: Any, take: int) -> Any:
+    """What take `take` of the scene asked (with its review note, once the workflow knows notes)."""
+    from ..stages.clips import ClipSpec
+
+    clip_spec = getattr(wf, "clip_spec", None)
+    return clip_spec(ep, sc, scene, take) if clip_spec is not None else ClipSpec.of(wf.cfg, scene, take)
+
+
+def _decision_state(decision: Any, gate: str) -> dict[str, Any]:
+    """A scene's decision as the page shows it: the pick, the retake notes asked, the keyframe's approval."""
+    take = getattr(decision, "take", None)
+    retakes = list(getattr(decision, "retakes", ()) or ())
+    approved = bool(getattr(decision, "approves_keyframe", getattr(decision, "keyframe_approved", False)))
+    signed = (f" by {decision.by}" if getattr(decision, "by", None) else "") + (
+        f" at {decision.at}" if getattr(decision, "at", None) else "")
+    return {"decision": f"take {take} picked{signed}" if take is not None else None, "picked": take,
+            "retakes": retakes, "keyframe_approved": approved,
+            "keyframe_awaiting": gate == "keyframes" and not approved, "signed": signed.strip()}
 
 
 def collect(wf: "Workflow") -> dict[str, Any]:
     """Everything the page shows, read from the built series (scripts, selections, QC reports, ledger)."""
-    from ..stages.clips import ClipSpec
-
     page_dir = wf.at(wf.paths.root) / "review"
     scripts = wf.readable_scripts()
     if not scripts:
         raise UsageError(f"{wf.paths.root} has no episode scripts yet: run `shortdrama build` with the same "
                          "overrides first")
     costs = _costs(wf)
+    gate = getattr(wf.cfg.review, "gate", "none")
+    script_approved = getattr(wf.decisions, "script_approved", lambda episode: False)
     episodes, series_total = [], 0.0
     for ep, script_path in scripts.items():
         script, episode = wf.script(script_path), int(ep)
@@ -71,48 +100,55 @@ def collect(wf: "Workflow") -> dict[str, Any]:
             sc = f"{index:02d}"
             selection_path = wf.at(wf.paths.selection(ep, sc))
             selection = json.loads(selection_path.read_text(encoding="utf-8")) if selection_path.exists() else {}
+            state = _decision_state(wf.decisions.of(episode, index), gate)
+            pickable = wf.cfg.takes + len(state["retakes"])  # the takes a pick may name (check_decisions)
             takes = []
             for take in selection.get("takes", []):
                 number = int(take["take"])
                 cost = round(costs.get((episode, index, number), 0.0), 4)
                 episode_total += cost
-                clip = ClipSpec.of(wf.cfg, scene, number)
+                clip = _clip(wf, ep, sc, scene, number)
                 takes.append({"take": number, "src": _relative(wf.at(wf.paths.take(ep, sc, 1)).parent / take["file"], page_dir),
                               "passed": take.get("passed", True), "score": take.get("score"), "flags": take.get("flags", []),
                               "retake": take.get("retake", False), "cost": cost, "seed": clip.seed,
-                              "chosen": number == selection.get("chosen")})
-            decision = wf.decisions.of(episode, index)
+                              "note": take.get("note") or getattr(clip, "note", ""),
+                              "chosen": number == selection.get("chosen"), "pickable": number <= pickable})
             shots.append({
-                "scene": index, "id": f"ep{ep}-sc{sc}", "camera": scene.camera, "action": scene.action,
-                "location": f"{scene.location.setting} - {scene.location.description}",
+                "scene": index, "id": f"ep{ep}-sc{sc}", "ep": ep, "sc": sc, "camera": scene.camera,
+                "action": scene.action, "location": f"{scene.location.setting} - {scene.location.description}",
                 "dialogue": [{"speaker": line.speaker, "text": line.text} for line in scene.dialogue],
                 "keyframe": _relative(wf.at(wf.paths.keyframe(ep, sc)), page_dir),
-                "prompt": ClipSpec.of(wf.cfg, scene, 1).prompt, "takes": takes,
+                "prompt": _clip(wf, ep, sc, scene, 1).prompt, "takes": takes,
                 "chosen": selection.get("chosen"), "reason": selection.get("reason", "not built yet"),
                 "flagged": bool(selection.get("flagged")),
-                "decision": (f"take {decision.take} picked" + (f" by {decision.by}" if decision.by else "")
-                             + (f" at {decision.at}" if decision.at else "")) if decision else None})
+                **state})
         report_path = wf.at(wf.paths.episode_qc(ep))
         report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else {"flags": []}
         vtt = page_dir / "assets" / f"episode_{ep}.vtt"
-        _vtt(wf.at(wf.paths.subtitles(ep)), vtt)
+        inline_subtitles = _vtt(wf.at(wf.paths.subtitles(ep)), vtt)
         series_total += episode_total
-        episodes.append({"episode": episode, "id": f"ep{ep}", "title": script.title, "shots": shots,
+        episodes.append({"episode": episode, "id": f"ep{ep}", "ep": ep, "title": script.title, "shots": shots,
                          "final": _relative(wf.at(wf.paths.final(ep)), page_dir),
-                         "subtitles": _relative(vtt, page_dir), "language": script.language,
-                         "flags": report.get("flags", []),
+                         "subtitles": _relative(vtt, page_dir), "subtitles_inline": inline_subtitles,
+                         "language": script.language,
+                         "flags": report.get("flags", []), "script_approved": script_approved(episode),
                          "passed": report.get("passed"), "cost": round(episode_total, 4),
                          "running_total": round(series_total, 4)})
-    return {"series": wf.cfg.series.name, "root": wf.paths.root, "episodes": episodes,
+    return {"series": wf.cfg.series.name, "root": wf.paths.root, "episodes": episodes, "gate": gate,
             "decisions": wf.decisions.path, "total": round(series_total, 4)}
 
 
-def write_page(wf: "Workflow") -> Path:
+def render_page(wf: "Workflow", *, served: bool = False, token: str = "", nonce: str = "") -> str:
+    """The page's HTML. `served`: with the controls of `shortdrama review --serve` (their requests carry
+    `token`; the inline script and style carry the CSP `nonce`); the static page has none."""
     import jinja2
 
-    data = collect(wf)
     env = jinja2.Environment(loader=jinja2.PackageLoader("shortdrama.review", "templates"),
                              autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("page.html").render(**collect(wf), served=served, token=token, nonce=nonce)
+
+
+def write_page(wf: "Workflow") -> Path:
     out = wf.at(wf.paths.root) / PAGE
-    write_text_atomic(out, env.get_template("page.html").render(**data))
+    write_text_atomic(out, render_page(wf))
     return out
