@@ -1,5 +1,7 @@
 # One storyboard keyframe per scene. The script is ancient: the scene's own slice in params is what
 # decides a rerun, so a dialogue edit redraws nothing and a look edit redraws only that character's scenes.
+# Each keyframe is in `snakemake --report`, under its episode in "Storyboard".
+from shortdrama.report_tables import keyframe_labels
 
 
 rule generate_keyframe:
@@ -7,7 +9,8 @@ rule generate_keyframe:
         script=ancient(rules.write_episode_script.output.script),
         loras=inputs_of("generate_keyframe", "loras"),
     output:
-        png=P.keyframe,
+        png=report(P.keyframe, caption="../report/keyframe.rst", category="Storyboard", subcategory="Episode {ep}",
+                   labels=keyframe_labels),
     params:
         spec=spec_of("generate_keyframe"),
     # Keyframes before voices, mixes and renders: each one unblocks a clip, which may wait minutes on a

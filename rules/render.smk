@@ -1,4 +1,6 @@
 # Subtitles from the dialogue cues, then the final episode: concat + AAC mix + mov_text (+ burn-in).
+# The final is in `snakemake --report` (report() changes no path and reruns nothing; see rules/report.smk).
+from shortdrama.report_tables import episode_labels
 
 
 rule write_subtitles:
@@ -24,7 +26,7 @@ rule render_episode:
         audio=rules.mix_episode_audio.output.wav,
         subtitles=rules.write_subtitles.output.srt,
     output:
-        mp4=P.final,
+        mp4=report(P.final, caption="../report/episode.rst", category="Episodes", labels=episode_labels),
     params:
         spec=spec_of("render_episode"),
     resources:

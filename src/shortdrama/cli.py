@@ -7,6 +7,7 @@
     shortdrama cache stats|prune                the shared call cache
     shortdrama check-references [HYDRA_OVERRIDE ...]   validate the characters' reference images
     shortdrama verify [HYDRA_OVERRIDE ...]      every output against what it was made from (exit 1: out of date)
+    shortdrama qc | review [--serve] | report   what QC flagged; the review page; Snakemake's report
     shortdrama config [HYDRA_OVERRIDE ...]      print the composed, validated configuration
     shortdrama schema OUT_DIR                   write the JSON Schemas of outline.json and script.json
     shortdrama --version
@@ -117,6 +118,10 @@ def _parser() -> argparse.ArgumentParser:
     review.add_argument("--serve", action="store_true", help="serve the page with its controls until Ctrl-C")
     review.add_argument("--host", help="with --serve: listen on this address (default: review.host, 127.0.0.1)")
     review.add_argument("--port", type=int, help="with --serve: this port (default: review.port; 0: a free one)")
+    report = command("report", _report, "Snakemake's report of the built series (results/<series>/report.zip): "
+                     "finals, storyboard, QC and cost tables with captions; a frozen record to send")
+    report.add_argument("--out", type=Path, default=None, help=".zip (default results/<series>/report.zip) or .html")
+    report.add_argument("--cores", default="1")
     command("config", _config, "print the composed, validated configuration as YAML")
     schema = command("schema", _schema, "write JSON Schemas of the documents", overrides=False)
     schema.add_argument("out_dir", type=Path, help="where to write them (relative: to -d DIR, else here)")
@@ -274,30 +279,23 @@ def _review(args: argparse.Namespace) -> int:
 # -- the other commands -----------------------------------------------------------------------------
 
 def _check_references(args: argparse.Namespace) -> int:
-    """Each character on its own line; one failing set does not stop the others being checked. The rules
-    are the ones training will apply (lora.min_references, lora.min_short_side) unless the flags say otherwise."""
-    from .characters.references import ReferenceRules, expand_references, validate_references
+    from .characters.references import check_cast_references
 
     workflow_dir = find_workflow_dir()
-    cfg = _conf(workflow_dir, args.overrides)
-    count = cfg.lora.min_references if args.min_count is None else args.min_count
-    side = cfg.lora.min_short_side if args.min_short_side is None else args.min_short_side
-    flags = (("--min-count", args.min_count), ("--min-short-side", args.min_short_side))
-    source = ", ".join(name for name, flag in flags if flag is not None) or "lora.min_references, lora.min_short_side"
-    print(f"each character needs {count} usable reference images, short side at least {side} px ({source})")
-    rules = ReferenceRules(min_count=count, min_short_side=side)
-    failed = 0
-    for cid, character in cfg.series.cast.items():
-        if not character.references:
-            print(f"{cid}: no references given")
-            continue
-        try:  # relative paths are read from the checkout, as the build reads them
-            usable = validate_references(cid, expand_references(character.references, workflow_dir), rules)
-            print(f"{cid}: ok, {len(usable)} usable reference images")
-        except ShortDramaError as error:
-            failed += 1
-            print(f"shortdrama: error: {error}", file=sys.stderr)
+    failed = check_cast_references(_conf(workflow_dir, args.overrides), workflow_dir, args.min_count,
+                                   args.min_short_side)
     return EXIT_FAILURE if failed else EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .report_tables import make_report
+
+    wf = _series(args)
+    code, path = make_report(wf, args.out, lambda extra: snakemake(
+        find_workflow_dir(), wf.workdir, args.overrides, args.cores, extra).returncode)
+    if code == 0:
+        print(path)
+    return code
 
 
 def _config(args: argparse.Namespace) -> int:

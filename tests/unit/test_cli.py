@@ -24,7 +24,7 @@ from shortdrama.errors import ConfigError, ProviderError, ShortDramaError
 
 COMMANDS = {  # every command, with the arguments it needs besides -d
     "build": [], "plan": [], "costs": [], "sweep": ["video=still,animatic"], "cache": ["stats"],
-    "check-references": [], "verify": [], "config": [], "schema": ["out"], "qc": [], "review": [],
+    "check-references": [], "verify": [], "config": [], "schema": ["out"], "qc": [], "review": [], "report": [],
 }
 
 

@@ -11,12 +11,15 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import SchemaError
+
+if TYPE_CHECKING:
+    from ..config import AppConfig
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 
@@ -117,3 +120,32 @@ def validate_references(character: str, paths: Sequence[Path], rules: ReferenceR
         detail = "; ".join(problems) if problems else "no problems found in the files given"
         raise ReferenceError(f"character {character}: reference images: {shortfall}: {detail}")
     return usable
+
+
+def check_cast_references(cfg: "AppConfig", checkout: Path, min_count: int | None = None,
+                          min_short_side: int | None = None) -> int:
+    """`shortdrama check-references`: each character on its own line; one failing set does not stop the
+    others being checked. The rules are the ones training will apply (lora.min_references,
+    lora.min_short_side) unless the flags say otherwise. Returns how many sets failed."""
+    import sys
+
+    from ..errors import ShortDramaError
+
+    count = cfg.lora.min_references if min_count is None else min_count
+    side = cfg.lora.min_short_side if min_short_side is None else min_short_side
+    flags = (("--min-count", min_count), ("--min-short-side", min_short_side))
+    source = ", ".join(name for name, flag in flags if flag is not None) or "lora.min_references, lora.min_short_side"
+    print(f"each character needs {count} usable reference images, short side at least {side} px ({source})")
+    rules = ReferenceRules(min_count=count, min_short_side=side)
+    failed = 0
+    for cid, character in cfg.series.cast.items():
+        if not character.references:
+            print(f"{cid}: no references given")
+            continue
+        try:  # relative paths are read from the checkout, as the build reads them
+            usable = validate_references(cid, expand_references(character.references, checkout), rules)
+            print(f"{cid}: ok, {len(usable)} usable reference images")
+        except ShortDramaError as error:
+            failed += 1
+            print(f"shortdrama: error: {error}", file=sys.stderr)
+    return failed
