@@ -227,6 +227,10 @@ def test_pick_retake_and_approvals_write_the_decisions_file(client, served):
     assert "take 3 picked" in html and "retake asked: tighter on her face" in html and "script approved" in html
     assert client.post("/api/pick", {"ep": 1, "sc": 2, "take": None})[0] == 200
     assert "take" not in decisions_of(served)["ep01"]["sc02"]
+    assert 'data-action="withdraw-retakes"' in html
+    assert client.post("/api/withdraw-retakes", {"ep": 1, "sc": 2}) == (
+        200, {"ok": True, "message": "ep01 sc02: retake notes withdrawn"})
+    assert "retake" not in decisions_of(served).get("ep01", {}).get("sc02", {})
 
 
 @pytest.mark.parametrize("action, body, message", [

@@ -89,7 +89,8 @@ class ReviewSite:
         self.scripts = {_abs(wf.at(wf.paths.script(ep))) for ep in wf.episodes}
         self.rebuild = Rebuild(command or build_command(wf, overrides), self.checkout, self.root / "review" / "rebuild.log")
         self._actions: dict[str, tuple[type[_Body] | None, Callable[[Any], tuple[int, str]]]] = {
-            "pick": (PickBody, self._pick), "retake": (RetakeBody, self._retake), "keyframe": (_Scene, self._keyframe),
+            "pick": (PickBody, self._pick), "retake": (RetakeBody, self._retake),
+            "withdraw-retakes": (_Scene, self._withdraw_retakes), "keyframe": (_Scene, self._keyframe),
             "script": (_Episode, self._script), "dialogue": (DialogueBody, self._dialogue),
             "action": (ActionBody, self._action), "rebuild": (_Body, self._rebuild)}
 
@@ -173,6 +174,12 @@ class ReviewSite:
         self._script_of(self.workflow(), body.ep, body.sc)
         edits.add_retake(self.writable(self.decisions), body.ep, body.sc, body.note, body.by)
         return 200, f"ep{body.ep:02d} sc{body.sc:02d}: a retake asked: {body.note.strip()}"
+
+    def _withdraw_retakes(self, body: _Scene) -> tuple[int, str]:
+        """The scene's retake notes withdrawn: the next build goes back to the earlier takes, at $0."""
+        self._script_of(self.workflow(), body.ep, body.sc)
+        changed = edits.clear_retakes(self.writable(self.decisions), body.ep, body.sc, body.by)
+        return 200, f"ep{body.ep:02d} sc{body.sc:02d}: " + ("retake notes withdrawn" if changed else "no retake note to withdraw")
 
     def _keyframe(self, body: _Scene) -> tuple[int, str]:
         self._script_of(self.workflow(), body.ep, body.sc)
