@@ -10,6 +10,7 @@ from snakemake.exceptions import IncompleteCheckpointException, WorkflowError
 from shortdrama.cost.call import BUILD_ID_ENV, RUNTIME_ENV
 from shortdrama.errors import ShortDramaError
 from shortdrama.paths import P
+from shortdrama.report_tables import R
 from shortdrama.scheduling import CPU_SLOTS_ENV
 from shortdrama.stages.registry import rule as stage_rule
 from shortdrama.trust import Reconciler, check_existing_documents
@@ -144,3 +145,21 @@ def input_of(name, key):
         return path
 
     return one
+
+
+# -- the report's tables (rules/report.smk) ----------------------------------------------------------
+
+def episode_keyframes(wildcards):
+    """The episode's keyframes in scene order (its script, from the checkpoint, says how many)."""
+    return expand(P.keyframe, series=wildcards.series, ep=wildcards.ep, sc=WF.scene_ids(script_json(wildcards)))
+
+
+def report_tables():
+    """Every file `report_tables` makes for this series."""
+    per_episode = expand([R.qc, R.storyboard], series=SERIES, ep=WF.open_episodes)
+    return per_episode + [R.costs.format(series=SERIES)]
+
+
+def kept_report_tables(wildcards):
+    """The report tables, once they were made (their cost table exists): rule all keeps them current."""
+    return report_tables() if os.path.exists(R.costs.format(series=SERIES)) else []

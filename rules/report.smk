@@ -2,29 +2,13 @@
 # report() where they are made): each episode's QC table and storyboard contact sheet, the series' costs.
 # A plain build makes none of them (so a build's outputs are exactly the series'): `snakemake --cores N
 # report_tables` does; from then on rule all keeps them current (kept_report_tables). Captions: report/*.rst.
-# Logic: shortdrama.report_tables. docs/report.md.
+# Logic: shortdrama.report_tables; the input functions are in common.smk. docs/report.md.
 from shortdrama.report_tables import R, episode_labels
 
 # On a cluster these run on the head node: they read a few small files and take well under a second.
 localrules:
     summarise_episode,
     tabulate_costs,
-
-
-def episode_keyframes(wildcards):
-    """The episode's keyframes in scene order (its script, from the checkpoint, says how many)."""
-    return expand(P.keyframe, series=wildcards.series, ep=wildcards.ep, sc=WF.scene_ids(script_json(wildcards)))
-
-
-def report_tables():
-    """Every file `report_tables` makes for this series."""
-    per_episode = expand([R.qc, R.storyboard], series=SERIES, ep=WF.episodes)
-    return per_episode + [R.costs.format(series=SERIES)]
-
-
-def kept_report_tables(wildcards):
-    """The report tables, once they were made (their cost table exists): rule all keeps them current."""
-    return report_tables() if os.path.exists(R.costs.format(series=SERIES)) else []
 
 
 rule summarise_episode:
@@ -48,7 +32,7 @@ rule summarise_episode:
 rule tabulate_costs:
     input:
         # after every episode's last job, so that the ledger holds what they spent
-        qc=expand(rules.check_episode.output.qc, ep=WF.episodes, allow_missing=True),
+        qc=expand(rules.check_episode.output.qc, ep=WF.open_episodes, allow_missing=True),
     output:
         html=report(R.costs, caption="../report/costs.rst", category="Costs"),
     params:

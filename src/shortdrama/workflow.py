@@ -124,6 +124,10 @@ class Workflow:
         """Whether the episode is built past its script (review.gate=script holds it until approved)."""
         return self.cfg.review.gate != "script" or self.decisions.script_approved(int(ep))
 
+    @property
+    def open_episodes(self) -> list[str]:
+        return [ep for ep in self.episodes if self.episode_open(ep)]
+
     def keyframe_open(self, ep: str | int, sc: str | int) -> bool:
         """Whether the scene's clips may be bought (review.gate=keyframes holds them until approved)."""
         if self.cfg.review.gate != "keyframes":
