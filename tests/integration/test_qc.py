@@ -185,44 +185,6 @@ def done_rules(proc: subprocess.CompletedProcess) -> list[str]:
     return sorted(line.split()[2] for line in proc.stderr.splitlines() if line.startswith("shortdrama: done "))
 
 
-def test_a_pick_in_the_decisions_file_reruns_only_that_choice_and_render_and_pays_nothing(tmp_path, gateway, written):
-    server, script = gateway
-    decisions = tmp_path / "decisions.yaml"
-    work, overrides = tmp_path / "work", [*SERIES, "takes=2", f"review.decisions={decisions}"]
-    scene_prompts = prompts(written, work, overrides)
-    second = ClipSpec.of(load_config(overrides), _scene(work, overrides, "01"), 2).seed
-    script.colour_for = lambda body: "3050a0" if body.get("prompt") == scene_prompts[0] and body.get("seed") == second else None
-    assert build(work, overrides).returncode == 0
-    selection = work / "results/demo/ep01/clips/sc01.selection.json"
-    assert json.loads(selection.read_text())["chosen"] == 1, "QC prefers the moving take 1 to the frozen colour"
-    final = work / "results/demo/episode_01_final.mp4"
-    before = final.read_bytes()
-
-    decisions.write_text("ep01:\n  sc01:\n    take: 2\n    by: lin\n")
-    picked = build(work, overrides)
-    assert picked.returncode == 0, picked.stderr[-3000:]
-    assert done_rules(picked) == ["check_episode", "choose_take", "render_episode"] and len(server.submissions) == 4
-    record = json.loads(selection.read_text())
-    assert (record["chosen"], record["by"], record["flagged"]) == (2, "review", False)
-    assert (work / "results/demo/ep01/clips/sc01.mp4").read_bytes() == \
-        (work / "results/demo/ep01/clips/sc01/take02.mp4").read_bytes()
-    assert final.read_bytes() != before
-    with av.open(str(final)) as container:  # the final's first scene now shows take 2's colour
-        frame = next(f for f in container.decode(video=0) if f.time >= 0.5).to_ndarray(format="rgb24")
-    assert np.abs(frame[:200].reshape(-1, 3).mean(axis=0) - [0x30, 0x50, 0xa0]).max() < 16
-    assert qc_report(work, overrides).returncode == 0, "a picked take's QC flags are no longer open"
-    review_page(work, overrides)
-
-    decisions.write_text("ep01:\n  sc01:\n    take: 3\n")
-    wrong = build(work, overrides)
-    assert wrong.returncode == 2 and final.read_bytes() != before and final.exists()
-    assert f"shortdrama: error: {decisions}: line 3: ep01 sc01: take 3 does not exist" in wrong.stderr
-    decisions.write_text("ep01:\n  sc01:\n    tak: 2\n")
-    typo = build(work, overrides)
-    assert typo.returncode == 2 and f"{decisions}: line 3: ep01 sc01: unknown key 'tak'" in typo.stderr
-    assert len(server.submissions) == 4
-
-
 def review_page(work: Path, overrides: list[str]) -> None:
     """`shortdrama review` writes a page whose every media file exists beside it, with scene 1's two takes,
     take 2 marked chosen and picked, take 1's QC flags seeking its player, and what each take cost."""

@@ -8,11 +8,15 @@ import json
 import subprocess
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 
 from builds import run_snakemake
 from fakes.video_server import FakeVideoServer, Script
-from test_qc import CLI, CLIP_PRICE, KEY, SERIES, build, done_rules, paid, prompts
+from shortdrama.config import load_config
+from shortdrama.stages.clips import ClipSpec
+from test_qc import CLI, CLIP_PRICE, KEY, SERIES, _scene, build, done_rules, paid, prompts, qc_report, review_page
 
 pytestmark = pytest.mark.slow
 
@@ -78,24 +82,53 @@ def test_a_retake_note_is_one_paid_call_and_removing_it_goes_back_at_no_cost(tmp
     assert reverted.returncode == 0 and len(server.submissions) == 3 and len(paid(work)) == 3, "the revert is free"
     assert selection(work, "01")["chosen"] == 1 and (work / CLIPS / "sc01.mp4").read_bytes() == first
 
-    # Asking the same note again is the same request: the cache answers it.
+    # Asking the same note again is the same take, still on disk: only the choice reruns, $0 (the plan says so).
     decisions.write_text(f"ep01:\n  sc01:\n    retake: {note!r}\n")
-    assert build(work, overrides).returncode == 0 and len(server.submissions) == 3
+    again = plan(work, overrides)
+    assert "generate_clip" not in {j["rule"] for j in again["jobs"]} and again["total_usd"] == 0
+    assert "choose_take" in {j["rule"] for j in again["jobs"]}
 
 
 def test_an_approved_take_survives_a_config_change_unless_the_user_says_so(tmp_path, gateway, written):
-    server, _ = gateway
+    server, script = gateway
     decisions = tmp_path / "decisions.yaml"
     work, overrides = tmp_path / "work", [*SERIES, "takes=2", f"review.decisions={decisions}"]
     scene_prompts = prompts(written, work, overrides)
+    second = ClipSpec.of(load_config(overrides), _scene(work, overrides, "01"), 2).seed
+    script.colour_for = lambda body: "3050a0" if body.get("prompt") == scene_prompts[0] and body.get("seed") == second else None
     assert build(work, overrides).returncode == 0 and len(server.submissions) == 4
+    assert selection(work, "01")["chosen"] == 1, "QC prefers the moving take 1 to the frozen colour"
+    final = work / "results/demo/episode_01_final.mp4"
+    before = final.read_bytes()
+
+    # A pick: the scene's choice, its render and its check rerun; nothing is bought; the final shows take 2.
     decisions.write_text("ep01:\n  sc01:\n    take: 2\n    by: lin\n")
     picked = build(work, overrides)
     assert picked.returncode == 0 and done_rules(picked) == ["check_episode", "choose_take", "render_episode"]
+    assert len(server.submissions) == 4
+    record = selection(work, "01")
+    assert (record["chosen"], record["by"], record["flagged"]) == (2, "review", False)
     approved = (work / CLIPS / "sc01/take02.mp4").read_bytes()
+    assert (work / CLIPS / "sc01.mp4").read_bytes() == approved and final.read_bytes() != before
+    with av.open(str(final)) as container:  # the final's first scene now shows take 2's colour
+        frame = next(f for f in container.decode(video=0) if f.time >= 0.5).to_ndarray(format="rgb24")
+    assert np.abs(frame[:200].reshape(-1, 3).mean(axis=0) - [0x30, 0x50, 0xa0]).max() < 16
+    assert qc_report(work, overrides).returncode == 0, "a picked take's QC flags are no longer open"
+    review_page(work, overrides)
     record = json.loads((tmp_path / "decisions.approved.json").read_text())["ep01 sc01"]
     assert record["take"] == 2 and record["clip"]["prompt"] == scene_prompts[0]
     assert "Nothing to be done" in build(work, overrides).stderr, "recording the approval changes nothing"
+
+    # Mistakes are one line each, and touch nothing built.
+    decisions.write_text("ep01:\n  sc01:\n    take: 3\n")
+    wrong = build(work, overrides)
+    assert wrong.returncode == 2 and final.exists()
+    assert f"shortdrama: error: {decisions}: line 3: ep01 sc01: take 3 does not exist" in wrong.stderr
+    decisions.write_text("ep01:\n  sc01:\n    tak: 2\n")
+    typo = build(work, overrides)
+    assert typo.returncode == 2 and f"{decisions}: line 3: ep01 sc01: unknown key 'tak'" in typo.stderr
+    decisions.write_text("ep01:\n  sc01:\n    take: 2\n    by: lin\n")
+    assert len(server.submissions) == 4
 
     # A new video setting and a new image model remake every keyframe and clip but the approved take
     # (whose request is kept, and which reads its redrawn keyframe as ancient).
