@@ -7,7 +7,7 @@ drives `shortdrama review --serve` over HTTP as the page does (the token from th
 from the first visit):
 - pick: POST /api/pick (ep01 sc02 take 2), POST /api/rebuild, poll GET /api/rebuild until it ends;
 - retake: POST /api/retake with a note, rebuild;
-- revert: the note removed from the decisions file (the page has no "withdraw" control), rebuild.
+- revert: POST /api/withdraw-retakes (the note withdrawn), rebuild.
 Each is timed from the decision's POST to the end of the rebuild; the paid calls are the ledger's
 billed cache misses added by that step.
 
@@ -94,7 +94,7 @@ def main() -> None:
 
             step("pick", lambda: page.post("pick", {"ep": 1, "sc": 2, "take": 2}))
             step("retake", lambda: page.post("retake", {"ep": 1, "sc": 3, "note": "slower, hold on her face"}))
-            step("revert", lambda: decisions.write_text("ep01:\n  sc02:\n    take: 2\n"))
+            step("revert", lambda: page.post("withdraw-retakes", {"ep": 1, "sc": 3}))
         finally:
             server.terminate()
             server.wait(timeout=30)

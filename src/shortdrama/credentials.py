@@ -50,14 +50,15 @@ class KeyNeed:
 
 
 def needed_keys(cfg: AppConfig) -> list[KeyNeed]:
-    """Every model of the llm and video chains that reads a key, in chain order."""
+    """Every model of the llm and video chains that reads a key, in chain order, then the voice's."""
     needs: list[KeyNeed] = []
     for group, first in (("llm", cfg.llm), ("video", cfg.video)):
         for model in _chain(first):
             need = _need(group, model)
             if need is not None:
                 needs.append(need)
-    return needs
+    voice = _need("voice", cfg.voice)
+    return needs + ([voice] if voice is not None else [])
 
 
 def missing_keys(cfg: AppConfig, environ: Mapping[str, str] | None = None) -> list[KeyNeed]:

@@ -30,6 +30,13 @@ class IntRange(StrictModel):
         return self
 
 
+class CastVoice(StrictModel):
+    """A character's voice with one provider: the provider's voice id and how fast to speak."""
+
+    id: str | None = Field(default=None, min_length=1, max_length=200)
+    speed: float | None = Field(default=None, ge=0.5, le=2.0)
+
+
 class CharacterConfig(StrictModel):
     name: str = Field(min_length=1, max_length=80)
     role: str = Field(min_length=1)
@@ -37,6 +44,9 @@ class CharacterConfig(StrictModel):
     gender: Literal["female", "male"] | None = None
     # Reference photos for the character's LoRA: files or folders, relative to the checkout.
     references: list[str] = Field(default_factory=list)
+    # The character's voice per voice provider (series.cast.<id>.voice.openai_speech.id=coral); a
+    # provider with none named casts one from its catalogue (voice.base.cast_hosted_voice).
+    voice: dict[str, CastVoice] = Field(default_factory=dict)
 
 
 class SeriesConfig(StrictModel):

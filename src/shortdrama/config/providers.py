@@ -207,12 +207,19 @@ class VideoConfig(HostedConfig):
         return models
 
 
-class VoiceConfig(ProviderConfig):
-    RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {"espeak": ("model", "rate")}
+class VoiceConfig(HostedConfig):
+    HOSTED_PROVIDERS: ClassVar[frozenset[str]] = frozenset({"openai_speech"})
+    RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {"espeak": ("model", "rate"),
+                                                           "openai_speech": ("model", "speed")}
 
-    provider: Literal["espeak"]
+    provider: Literal["espeak", "openai_speech"]
     model: str = "espeak-ng"
     rate: int = Field(default=165, ge=80, le=400)
+    # Hosted voices: the speed every line is asked at (a character's own speed multiplies it), and the
+    # provider's voices a character with none named is cast from, by the gender in the cast entry.
+    speed: float = Field(default=1.0, ge=0.25, le=4.0)
+    catalogue: dict[Literal["female", "male", "any"], list[str]] = Field(default_factory=dict)
+    checked: str | None = None  # when the preset's prices were last checked against the vendor's page
 
 
 class MusicConfig(ProviderConfig):

@@ -41,6 +41,11 @@ class DialogueSpec(Spec):
         cast = cast_by_name(cfg)
         voices = {line.speaker: {"index": cast[line.speaker][0], "gender": cast[line.speaker][2].gender}
                   for line in scene.dialogue if line.speaker in cast}
+        if cfg.voice.provider in VoiceConfig.HOSTED_PROVIDERS:  # each speaker's voice id and speed
+            from ..voice.hosted import cast_hosted_voice
+
+            for name, entry in voices.items():
+                entry.update(cast_hosted_voice(cfg.voice, cfg, cast[name][1]))
         return cls(dialogue=[line.model_dump(mode="json") for line in scene.dialogue],
                    duration=on_frames(scene.duration, cfg.render.fps), language=cfg.series.language, voices=voices,
                    voice=cfg.voice.result_fields())
@@ -113,17 +118,24 @@ def produce_dialogue(spec: DialogueSpec) -> Produce:
     start == end == the scene's end, so readers of the cues (subtitles) show nothing for it and a
     later check can flag it (`dropped_lines_warning` says so in the build's output)."""
 
-    def produce(voice: VoiceConfig, outputs: dict[str, Path]) -> None:
+    def produce(voice: VoiceConfig, outputs: dict[str, Path], speaker: Any = None) -> None:
         from ..audio.dialogue import SpokenLine, render_scene_dialogue
         from ..audio.wav import write_wav
-        from ..voice.base import voice_for_character
+        from ..voice.base import VoiceSpec, voice_for_character
         from ..voice.espeak import EspeakVoice
+        from ..voice.hosted import BASE_RATE
 
-        voices = {name: voice_for_character(v["index"], v["gender"], spec.language, base_rate=voice.rate)
-                  for name, v in spec.voices.items()}
+        if speaker is None:  # the offline voice: eSpeak NG, one variant per character
+            voices = {name: voice_for_character(v["index"], v["gender"], spec.language, base_rate=voice.rate)
+                      for name, v in spec.voices.items()}
+            speaker = EspeakVoice()
+        else:  # a hosted voice: the cast voice id, its speed as a rate the layout can raise
+            voices = {name: VoiceSpec(language=spec.language, variant=v["voice"], pitch=50,
+                                      rate=min(450, max(80, round(BASE_RATE * v["speed"]))))
+                      for name, v in spec.voices.items()}
         lines = [SpokenLine(speaker=line["speaker"], text=line["text"], voice=voices[line["speaker"]])
                  for line in spec.dialogue]
-        samples, cues = render_scene_dialogue(lines, spec.duration, EspeakVoice(), sample_rate=48000)
+        samples, cues = render_scene_dialogue(lines, spec.duration, speaker, sample_rate=48000)
         end = float(spec.duration)
         records = [cue.__dict__ for cue in cues] + [
             {"speaker": line["speaker"], "text": line["text"], "start": end, "end": end, "dropped": True}
@@ -189,8 +201,15 @@ def speak_dialogue(spec: str, wav_out: str | Path, cues_out: str | Path, episode
     runtime = runtime or Runtime.from_env()
     dialogue = DialogueSpec.from_json(spec)
     call, voice = dialogue_call(dialogue, episode, scene, runtime)
-    provider_call(runtime, call, voice, dialogue_estimate(dialogue), produce_dialogue(dialogue),
-                  {"wav": Path(wav_out), "cues": Path(cues_out)})
+    if voice.provider in VoiceConfig.HOSTED_PROVIDERS:
+        # Each line is its own provider call (voice.hosted): cached, priced and budgeted line by line.
+        from ..voice.hosted import HostedLineVoice
+
+        produce_dialogue(dialogue)(voice, {"wav": Path(wav_out), "cues": Path(cues_out)},
+                                   HostedLineVoice(voice, runtime, episode, scene))
+    else:
+        provider_call(runtime, call, voice, dialogue_estimate(dialogue), produce_dialogue(dialogue),
+                      {"wav": Path(wav_out), "cues": Path(cues_out)})
     warning = dropped_lines_warning(dialogue, Path(cues_out), f"ep{episode:02d} sc{scene:02d}")
     if warning:
         log.warning("%s", warning)
