@@ -35,6 +35,9 @@ class CastVoice(StrictModel):
 
     id: str | None = Field(default=None, min_length=1, max_length=200)
     speed: float | None = Field(default=None, ge=0.5, le=2.0)
+    # A short recording of the actor (WAV/MP3, relative to the checkout) for providers that clone a
+    # voice from it: cloned once (a cached call), then every line is spoken in the clone.
+    sample: str | None = Field(default=None, min_length=1)
 
 
 class CharacterConfig(StrictModel):

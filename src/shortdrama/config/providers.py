@@ -208,11 +208,12 @@ class VideoConfig(HostedConfig):
 
 
 class VoiceConfig(HostedConfig):
-    HOSTED_PROVIDERS: ClassVar[frozenset[str]] = frozenset({"openai_speech"})
+    HOSTED_PROVIDERS: ClassVar[frozenset[str]] = frozenset({"openai_speech", "elevenlabs"})
     RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {"espeak": ("model", "rate"),
-                                                           "openai_speech": ("model", "speed")}
+                                                           "openai_speech": ("model", "speed"),
+                                                           "elevenlabs": ("model", "speed")}
 
-    provider: Literal["espeak", "openai_speech"]
+    provider: Literal["espeak", "openai_speech", "elevenlabs"]
     model: str = "espeak-ng"
     rate: int = Field(default=165, ge=80, le=400)
     # Hosted voices: the speed every line is asked at (a character's own speed multiplies it), and the

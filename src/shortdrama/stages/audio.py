@@ -37,7 +37,7 @@ class DialogueSpec(Spec):
     PROVIDER_GROUP: ClassVar[str] = "voice"
 
     @classmethod
-    def of(cls, cfg: AppConfig, scene: Scene) -> "DialogueSpec":
+    def of(cls, cfg: AppConfig, scene: Scene, checkout: Path | None = None) -> "DialogueSpec":
         cast = cast_by_name(cfg)
         voices = {line.speaker: {"index": cast[line.speaker][0], "gender": cast[line.speaker][2].gender}
                   for line in scene.dialogue if line.speaker in cast}
@@ -45,7 +45,7 @@ class DialogueSpec(Spec):
             from ..voice.hosted import cast_hosted_voice
 
             for name, entry in voices.items():
-                entry.update(cast_hosted_voice(cfg.voice, cfg, cast[name][1]))
+                entry.update(cast_hosted_voice(cfg.voice, cfg, cast[name][1], checkout))
         return cls(dialogue=[line.model_dump(mode="json") for line in scene.dialogue],
                    duration=on_frames(scene.duration, cfg.render.fps), language=cfg.series.language, voices=voices,
                    voice=cfg.voice.result_fields())
@@ -72,7 +72,7 @@ class SpeakDialogue(Rule):
     def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         ep, sc = wildcards["ep"], wildcards["sc"]
         return Job(self.name, {"series": wf.series, "ep": ep, "sc": sc},
-                   DialogueSpec.of(wf.cfg, wf.scene(script, sc)),
+                   DialogueSpec.of(wf.cfg, wf.scene(script, sc), getattr(wf, "checkout", None)),
                    {"wav": wf.paths.dialogue(ep, sc), "cues": wf.paths.cues(ep, sc)})
 
     def price(self, job: Job, runtime: Runtime) -> Priced:
@@ -205,8 +205,9 @@ def speak_dialogue(spec: str, wav_out: str | Path, cues_out: str | Path, episode
         # Each line is its own provider call (voice.hosted): cached, priced and budgeted line by line.
         from ..voice.hosted import HostedLineVoice
 
+        samples = {v["voice"]: v["sample"] for v in dialogue.voices.values() if "sample" in v}
         produce_dialogue(dialogue)(voice, {"wav": Path(wav_out), "cues": Path(cues_out)},
-                                   HostedLineVoice(voice, runtime, episode, scene))
+                                   HostedLineVoice(voice, runtime, episode, scene, samples))
     else:
         provider_call(runtime, call, voice, dialogue_estimate(dialogue), produce_dialogue(dialogue),
                       {"wav": Path(wav_out), "cues": Path(cues_out)})

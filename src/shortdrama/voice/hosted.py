@@ -9,8 +9,10 @@ The scene's track and cue timings are then laid out exactly as for the offline v
 
 from __future__ import annotations
 
+import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,13 +26,19 @@ if TYPE_CHECKING:
     from ..cost.call import Runtime
     from .base import VoiceSpec
 
+# Providers that clone a voice from a reference sample, and how a cloned voice is named in a request
+# (by the sample's content: a new recording is a new voice).
+CLONING = frozenset({"elevenlabs"})
+CLONE_PREFIX = "clone:"
+
 # The speaking rate a hosted voice's speed 1.0 stands for in VoiceSpec (words per minute): the scene
 # layout speeds a line up by raising its rate, which becomes the API's `speed`.
 BASE_RATE = 165
 SAMPLE_RATE = 48000
 
 
-def cast_hosted_voice(voice: "VoiceConfig", cfg: "AppConfig", character_id: str) -> dict[str, Any]:
+def cast_hosted_voice(voice: "VoiceConfig", cfg: "AppConfig", character_id: str,
+                      checkout: Path | None = None) -> dict[str, Any]:
     """The character's voice with the configured provider: the one its cast entry names
     (`series.cast.<id>.voice.<provider>.id`), else the next of its gender in the provider's catalogue,
     in cast order. Returns {"voice", "speed"}, which go into every request of the character's lines."""
@@ -39,6 +47,12 @@ def cast_hosted_voice(voice: "VoiceConfig", cfg: "AppConfig", character_id: str)
     speed = round(voice.speed * (named.speed if named is not None and named.speed else 1.0), 3)
     if named is not None and named.id:
         return {"voice": named.id, "speed": speed}
+    if named is not None and named.sample:
+        if voice.provider not in CLONING:
+            raise ConfigError(f"voice={voice.provider} cannot clone a voice from a sample "
+                              f"(series.cast.{character_id}.voice.{voice.provider}.sample): name a voice id")
+        sample = str(Path(named.sample) if Path(named.sample).is_absolute() else (checkout or Path.cwd()) / named.sample)
+        return {"voice": f"{CLONE_PREFIX}{validate_sample(sample, character.name)}", "sample": sample, "speed": speed}
     gender = character.gender or "any"
     pool = voice.catalogue.get(gender) or voice.catalogue.get("any") or []
     if not pool:
@@ -50,6 +64,48 @@ def cast_hosted_voice(voice: "VoiceConfig", cfg: "AppConfig", character_id: str)
     return {"voice": pool[same.index(character_id) % len(pool)], "speed": speed}
 
 
+@lru_cache(maxsize=64)
+def _checked_sample(path: str, mtime: float, size: int, who: str) -> str:
+    import av
+
+    from ..cost.cache import file_digest
+
+    where = f"{who}'s voice sample {path}"
+    try:
+        with av.open(path) as container:
+            stream = container.streams.audio[0]
+            rate = stream.rate
+            chunks = [frame.to_ndarray().astype(np.float32) for frame in container.decode(stream)]
+    except (OSError, IndexError, ValueError) as error:  # av's errors are OSError/ValueError subclasses
+        raise ConfigError(f"{where}: not readable audio ({error})") from None
+    samples = np.concatenate(chunks, axis=1) if chunks else np.zeros((1, 0), np.float32)
+    if samples.size and np.abs(samples).max() > 1.5:  # integer PCM
+        samples = samples / 32768.0
+    seconds = samples.shape[1] / rate if rate else 0.0
+    problems = []
+    if not 3.0 <= seconds <= 300.0:
+        problems.append(f"{seconds:.1f} s long (3-300 s)")
+    if rate < 16000:
+        problems.append(f"{rate} Hz (at least 16000)")
+    peak = float(np.abs(samples).max()) if samples.size else 0.0
+    if peak < 10 ** (-40 / 20):
+        problems.append("silent")
+    elif float(np.mean(np.abs(samples) >= 0.999)) > 0.001:
+        problems.append("clipped")
+    if problems:
+        raise ConfigError(f"{where}: {', '.join(problems)}")
+    return file_digest(path)[:16]
+
+
+def validate_sample(path: str, who: str) -> str:
+    """A reference sample fit to clone from (length, sample rate, not silent, not clipped): its digest."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        raise ConfigError(f"{who}'s voice sample {path} does not exist") from None
+    return _checked_sample(path, stat.st_mtime, stat.st_size, who)
+
+
 @dataclass
 class HostedLineVoice:
     """The `Voice` render_scene_dialogue speaks with: one cached provider call per line."""
@@ -58,14 +114,14 @@ class HostedLineVoice:
     runtime: "Runtime"
     episode: int
     scene: int
+    samples: dict[str, str] = field(default_factory=dict)  # "clone:<digest>" -> the sample's path
     sample_rate: int = SAMPLE_RATE
 
     def synthesize(self, text: str, spec: "VoiceSpec") -> np.ndarray:
         from ..audio.wav import resample
         from ..cost import pricing as price
         from ..cost.call import Billing, Call, provider_call
-        from ..http import RetryPolicy
-        from .speech_api import SpeechRequest, decode_wav, synthesize
+        from .speech_api import decode_wav
 
         speed = round(min(4.0, max(0.25, spec.rate / BASE_RATE)), 3)
         asked = {"text": text, "voice": spec.variant, "speed": speed}
@@ -76,11 +132,8 @@ class HostedLineVoice:
             return price.speech_cost(voice.pricing, len(text))
 
         def produce(voice: "VoiceConfig", outputs: dict[str, Path]) -> Billing:
-            policy = RetryPolicy(max_attempts=voice.max_attempts, max_total_s=voice.max_total_s,
-                                 request_timeout_s=voice.timeout_s)
-            audio = synthesize(voice.base_url or "", voice.api_key_env,
-                               SpeechRequest(text=text, voice=spec.variant, model=voice.model, speed=speed), policy)
-            outputs["wav"].write_bytes(audio)
+            voice_id = self._cloned(spec.variant) if spec.variant.startswith(CLONE_PREFIX) else spec.variant
+            outputs["wav"].write_bytes(_speak(voice, voice_id, text, speed))
             return Billing(cost_usd=price.speech_cost(voice.pricing, len(text)), model=voice.model)
 
         with tempfile.TemporaryDirectory(prefix="line-") as folder:
@@ -89,3 +142,42 @@ class HostedLineVoice:
                           validate=lambda files: decode_wav(files["wav"].read_bytes(), f"speech ({self.voice.model})"))
             samples, rate = decode_wav(wav.read_bytes(), f"speech ({self.voice.model})")
         return resample(samples, rate, self.sample_rate)
+
+    def _cloned(self, variant: str) -> str:
+        """The provider's id of the voice cloned from a sample: one cached call per sample, so a
+        character is cloned once, however many lines, scenes and builds speak with it."""
+        from ..cost.call import Call, provider_call
+        from .elevenlabs import clone_voice
+
+        sample = Path(self.samples[variant])
+        call = Call(rule="speak_dialogue", step="voice_clone", version=1, request={"clone": variant},
+                    inputs={"sample": sample}, episode=self.episode, scene=self.scene)
+
+        def produce(voice: "VoiceConfig", outputs: dict[str, Path]) -> None:
+            voice_id = clone_voice(voice.base_url or "", voice.api_key_env, f"shortdrama {variant}", [sample],
+                                   _policy(voice))
+            outputs["voice"].write_text(json.dumps({"voice_id": voice_id}), encoding="utf-8")
+
+        with tempfile.TemporaryDirectory(prefix="clone-") as folder:
+            record = Path(folder) / "voice.json"
+            provider_call(self.runtime, call, self.voice, lambda voice: voice.pricing.per_call, produce,
+                          {"voice": record})
+            return json.loads(record.read_text(encoding="utf-8"))["voice_id"]
+
+
+def _policy(voice: "VoiceConfig") -> Any:
+    from ..http import RetryPolicy
+
+    return RetryPolicy(max_attempts=voice.max_attempts, max_total_s=voice.max_total_s, request_timeout_s=voice.timeout_s)
+
+
+def _speak(voice: "VoiceConfig", voice_id: str, text: str, speed: float) -> bytes:
+    """One line from the configured provider, as checked WAV bytes."""
+    if voice.provider == "elevenlabs":
+        from .elevenlabs import speak
+
+        return speak(voice.base_url or "", voice.api_key_env, voice_id, text, voice.model, speed, _policy(voice))
+    from .speech_api import SpeechRequest, synthesize
+
+    return synthesize(voice.base_url or "", voice.api_key_env,
+                      SpeechRequest(text=text, voice=voice_id, model=voice.model, speed=speed), _policy(voice))
