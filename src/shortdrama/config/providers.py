@@ -208,12 +208,13 @@ class VideoConfig(HostedConfig):
 
 
 class VoiceConfig(HostedConfig):
-    HOSTED_PROVIDERS: ClassVar[frozenset[str]] = frozenset({"openai_speech", "elevenlabs"})
+    HOSTED_PROVIDERS: ClassVar[frozenset[str]] = frozenset({"openai_speech", "elevenlabs", "minimax_speech"})
     RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {"espeak": ("model", "rate"),
                                                            "openai_speech": ("model", "speed"),
-                                                           "elevenlabs": ("model", "speed")}
+                                                           "elevenlabs": ("model", "speed"),
+                                                           "minimax_speech": ("model", "speed")}
 
-    provider: Literal["espeak", "openai_speech", "elevenlabs"]
+    provider: Literal["espeak", "openai_speech", "elevenlabs", "minimax_speech"]
     model: str = "espeak-ng"
     rate: int = Field(default=165, ge=80, le=400)
     # Hosted voices: the speed every line is asked at (a character's own speed multiplies it), and the

@@ -177,6 +177,10 @@ def _speak(voice: "VoiceConfig", voice_id: str, text: str, speed: float) -> byte
         from .elevenlabs import speak
 
         return speak(voice.base_url or "", voice.api_key_env, voice_id, text, voice.model, speed, _policy(voice))
+    if voice.provider == "minimax_speech":
+        from . import minimax
+
+        return minimax.speak(voice.base_url or "", voice.api_key_env, voice_id, text, voice.model, speed, _policy(voice))
     from .speech_api import SpeechRequest, synthesize
 
     return synthesize(voice.base_url or "", voice.api_key_env,
