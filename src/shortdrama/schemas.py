@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Sequence, get_args
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, computed_field,
-                      field_validator, model_validator)
+                      field_validator, model_serializer, model_validator)
 from pydantic_core import PydanticCustomError
 
 from .config import CharacterConfig
@@ -165,6 +165,19 @@ class Location(_Document):
 class DialogueLine(_Document):
     speaker: Line = Field(min_length=1)
     text: Line = Field(min_length=1, max_length=400)
+    # How the line is said, for the voice (voice.emotion maps it to what each provider takes): a word such
+    # as angry, sad, fearful, happy, surprised, tender, cold; and a short direction ("barely a whisper").
+    emotion: Line | None = Field(default=None, max_length=24)
+    delivery: Line | None = Field(default=None, max_length=80)
+
+    @model_serializer(mode="wrap")
+    def _without_absent_hints(self, handler: Any) -> dict[str, Any]:
+        """A line without hints is written as it always was: scripts and specs stay byte-identical."""
+        data = handler(self)
+        for hint in ("emotion", "delivery"):
+            if data.get(hint) is None:
+                data.pop(hint, None)
+        return data
 
 
 class Scene(_Document):

@@ -121,7 +121,7 @@ def produce_dialogue(spec: DialogueSpec) -> Produce:
     def produce(voice: VoiceConfig, outputs: dict[str, Path], speaker: Any = None) -> None:
         from ..audio.dialogue import SpokenLine, render_scene_dialogue
         from ..audio.wav import write_wav
-        from ..voice.base import VoiceSpec, voice_for_character
+        from ..voice.base import VoiceSpec, voice_for_character, with_hints
         from ..voice.espeak import EspeakVoice
         from ..voice.hosted import BASE_RATE
 
@@ -133,7 +133,9 @@ def produce_dialogue(spec: DialogueSpec) -> Produce:
             voices = {name: VoiceSpec(language=spec.language, variant=v["voice"], pitch=50,
                                       rate=min(450, max(80, round(BASE_RATE * v["speed"]))))
                       for name, v in spec.voices.items()}
-        lines = [SpokenLine(speaker=line["speaker"], text=line["text"], voice=voices[line["speaker"]])
+        offline = isinstance(speaker, EspeakVoice)
+        lines = [SpokenLine(speaker=line["speaker"], text=line["text"], voice=with_hints(
+                     voices[line["speaker"]], line.get("emotion"), line.get("delivery"), offline))
                  for line in spec.dialogue]
         samples, cues = render_scene_dialogue(lines, spec.duration, speaker, sample_rate=48000)
         end = float(spec.duration)

@@ -24,6 +24,8 @@ class VoiceSpec:
     variant: str  # espeak-ng variant name, e.g. "m3", "f2"
     pitch: int  # 0-99, 50 is the variant's natural pitch
     rate: int  # words per minute
+    emotion: str = ""  # the line's hints from the script (voice.emotion maps them per provider)
+    delivery: str = ""
 
     def __post_init__(self) -> None:
         if not PITCH_RANGE[0] <= self.pitch <= PITCH_RANGE[1]:
@@ -98,3 +100,18 @@ def voice_for_character(
     rate = base_rate + _RATE_OFFSETS[index % len(_RATE_OFFSETS)]
     rate = min(max(rate, RATE_RANGE[0]), RATE_RANGE[1])
     return VoiceSpec(language=espeak_language(language), variant=chosen_variant, pitch=chosen_pitch, rate=rate)
+
+
+def with_hints(spec: VoiceSpec, emotion: str | None, delivery: str | None, offline: bool) -> VoiceSpec:
+    """The speaker's voice for one line with the script's hints: carried as words to a hosted voice;
+    for eSpeak NG (which takes no emotion) as pace and pitch."""
+    from dataclasses import replace
+
+    from .emotion import pace, pitch_offset
+
+    if not emotion and not delivery:
+        return spec
+    if not offline:
+        return replace(spec, emotion=emotion or "", delivery=delivery or "")
+    return replace(spec, pitch=min(PITCH_RANGE[1], max(PITCH_RANGE[0], spec.pitch + pitch_offset(emotion))),
+                   rate=min(RATE_RANGE[1], max(RATE_RANGE[0], round(spec.rate * pace(emotion)))))

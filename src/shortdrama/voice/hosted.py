@@ -124,7 +124,8 @@ class HostedLineVoice:
         from .speech_api import decode_wav
 
         speed = round(min(4.0, max(0.25, spec.rate / BASE_RATE)), 3)
-        asked = {"text": text, "voice": spec.variant, "speed": speed}
+        asked = {"text": text, "voice": spec.variant, "speed": speed,
+                 **{hint: value for hint, value in (("emotion", spec.emotion), ("delivery", spec.delivery)) if value}}
         call = Call(rule="speak_dialogue", step="speech_line", version=1, request=asked, episode=self.episode,
                     scene=self.scene)
 
@@ -133,7 +134,7 @@ class HostedLineVoice:
 
         def produce(voice: "VoiceConfig", outputs: dict[str, Path]) -> Billing:
             voice_id = self._cloned(spec.variant) if spec.variant.startswith(CLONE_PREFIX) else spec.variant
-            outputs["wav"].write_bytes(_speak(voice, voice_id, text, speed))
+            outputs["wav"].write_bytes(_speak(voice, voice_id, text, speed, spec.emotion, spec.delivery))
             return Billing(cost_usd=price.speech_cost(voice.pricing, len(text)), model=voice.model)
 
         with tempfile.TemporaryDirectory(prefix="line-") as folder:
@@ -171,17 +172,25 @@ def _policy(voice: "VoiceConfig") -> Any:
     return RetryPolicy(max_attempts=voice.max_attempts, max_total_s=voice.max_total_s, request_timeout_s=voice.timeout_s)
 
 
-def _speak(voice: "VoiceConfig", voice_id: str, text: str, speed: float) -> bytes:
-    """One line from the configured provider, as checked WAV bytes."""
+def _speak(voice: "VoiceConfig", voice_id: str, text: str, speed: float, emotion: str = "", delivery: str = "") -> bytes:
+    """One line from the configured provider, as checked WAV bytes; the script's hints as the provider
+    takes them (voice.emotion)."""
+    from . import emotion as hints
+
     if voice.provider == "elevenlabs":
         from .elevenlabs import speak
 
-        return speak(voice.base_url or "", voice.api_key_env, voice_id, text, voice.model, speed, _policy(voice))
+        return speak(voice.base_url or "", voice.api_key_env, voice_id, text, voice.model, speed, _policy(voice),
+                     settings=hints.elevenlabs_settings(emotion))
     if voice.provider == "minimax_speech":
         from . import minimax
 
-        return minimax.speak(voice.base_url or "", voice.api_key_env, voice_id, text, voice.model, speed, _policy(voice))
-    from .speech_api import SpeechRequest, synthesize
+        return minimax.speak(voice.base_url or "", voice.api_key_env, voice_id, text, voice.model, speed,
+                             _policy(voice), emotion=hints.basic(emotion))
+    from .speech_api import NO_INSTRUCTIONS, SpeechRequest, synthesize
 
+    if voice.model in NO_INSTRUCTIONS:  # tts-1 takes no instructions: the emotion's pace only
+        speed = round(min(4.0, max(0.25, speed * hints.pace(emotion))), 3)
     return synthesize(voice.base_url or "", voice.api_key_env,
-                      SpeechRequest(text=text, voice=voice_id, model=voice.model, speed=speed), _policy(voice))
+                      SpeechRequest(text=text, voice=voice_id, model=voice.model, speed=speed,
+                                    instructions=hints.instructions(emotion, delivery)), _policy(voice))
