@@ -212,9 +212,10 @@ class VoiceConfig(HostedConfig):
     RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {"espeak": ("model", "rate"),
                                                            "openai_speech": ("model", "speed"),
                                                            "elevenlabs": ("model", "speed"),
-                                                           "minimax_speech": ("model", "speed")}
+                                                           "minimax_speech": ("model", "speed"),
+                                                           "piper": ("model", "rate", "model_path")}
 
-    provider: Literal["espeak", "openai_speech", "elevenlabs", "minimax_speech"]
+    provider: Literal["espeak", "piper", "openai_speech", "elevenlabs", "minimax_speech"]
     model: str = "espeak-ng"
     rate: int = Field(default=165, ge=80, le=400)
     # Hosted voices: the speed every line is asked at (a character's own speed multiplies it), and the
@@ -222,6 +223,9 @@ class VoiceConfig(HostedConfig):
     speed: float = Field(default=1.0, ge=0.25, le=4.0)
     catalogue: dict[Literal["female", "male", "any"], list[str]] = Field(default_factory=dict)
     checked: str | None = None  # when the preset's prices were last checked against the vendor's page
+    # A local Piper-style ONNX voice (voice=piper): the .onnx (its .onnx.json beside it), or a folder
+    # holding one; relative paths are read from the checkout.
+    model_path: str | None = None
 
 
 class MusicConfig(ProviderConfig):

@@ -125,7 +125,14 @@ def produce_dialogue(spec: DialogueSpec) -> Produce:
         from ..voice.espeak import EspeakVoice
         from ..voice.hosted import BASE_RATE
 
-        if speaker is None:  # the offline voice: eSpeak NG, one variant per character
+        if speaker is None and voice.provider == "piper":  # a local ONNX voice: one speaker per character
+            from ..model_paths import checkout_path
+            from ..voice.piper import PiperVoice
+
+            speaker = PiperVoice(checkout_path(voice.model_path) if voice.model_path else "")
+            voices = {name: VoiceSpec(language=spec.language, variant=f"sid{v['index']}", pitch=50, rate=voice.rate)
+                      for name, v in spec.voices.items()}
+        elif speaker is None:  # the offline voice: eSpeak NG, one variant per character
             voices = {name: voice_for_character(v["index"], v["gender"], spec.language, base_rate=voice.rate)
                       for name, v in spec.voices.items()}
             speaker = EspeakVoice()
@@ -133,7 +140,7 @@ def produce_dialogue(spec: DialogueSpec) -> Produce:
             voices = {name: VoiceSpec(language=spec.language, variant=v["voice"], pitch=50,
                                       rate=min(450, max(80, round(BASE_RATE * v["speed"]))))
                       for name, v in spec.voices.items()}
-        offline = isinstance(speaker, EspeakVoice)
+        offline = voice.provider not in VoiceConfig.HOSTED_PROVIDERS
         lines = [SpokenLine(speaker=line["speaker"], text=line["text"], voice=with_hints(
                      voices[line["speaker"]], line.get("emotion"), line.get("delivery"), offline))
                  for line in spec.dialogue]

@@ -50,6 +50,7 @@ _CHARS_UTF8 = 1
 _PARAM_RATE = 1
 _PARAM_PITCH = 3
 _EE_OK = 0
+_PHONEMES_IPA = 0x02
 
 # Anything quieter than this at the ends of an utterance is breath-free silence to trim.
 _SILENCE_THRESHOLD = 10 ** (-50 / 20)
@@ -123,6 +124,8 @@ def _declare_signatures(lib: ctypes.CDLL) -> None:
     lib.espeak_Synth.restype = ctypes.c_int
     lib.espeak_Synchronize.argtypes = []
     lib.espeak_Synchronize.restype = ctypes.c_int
+    lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
+    lib.espeak_TextToPhonemes.restype = ctypes.c_void_p
 
 
 class _EspeakEngine:
@@ -206,6 +209,29 @@ class _EspeakEngine:
                 self._chunks = []
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
 
+    def phonemes(self, text: str, language: str) -> str:
+        """The IPA of `text` as eSpeak NG reads it (what Piper voices are trained on): clause by clause,
+        each followed by the punctuation that ended it in the text; caller holds `lock`."""
+        buffer = ctypes.create_string_buffer(text.encode("utf-8") + b"\0")
+        cursor = ctypes.c_void_p(ctypes.addressof(buffer))
+        start, clauses = ctypes.addressof(buffer), []
+        with self._initialised() as (lib, _sample_rate):
+            if lib.espeak_SetVoiceByName(language.encode()) != _EE_OK:
+                raise ProviderError(f"espeak-ng has no voice {language!r}")
+            for _ in range(4096):  # one clause per call; bounded in case the library stops advancing
+                before = cursor.value
+                if not before or ctypes.string_at(before, 1) == b"\0":
+                    break
+                result = lib.espeak_TextToPhonemes(ctypes.byref(cursor), _CHARS_UTF8, _PHONEMES_IPA)
+                consumed = buffer.raw[before - start:(cursor.value or start + len(buffer.raw) - 1) - start]
+                ending = consumed.decode("utf-8", "ignore").rstrip("\x00 \n\t")[-1:]
+                clause = ctypes.string_at(result).decode("utf-8", "ignore").strip() if result else ""
+                if clause:
+                    clauses.append(clause + (ending if ending in ",.!?;:" else ""))
+                if cursor.value == before:
+                    break
+        return " ".join(clauses)
+
     @staticmethod
     def _check(status: int, action: str) -> None:
         if status != _EE_OK:
@@ -251,3 +277,10 @@ class EspeakVoice:
             pcm = self._engine.speak(text, spec, self.seed)
         samples = pcm.astype(np.float32) / 32768.0
         return trim_silence(samples, self.sample_rate)
+
+
+def phonemize(text: str, language: str) -> str:
+    """eSpeak NG's IPA for `text` in an espeak-ng voice (`en-us`, `cmn`, `vi`)."""
+    engine = _shared_engine()
+    with engine.lock:
+        return engine.phonemes(text, language)

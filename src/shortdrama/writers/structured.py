@@ -79,6 +79,18 @@ def _closed(properties: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
 
+def _without_voice_hints(schema: dict[str, Any]) -> dict[str, Any]:
+    """The scene schema without a dialogue line's optional emotion/delivery: the writer does not ask for
+    them yet (strict mode would make every line carry them), and its requests stay what they were."""
+    line = schema.get("$defs", {}).get("DialogueLine")
+    if line is not None:
+        for hint in ("emotion", "delivery"):
+            line.get("properties", {}).pop(hint, None)
+            if hint in line.get("required", []):
+                line["required"].remove(hint)
+    return schema
+
+
 @cache
 def _reply_schema(task: str) -> str:
     strings = {"type": "array", "items": {"type": "string"}}
@@ -88,7 +100,7 @@ def _reply_schema(task: str) -> str:
     elif task == "plan":
         schema = _closed({"plan": strings})
     elif task in ("scenes", "patch"):
-        scene = strict(Scene.model_json_schema())
+        scene = strict(_without_voice_hints(Scene.model_json_schema()))
         numbered = _closed({"number": {"type": "integer"}, **scene["properties"]})
         schema = _closed({"scenes": {"type": "array", "items": numbered}})
     elif task == "verdict":
