@@ -16,29 +16,17 @@ from typing import Any
 
 import numpy as np
 
-from .http_base import FakeHandler, QuietServer, send_json, start, stop
+from .http_base import FakeHandler, LocalFake, send_json
 
 
-class FakeElevenLabs:
+class FakeElevenLabs(LocalFake):
     def __init__(self, api_key: str) -> None:
         self.api_key = api_key
         self.faults: list[str] = []
         self.speech: list[dict[str, Any]] = []
         self.clones: list[dict[str, Any]] = []
         self.lock = threading.Lock()
-        self.server = QuietServer(("127.0.0.1", 0), FakeHandler)
-        self.server.fake = self
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def __enter__(self) -> "FakeElevenLabs":
-        start(self.server)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        stop(self.server)
+        self._listen()
 
     def handle(self, h: FakeHandler, method: str) -> None:
         raw = h.rfile.read(int(h.headers.get("Content-Length", 0) or 0))

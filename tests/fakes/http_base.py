@@ -71,3 +71,25 @@ def send_json(h: BaseHTTPRequestHandler, status: int, body: dict, headers: dict[
         h.send_header(name, value)
     h.end_headers()
     h.wfile.write(payload)
+
+
+class LocalFake:
+    """A fake service on 127.0.0.1 whose every request reaches its `handle(handler, method)`:
+    `with Fake(...) as fake: fake.base_url` (with the service's path prefix, e.g. `/v1`)."""
+
+    path_prefix = "/v1"
+
+    def _listen(self) -> None:
+        self.server = QuietServer(("127.0.0.1", 0), FakeHandler)
+        self.server.fake = self
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{self.path_prefix}"
+
+    def __enter__(self):  # noqa: ANN204 - the subclass
+        start(self.server)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        stop(self.server)

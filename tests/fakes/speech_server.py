@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .http_base import FakeHandler, QuietServer, send_json, start, stop
+from .http_base import FakeHandler, LocalFake, send_json
 
 RATE = 24000
 
@@ -36,26 +36,14 @@ def tone_wav(seconds: float, amplitude: float = 0.3, frequency: float = 220.0) -
     return out.getvalue()
 
 
-class FakeSpeech:
+class FakeSpeech(LocalFake):
     def __init__(self, api_key: str | None = None) -> None:
         self.api_key = api_key
         self.faults: list[str] = []
         self.bodies: list[dict[str, Any]] = []
         self.authorized: list[bool] = []
         self.lock = threading.Lock()
-        self.server = QuietServer(("127.0.0.1", 0), FakeHandler)
-        self.server.fake = self
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def __enter__(self) -> "FakeSpeech":
-        start(self.server)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        stop(self.server)
+        self._listen()
 
     def handle(self, h: FakeHandler, method: str) -> None:
         body = json.loads(h.rfile.read(int(h.headers.get("Content-Length", 0) or 0)) or b"{}")

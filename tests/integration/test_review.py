@@ -12,35 +12,14 @@ import av
 import numpy as np
 import pytest
 
-from builds import run_snakemake
-from fakes.video_server import FakeVideoServer, Script
 from shortdrama.config import load_config
 from shortdrama.stages.clips import ClipSpec
-from test_qc import CLI, CLIP_PRICE, KEY, SERIES, _scene, build, done_rules, paid, prompts, qc_report, review_page
+from test_qc import CLI, CLIP_PRICE, SERIES, _scene, build, done_rules, paid, prompts, qc_report, review_page
+from test_qc import gateway, written  # noqa: F401 - fixtures: the fake gateway, the written series
 
 pytestmark = pytest.mark.slow
 
 CLIPS = "results/demo/ep01/clips"
-
-
-@pytest.fixture(scope="module")
-def written(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("review-written") / "work"
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("VIDEO_GATEWAY_API_KEY", KEY)
-        env.setenv("VIDEO_GATEWAY_URL", "http://127.0.0.1:9/v1")
-        run_snakemake(work, f"overrides={json.dumps(SERIES)}", extra=("--until", "write_episode_script"), check=False)
-    return work
-
-
-@pytest.fixture
-def gateway(tmp_path, monkeypatch):
-    script = Script()
-    with FakeVideoServer(script, api_key=KEY) as server:
-        monkeypatch.setenv("VIDEO_GATEWAY_API_KEY", KEY)
-        monkeypatch.setenv("VIDEO_GATEWAY_URL", server.base_url)
-        monkeypatch.setenv("SHORTDRAMA_CACHE_DIR", str(tmp_path / "cache"))
-        yield server, script
 
 
 def plan(work: Path, overrides: list[str]) -> dict:

@@ -17,13 +17,13 @@ angry, fearful, disgusted, surprised, neutral).
 from __future__ import annotations
 
 import binascii
-import json
 from typing import Any, Callable, Literal
 
 import httpx
 
 from ..errors import ProviderError
 from ..http import RetryPolicy, api_key, auth_headers, request
+from ..video.vendors.minimax import answer_json, base_resp_code
 
 RATE_LIMIT = 1002
 _RETRIED = {1000, 1001, RATE_LIMIT, 1013}
@@ -53,7 +53,7 @@ def speak(base_url: str, key_env: str | None, voice_id: str, text: str, model: s
                                json=body, headers=auth_headers(key), judge=_judge, **({"sleep": sleep} if sleep else {}))
         except ProviderError as error:
             raise ProviderError(_explained(error, what)) from None
-    reply = _json(response.text)
+    reply = answer_json(response.text)
     audio = (reply.get("data") or {}).get("audio") if isinstance(reply.get("data"), dict) else None
     if not isinstance(audio, str) or not audio:
         raise ProviderError(f"{what}: no audio in the answer ({response.text[:120]!r})")
@@ -68,30 +68,16 @@ def speak(base_url: str, key_env: str | None, voice_id: str, text: str, model: s
 def _judge(response: httpx.Response) -> Literal["retry", "final"] | None:
     if response.status_code != 200:
         return None
-    code = _code(_json(response.text))
+    code = base_resp_code(answer_json(response.text))
     if code in _RETRIED:
         return "retry"
     return "final" if code else None
 
 
 def _explained(error: ProviderError, what: str) -> str:
-    reply = _json(getattr(error, "body", "") or "")
-    code = _code(reply)
+    reply = answer_json(getattr(error, "body", "") or "")
+    code = base_resp_code(reply)
     if code is None:
         return str(error)
     message = str((reply.get("base_resp") or {}).get("status_msg") or "")
     return f"{what}: {_MESSAGES.get(code, 'MiniMax code')} (code {code}: {message})"
-
-
-def _json(text: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _code(reply: dict[str, Any]) -> int | None:
-    base = reply.get("base_resp")
-    code = base.get("status_code") if isinstance(base, dict) else None
-    return code if isinstance(code, int) and not isinstance(code, bool) and code != 0 else None

@@ -100,7 +100,7 @@ class MiniMaxAdapter:
         entry = session.entry
         what = f"video {entry.model}: task {record['job_id']}"
         data = self._read(session, f"/v1/query/video_generation?task_id={quote(record['job_id'], safe='')}", what)
-        status, code, message = data.get("status"), _code(data), _message(data)
+        status, code, message = data.get("status"), base_resp_code(data), _message(data)
         if status == "Fail":
             reason = f"{message or 'no reason given'} (code {code})" if code else (message or "no reason given")
             sensitive = code in (SENSITIVE_INPUT, SENSITIVE_OUTPUT)
@@ -127,8 +127,8 @@ class MiniMaxAdapter:
 
     def _download_url(self, session: Session, file_id: str, what: str) -> str:
         data = self._read(session, f"/v1/files/retrieve?file_id={quote(file_id, safe='')}", f"{what}: file {file_id}")
-        if _code(data):
-            raise _explain(session, ProviderHTTPError(f"{what}: file {file_id}: MiniMax code {_code(data)}: "
+        if base_resp_code(data):
+            raise _explain(session, ProviderHTTPError(f"{what}: file {file_id}: MiniMax code {base_resp_code(data)}: "
                                                       f"{_message(data)}", 200, json.dumps(data)), what, creating=False)
         url = (data.get("file") or {}).get("download_url") if isinstance(data.get("file"), dict) else None
         if not isinstance(url, str) or not url.strip():
@@ -149,8 +149,8 @@ def _explain(session: Session, error: ProviderHTTPError, what: str, creating: bo
     if error.maybe_accepted:
         return error
     entry = session.entry
-    reply = _json(error.body)
-    code, message = _code(reply), one_line(_message(reply), 200)
+    reply = answer_json(error.body)
+    code, message = base_resp_code(reply), one_line(_message(reply), 200)
     where = entry.preset or "the video preset"
     if code in _BAD_KEY or error.status == 401:
         said = f"code {code}: {message}" if code else f"HTTP {error.status}: {one_line(error.body, 120)}"
@@ -183,7 +183,7 @@ def _explain(session: Session, error: ProviderHTTPError, what: str, creating: bo
 def _judge_create(response: httpx.Response) -> Literal["retry", "final"] | None:
     if response.status_code != 200:
         return None
-    code = _code(_json(response.text))
+    code = base_resp_code(answer_json(response.text))
     if code == RATE_LIMIT:
         return "retry"  # refused before a task was made: safe to send again
     return "final" if code else None
@@ -192,18 +192,19 @@ def _judge_create(response: httpx.Response) -> Literal["retry", "final"] | None:
 def _judge_read(response: httpx.Response) -> Literal["retry"] | None:
     if response.status_code != 200:
         return None
-    reply = _json(response.text)
+    reply = answer_json(response.text)
     # A failed task carries its own code in base_resp: that is the task's answer, not a refused read. Nor
     # does a repeated read find a task or file that is gone.
-    return "retry" if reply.get("status") != "Fail" and _code(reply) in _TRANSIENT and not _gone(reply) else None
+    return "retry" if reply.get("status") != "Fail" and base_resp_code(reply) in _TRANSIENT and not _gone(reply) else None
 
 
 def _gone(reply: Mapping[str, Any]) -> bool:
-    code = _code(reply)
+    code = base_resp_code(reply)
     return code is not None and (code == INVALID_PARAMS or any(w in _message(reply).lower() for w in _GONE_WORDS))
 
 
-def _json(text: str) -> dict[str, Any]:
+def answer_json(text: str) -> dict[str, Any]:
+    """A MiniMax answer's JSON object ({} when it is not one); shared with its speech API (voice.minimax)."""
     try:
         data = json.loads(text)
     except ValueError:
@@ -211,7 +212,8 @@ def _json(text: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _code(reply: Mapping[str, Any]) -> int | None:
+def base_resp_code(reply: Mapping[str, Any]) -> int | None:
+    """The nonzero `base_resp.status_code` of a MiniMax answer, if it has one."""
     base = reply.get("base_resp")
     code = base.get("status_code") if isinstance(base, dict) else None
     return code if isinstance(code, int) and not isinstance(code, bool) and code != 0 else None
