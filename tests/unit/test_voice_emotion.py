@@ -71,3 +71,14 @@ def test_minimax_gets_its_emotion_and_elevenlabs_its_settings(tmp_path, monkeypa
                        "ELEVENLABS_API_KEY", "xi-e")
         voice.synthesize("Sign it!", VoiceSpec("en", "JBFqnCBsd6RMkjVDRZzb", 50, 165, "angry"))
     assert eleven.speech[0]["voice_settings"]["stability"] == 0.3
+
+
+def test_a_hosted_line_sped_up_to_fit_is_bought_once_and_stretched_here(tmp_path, monkeypatch):
+    with FakeSpeech(api_key="sk-e") as speech:
+        voice = _voice(["voice=openai_tts", f"voice.base_url={speech.base_url}"], tmp_path, monkeypatch,
+                       "OPENAI_API_KEY", "sk-e")
+        voice.base_rates = {"coral": 165}
+        normal = voice.synthesize("I will not sign it, not today.", VoiceSpec("en", "coral", 50, 165))
+        faster = voice.synthesize("I will not sign it, not today.", VoiceSpec("en", "coral", 50, 231))
+    assert len(speech.bodies) == 1 and speech.bodies[0]["speed"] == 1.0, "bought once, at the voice's own speed"
+    assert abs(faster.size / normal.size - 165 / 231) < 0.03

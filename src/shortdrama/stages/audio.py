@@ -214,9 +214,12 @@ def speak_dialogue(spec: str, wav_out: str | Path, cues_out: str | Path, episode
         # Each line is its own provider call (voice.hosted): cached, priced and budgeted line by line.
         from ..voice.hosted import HostedLineVoice
 
+        from ..voice.hosted import BASE_RATE
+
         samples = {v["voice"]: v["sample"] for v in dialogue.voices.values() if "sample" in v}
+        rates = {v["voice"]: min(450, max(80, round(BASE_RATE * v["speed"]))) for v in dialogue.voices.values()}
         produce_dialogue(dialogue)(voice, {"wav": Path(wav_out), "cues": Path(cues_out)},
-                                   HostedLineVoice(voice, runtime, episode, scene, samples))
+                                   HostedLineVoice(voice, runtime, episode, scene, samples, rates))
     else:
         provider_call(runtime, call, voice, dialogue_estimate(dialogue), produce_dialogue(dialogue),
                       {"wav": Path(wav_out), "cues": Path(cues_out)})

@@ -115,10 +115,19 @@ class HostedLineVoice:
     episode: int
     scene: int
     samples: dict[str, str] = field(default_factory=dict)  # "clone:<digest>" -> the sample's path
+    # Each voice's own rate (its speed as VoiceSpec words per minute): a line the scene layout asks
+    # faster than that is bought once at the voice's own speed and sped up here, never bought again.
+    base_rates: dict[str, int] = field(default_factory=dict)
     sample_rate: int = SAMPLE_RATE
 
     def synthesize(self, text: str, spec: "VoiceSpec") -> np.ndarray:
+        from dataclasses import replace
+
         from ..audio.wav import resample
+
+        base = self.base_rates.get(spec.variant)
+        if base is not None and spec.rate > base:
+            return time_stretch(self.synthesize(text, replace(spec, rate=base)), spec.rate / base, self.sample_rate)
         from ..cost import pricing as price
         from ..cost.call import Billing, Call, provider_call
         from .speech_api import decode_wav
@@ -164,6 +173,22 @@ class HostedLineVoice:
             provider_call(self.runtime, call, self.voice, lambda voice: voice.pricing.per_call, produce,
                           {"voice": record})
             return json.loads(record.read_text(encoding="utf-8"))["voice_id"]
+
+
+def time_stretch(samples: np.ndarray, factor: float, sample_rate: int) -> np.ndarray:
+    """`samples` spoken `factor` times faster at the same pitch (FFmpeg's atempo)."""
+    from ..audio.wav import read_wav, write_wav
+    from ..media import run_ffmpeg
+
+    if samples.size == 0 or abs(factor - 1.0) < 1e-3:
+        return samples
+    with tempfile.TemporaryDirectory(prefix="stretch-") as folder:
+        source, target = Path(folder) / "in.wav", Path(folder) / "out.wav"
+        write_wav(source, samples, sample_rate)
+        run_ffmpeg(["-i", source, "-filter:a", f"atempo={min(2.0, max(0.5, factor)):.4f}", "-ac", "1",
+                    "-ar", str(sample_rate), target])
+        stretched, _rate = read_wav(target)
+    return stretched.reshape(-1).astype(np.float32) if stretched.ndim > 1 else stretched.astype(np.float32)
 
 
 def _policy(voice: "VoiceConfig") -> Any:
