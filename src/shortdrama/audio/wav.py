@@ -100,3 +100,24 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
         else:
             out[index] = np.einsum("btc,bt->bc", gathered, kernel)
     return out
+
+
+def decode_audio(source: str | os.PathLike | bytes, container_format: str | None = None) -> tuple[np.ndarray, int]:
+    """Float32 mono samples in [-1, 1] and the rate of any audio PyAV reads (a path, or a file's bytes):
+    every channel layout and sample format converted by FFmpeg's own resampler, not guessed."""
+    import io
+
+    import av
+
+    where = io.BytesIO(source) if isinstance(source, bytes) else str(source)
+    try:
+        with av.open(where, format=container_format) as container:
+            stream = container.streams.audio[0]
+            rate = stream.rate
+            to_mono = av.AudioResampler(format="fltp", layout="mono", rate=rate)
+            chunks = [out.to_ndarray()[0] for frame in container.decode(stream) for out in to_mono.resample(frame)]
+            chunks += [out.to_ndarray()[0] for out in to_mono.resample(None)]
+    except (av.error.FFmpegError, OSError, IndexError, ValueError) as error:
+        raise MediaError(f"not readable audio ({error})") from None
+    samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    return samples, int(rate)

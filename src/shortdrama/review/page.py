@@ -22,6 +22,7 @@ from ..media import write_text_atomic
 
 if TYPE_CHECKING:
     from ..workflow import Workflow
+    from .decisions import Decision
 
 PAGE = "review/index.html"
 
@@ -62,21 +63,13 @@ def _vtt(srt: Path, out: Path) -> str:
     return "data:text/vtt;charset=utf-8;base64," + base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
-def _clip(wf: "Workflow", ep: str, sc: str, scene: Any, take: int) -> Any:
-    """What take `take` of the scene asked (with its review note, once the workflow knows notes)."""
-    from ..stages.clips import ClipSpec
-
-    clip_spec = getattr(wf, "clip_spec", None)
-    return clip_spec(ep, sc, scene, take) if clip_spec is not None else ClipSpec.of(wf.cfg, scene, take)
-
-
-def _decision_state(decision: Any, gate: str) -> dict[str, Any]:
+def _decision_state(decision: "Decision | None", gate: str) -> dict[str, Any]:
     """A scene's decision as the page shows it: the pick, the retake notes asked, the keyframe's approval."""
-    take = getattr(decision, "take", None)
-    retakes = list(getattr(decision, "retakes", ()) or ())
-    approved = bool(getattr(decision, "approves_keyframe", getattr(decision, "keyframe_approved", False)))
-    signed = (f" by {decision.by}" if getattr(decision, "by", None) else "") + (
-        f" at {decision.at}" if getattr(decision, "at", None) else "")
+    take = decision.take if decision else None
+    retakes = list(decision.retakes) if decision else []
+    approved = bool(decision and decision.approves_keyframe)
+    signed = (f" by {decision.by}" if decision and decision.by else "") + (
+        f" at {decision.at}" if decision and decision.at else "")
     return {"decision": f"take {take} picked{signed}" if take is not None else None, "picked": take,
             "retakes": retakes, "keyframe_approved": approved,
             "keyframe_awaiting": gate == "keyframes" and not approved, "signed": signed.strip()}
@@ -90,8 +83,8 @@ def collect(wf: "Workflow") -> dict[str, Any]:
         raise UsageError(f"{wf.paths.root} has no episode scripts yet: run `shortdrama build` with the same "
                          "overrides first")
     costs = _costs(wf)
-    gate = getattr(wf.cfg.review, "gate", "none")
-    script_approved = getattr(wf.decisions, "script_approved", lambda episode: False)
+    gate = wf.cfg.review.gate
+    script_approved = wf.decisions.script_approved
     episodes, series_total = [], 0.0
     for ep, script_path in scripts.items():
         script, episode = wf.script(script_path), int(ep)
@@ -107,18 +100,18 @@ def collect(wf: "Workflow") -> dict[str, Any]:
                 number = int(take["take"])
                 cost = round(costs.get((episode, index, number), 0.0), 4)
                 episode_total += cost
-                clip = _clip(wf, ep, sc, scene, number)
+                clip = wf.clip_spec(ep, sc, scene, number)
                 takes.append({"take": number, "src": _relative(wf.at(wf.paths.take(ep, sc, 1)).parent / take["file"], page_dir),
                               "passed": take.get("passed", True), "score": take.get("score"), "flags": take.get("flags", []),
                               "retake": take.get("retake", False), "cost": cost, "seed": clip.seed,
-                              "note": take.get("note") or getattr(clip, "note", ""),
+                              "note": take.get("note") or clip.note,
                               "chosen": number == selection.get("chosen"), "pickable": number <= pickable})
             shots.append({
                 "scene": index, "id": f"ep{ep}-sc{sc}", "ep": ep, "sc": sc, "camera": scene.camera,
                 "action": scene.action, "location": f"{scene.location.setting} - {scene.location.description}",
                 "dialogue": [{"speaker": line.speaker, "text": line.text} for line in scene.dialogue],
                 "keyframe": _relative(wf.at(wf.paths.keyframe(ep, sc)), page_dir),
-                "prompt": _clip(wf, ep, sc, scene, 1).prompt, "takes": takes,
+                "prompt": wf.clip_spec(ep, sc, scene, 1).prompt, "takes": takes,
                 "chosen": selection.get("chosen"), "reason": selection.get("reason", "not built yet"),
                 "flagged": bool(selection.get("flagged")),
                 **state})

@@ -299,11 +299,11 @@ def _loopback(host: str) -> bool:
 
 def listen_address(wf: "Workflow", host: str | None, port: int | None) -> tuple[str, int]:
     """Where to listen: `--host`/`--port` as given, else review.host/review.port, which must be loopback."""
-    configured = getattr(wf.cfg.review, "host", "127.0.0.1")
+    configured = wf.cfg.review.host
     if host is None and not _loopback(configured):
         raise UsageError(f"review.host={configured} is not a loopback address, and the served page can change "
                          f"the decisions and scripts: pass `--host {configured}` to mean it")
-    return host or configured, getattr(wf.cfg.review, "port", 0) if port is None else port
+    return host or configured, wf.cfg.review.port if port is None else port
 
 
 def start(wf: "Workflow", overrides: Sequence[str], host: str | None = None, port: int | None = None,

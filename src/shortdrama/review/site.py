@@ -162,7 +162,7 @@ class ReviewSite:
         shot = f"ep{body.ep:02d} sc{body.sc:02d}"
         if body.take is not None:
             decision = wf.decisions.of(body.ep, body.sc)
-            available = wf.cfg.takes + len(getattr(decision, "retakes", ()) or ())
+            available = wf.cfg.takes + (len(decision.retakes) if decision else 0)
             if body.take > available:
                 raise Refused(400, f"{shot}: take {body.take} does not exist (the scene has takes 1-{available}; "
                                    "raise `takes` or ask for a retake)")

@@ -123,7 +123,7 @@ def produce_dialogue(spec: DialogueSpec) -> Produce:
         from ..audio.wav import write_wav
         from ..voice.base import VoiceSpec, voice_for_character, with_hints
         from ..voice.espeak import EspeakVoice
-        from ..voice.hosted import BASE_RATE
+        from ..voice.hosted import voice_rate
 
         if speaker is None and voice.provider == "piper":  # a local ONNX voice: one speaker per character
             from ..model_paths import checkout_path
@@ -138,7 +138,7 @@ def produce_dialogue(spec: DialogueSpec) -> Produce:
             speaker = EspeakVoice()
         else:  # a hosted voice: the cast voice id, its speed as a rate the layout can raise
             voices = {name: VoiceSpec(language=spec.language, variant=v["voice"], pitch=50,
-                                      rate=min(450, max(80, round(BASE_RATE * v["speed"]))))
+                                      rate=voice_rate(v["speed"]))
                       for name, v in spec.voices.items()}
         offline = voice.provider not in VoiceConfig.HOSTED_PROVIDERS
         lines = [SpokenLine(speaker=line["speaker"], text=line["text"], voice=with_hints(
@@ -214,10 +214,10 @@ def speak_dialogue(spec: str, wav_out: str | Path, cues_out: str | Path, episode
         # Each line is its own provider call (voice.hosted): cached, priced and budgeted line by line.
         from ..voice.hosted import HostedLineVoice
 
-        from ..voice.hosted import BASE_RATE
+        from ..voice.hosted import voice_rate
 
         samples = {v["voice"]: v["sample"] for v in dialogue.voices.values() if "sample" in v}
-        rates = {v["voice"]: min(450, max(80, round(BASE_RATE * v["speed"]))) for v in dialogue.voices.values()}
+        rates = {v["voice"]: voice_rate(v["speed"]) for v in dialogue.voices.values()}
         produce_dialogue(dialogue)(voice, {"wav": Path(wav_out), "cues": Path(cues_out)},
                                    HostedLineVoice(voice, runtime, episode, scene, samples, rates))
     else:

@@ -37,6 +37,11 @@ BASE_RATE = 165
 SAMPLE_RATE = 48000
 
 
+def voice_rate(speed: float) -> int:
+    """A hosted voice's speed as the VoiceSpec rate (words per minute) the scene layout works with."""
+    return min(450, max(80, round(BASE_RATE * speed)))
+
+
 def cast_hosted_voice(voice: "VoiceConfig", cfg: "AppConfig", character_id: str,
                       checkout: Path | None = None) -> dict[str, Any]:
     """The character's voice with the configured provider: the one its cast entry names
@@ -66,22 +71,16 @@ def cast_hosted_voice(voice: "VoiceConfig", cfg: "AppConfig", character_id: str,
 
 @lru_cache(maxsize=64)
 def _checked_sample(path: str, mtime: float, size: int, who: str) -> str:
-    import av
-
+    from ..audio.wav import decode_audio
     from ..cost.cache import file_digest
+    from ..errors import MediaError
 
     where = f"{who}'s voice sample {path}"
     try:
-        with av.open(path) as container:
-            stream = container.streams.audio[0]
-            rate = stream.rate
-            chunks = [frame.to_ndarray().astype(np.float32) for frame in container.decode(stream)]
-    except (OSError, IndexError, ValueError) as error:  # av's errors are OSError/ValueError subclasses
-        raise ConfigError(f"{where}: not readable audio ({error})") from None
-    samples = np.concatenate(chunks, axis=1) if chunks else np.zeros((1, 0), np.float32)
-    if samples.size and np.abs(samples).max() > 1.5:  # integer PCM
-        samples = samples / 32768.0
-    seconds = samples.shape[1] / rate if rate else 0.0
+        samples, rate = decode_audio(path)
+    except MediaError as error:
+        raise ConfigError(f"{where}: {error}") from None
+    seconds = samples.size / rate if rate else 0.0
     problems = []
     if not 3.0 <= seconds <= 300.0:
         problems.append(f"{seconds:.1f} s long (3-300 s)")

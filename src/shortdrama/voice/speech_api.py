@@ -14,7 +14,6 @@ not audio (an HTML error page or JSON with a 200), a truncated WAV, or silence i
 
 from __future__ import annotations
 
-import io
 import json
 import struct
 from dataclasses import dataclass, field
@@ -97,21 +96,15 @@ def decode_wav(data: bytes, what: str, min_seconds: float = 0.05, silence_dbfs: 
     declared = _data_chunk_size(data)
     if declared is not None and declared[1] > len(data) - declared[0]:
         raise ProviderError(f"{what}: truncated audio ({len(data) - declared[0]} of {declared[1]} bytes of samples)")
-    import av
+    from ..audio.wav import decode_audio
+    from ..errors import MediaError
 
     try:
-        with av.open(io.BytesIO(data), format="wav") as container:
-            stream = container.streams.audio[0]
-            rate = stream.rate
-            chunks = [frame.to_ndarray() for frame in container.decode(stream)]
-    except (av.error.FFmpegError, IndexError, ValueError) as error:
+        mono, rate = decode_audio(data, "wav")
+    except MediaError as error:
         raise ProviderError(f"{what}: undecodable audio ({error})") from None
-    if not chunks:
+    if not mono.size:
         raise ProviderError(f"{what}: the audio holds no samples")
-    samples = np.concatenate(chunks, axis=1).astype(np.float32)
-    if samples.dtype.kind != "f" or np.abs(samples).max() > 1.5:  # integer PCM from a planar decode
-        samples = samples / 32768.0
-    mono = samples.mean(axis=0)
     if mono.size / rate < min_seconds:
         raise ProviderError(f"{what}: {mono.size / rate:.3f} s of audio is too short to be speech")
     peak = float(np.abs(mono).max())
