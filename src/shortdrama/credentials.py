@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
-from .config import AppConfig, HostedConfig, LLMConfig, VideoConfig
+from .config import AppConfig, HostedConfig, LipsyncConfig, LLMConfig, VideoConfig
 from .errors import ConfigError
 
 def vendor_requires(provider: str) -> tuple[str, ...]:
@@ -50,15 +50,19 @@ class KeyNeed:
 
 
 def needed_keys(cfg: AppConfig) -> list[KeyNeed]:
-    """Every model of the llm and video chains that reads a key, in chain order, then the voice's."""
+    """Every model of the llm and video chains that reads a key, in chain order, then the voice's and the
+    lip-sync model's."""
     needs: list[KeyNeed] = []
     for group, first in (("llm", cfg.llm), ("video", cfg.video)):
         for model in _chain(first):
             need = _need(group, model)
             if need is not None:
                 needs.append(need)
-    voice = _need("voice", cfg.voice)
-    return needs + ([voice] if voice is not None else [])
+    for group in ("voice", "lipsync"):
+        need = _need(group, getattr(cfg, group))
+        if need is not None:
+            needs.append(need)
+    return needs
 
 
 def missing_keys(cfg: AppConfig, environ: Mapping[str, str] | None = None) -> list[KeyNeed]:
@@ -108,9 +112,13 @@ def describe_missing(missing: list[KeyNeed]) -> str:
 def _need(group: str, model: HostedConfig) -> KeyNeed | None:
     if model.provider not in type(model).HOSTED_PROVIDERS:  # offline, fake_paid, animatic, diffusers...
         return None
-    settings = ("api_key_env", "secret_key_env") if isinstance(model, VideoConfig) else ("api_key_env",)
+    # Kling's second secret; Volcengine's app id (not a secret, but the voice sends nothing without it).
+    settings = ("api_key_env", "secret_key_env") if isinstance(model, VideoConfig) else ("api_key_env", "app_id_env")
+    settings = tuple(s for s in settings if s in type(model).model_fields)
     variables = tuple(getattr(model, s) for s in settings if getattr(model, s))
-    required = vendor_requires(model.provider) if isinstance(model, VideoConfig) else ()
+    # fal's queue takes no request without a key (lip-sync goes through it too).
+    required = (vendor_requires(model.provider) if isinstance(model, VideoConfig)
+                else ("api_key_env",) if isinstance(model, LipsyncConfig) else ())
     unset = tuple(s for s in required if not getattr(model, s))
     if not variables and not unset:
         return None  # e.g. a local Ollama or vLLM server, or the gateway without a key

@@ -21,6 +21,7 @@ class P:
     take_qc = "results/{series}/ep{ep}/clips/sc{sc}/take{take}.qc.json"
     clip = "results/{series}/ep{ep}/clips/sc{sc}.mp4"  # the take QC chose
     selection = "results/{series}/ep{ep}/clips/sc{sc}.selection.json"  # which take, and why
+    lipsync = "results/{series}/ep{ep}/lipsync/sc{sc}.mp4"  # the chosen clip, its mouths synced to the dialogue
     dialogue = "results/{series}/ep{ep}/audio/sc{sc}.wav"
     cues = "results/{series}/ep{ep}/audio/sc{sc}.cues.json"
     mix = "results/{series}/ep{ep}/audio/episode_mix.wav"
@@ -70,6 +71,9 @@ class SeriesPaths:
 
     def selection(self, ep: str, sc: str) -> str:
         return self._fill(P.selection, ep=ep, sc=sc)
+
+    def lipsync(self, ep: str, sc: str) -> str:
+        return self._fill(P.lipsync, ep=ep, sc=sc)
 
     def dialogue(self, ep: str, sc: str) -> str:
         return self._fill(P.dialogue, ep=ep, sc=sc)

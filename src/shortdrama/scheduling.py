@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .cost.slots import ProviderSlots
 
 # Snakemake resource name -> the config group whose preset's `concurrency` caps it.
-API_RESOURCES = {"video_api": "video", "llm_api": "llm"}
+API_RESOURCES = {"video_api": "video", "llm_api": "llm", "lipsync_api": "lipsync"}
 
 
 def api_limits(cfg: AppConfig) -> dict[str, int]:
@@ -33,7 +33,8 @@ def api_limits(cfg: AppConfig) -> dict[str, int]:
     the vendor's slots should not idle meanwhile, so as many jobs again start and wait, each for a slot,
     at the cost of an idle Python process (~80 MB) each. The vendor itself never sees more than
     `concurrency` requests: each job holds a provider slot (cost.slots) from submit to download."""
-    return {resource: with_headroom(getattr(cfg, group).concurrency) for resource, group in API_RESOURCES.items()}
+    return {resource: with_headroom(getattr(cfg, group).concurrency) for resource, group in API_RESOURCES.items()
+            if group != "lipsync" or cfg.lipsync.enabled}  # no lip-sync jobs: no room made for them
 
 
 def with_headroom(concurrency: int) -> int:

@@ -313,7 +313,7 @@ class Workflow:
             yield from (r.job(self, {"ep": ep}, path) for ep, path in scripts.items())
         elif r.scope == "scene":
             yield from (r.job(self, {"ep": ep, "sc": sc}, path) for ep, path in scripts.items()
-                        for sc in self.scene_ids(path))
+                        for sc in self.scene_ids(path) if r.wanted(self, {"ep": ep, "sc": sc}, path))
         elif r.scope == "take":
             yield from (r.job(self, {"ep": ep, "sc": sc, "take": str(take)}, path) for ep, path in scripts.items()
                         for sc in self.scene_ids(path) for take in self.takes_of(ep, sc))

@@ -58,7 +58,7 @@ def test_the_groups_are_the_models_fields_with_a_folder_and_a_default():
     assert list(GROUPS) == [name for name in AppConfig.model_fields if name in folders]
     assert all(slots[group] for group in GROUPS), "every group of AppConfig has a default option"
     assert set(PROVIDER_GROUPS) == {g for g in GROUPS if issubclass(AppConfig.model_fields[g].annotation, ProviderConfig)}
-    assert PROVIDER_GROUPS == ("llm", "image", "video", "voice", "music")
+    assert PROVIDER_GROUPS == ("llm", "image", "video", "voice", "music", "lipsync")
     # A slot that is no field of AppConfig (experiment/) may only hold files that write to the top level.
     for group in set(slots) - set(GROUPS):
         assert group not in AppConfig.model_fields and slots[group] is None

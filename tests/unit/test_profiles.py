@@ -26,7 +26,7 @@ def test_slurm_profile_names_existing_rules_and_caps_the_api_and_gpu_resources()
                                                                              "choose_take"}
     assert slurm["seconds-between-status-checks"] <= 2 and slurm["slurm-init-seconds-before-status-checks"] <= 2
     caps = dict(item.split("=") for item in slurm["resources"])
-    assert set(caps) == {"video_api", "llm_api", "gpu"}
+    assert set(caps) == {"video_api", "llm_api", "lipsync_api", "gpu"}
     assert {"slurm_partition", "slurm_account", "runtime", "mem_mb"} <= set(slurm["default-resources"])
 
 

@@ -24,6 +24,7 @@ def test_the_api_caps_are_the_presets_concurrency():
     # Twice as many jobs as the vendor takes (at most 16 more): they start up or conform meanwhile; the
     # provider slots inside the jobs keep the vendor at its concurrency.
     assert api_limits(cfg) == {"video_api": 16, "llm_api": 6}
+    assert api_limits(load_config(["lipsync=fal_sync", "lipsync.concurrency=3"]))["lipsync_api"] == 6
     assert api_limits(load_config(["video=gateway_kling", "video.concurrency=40"]))["video_api"] == 56
 
 
@@ -34,7 +35,8 @@ def test_build_holds_compute_to_the_cores_and_makes_room_for_the_api_jobs():
     args = scheduling_arguments(cfg, "2", REPO / "profiles" / "local", [])
     assert args[:2] == ["--cores", str(2 + 16 + 2 * cfg.llm.concurrency)] and args[2] == "--resources"
     given = dict(item.split("=") for item in args[3:])
-    assert given == {"video_api": "16", "llm_api": str(2 * cfg.llm.concurrency), "gpu": "1", "cpu": "2"}  # gpu: the profile's
+    # gpu and lipsync_api: the profile's (lip-sync is off: no room is made in --cores for its jobs)
+    assert given == {"video_api": "16", "llm_api": str(2 * cfg.llm.concurrency), "lipsync_api": "4", "gpu": "1", "cpu": "2"}
 
 
 def test_cores_all_is_this_machines_and_a_bad_value_is_refused():

@@ -32,6 +32,7 @@ SPEC_OF = {
     "draw_contact_sheet": "ContactSheetSpec", "generate_keyframe": "KeyframeSpec", "generate_clip": "ClipSpec",
     "speak_dialogue": "DialogueSpec", "mix_episode_audio": "MixSpec", "write_subtitles": "SubtitlesSpec",
     "render_episode": "RenderSpec", "choose_take": "ChooseTakeSpec", "check_episode": "EpisodeQCSpec",
+    "sync_lips": "LipsyncSpec",
 }
 CLASSES = {cls.__name__: cls for stage in STAGES for cls in vars(stage).values()
            if isinstance(cls, type) and issubclass(cls, Spec) and cls.__module__ == stage.__name__}

@@ -15,7 +15,8 @@ from pydantic import Field, field_validator, model_validator
 from .models import BudgetConfig, CacheConfig, LoraStageConfig, RenderConfig, SeriesConfig, StrictModel
 from .qc import QCConfig
 from .review import ReviewConfig
-from .providers import ImageConfig, LLMConfig, MusicConfig, ProviderConfig, VideoConfig, VoiceConfig
+from .providers import (ImageConfig, LipsyncConfig, LLMConfig, MusicConfig, ProviderConfig, VideoConfig,
+                        VoiceConfig)
 
 # The Hydra configuration directory of this checkout.
 CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
@@ -30,6 +31,8 @@ class AppConfig(StrictModel):
     music: MusicConfig
     render: RenderConfig
     budget: BudgetConfig
+    # Off unless chosen (lipsync=fal_sync): its default keeps configs written before it valid.
+    lipsync: LipsyncConfig = LipsyncConfig()
     lora: LoraStageConfig = LoraStageConfig()
     cache: CacheConfig = CacheConfig()
     qc: QCConfig = QCConfig()

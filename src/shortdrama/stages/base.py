@@ -162,8 +162,9 @@ class Rule:
     def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         raise NotImplementedError
 
-    def wanted(self, wf: Series, wildcards: Mapping[str, str]) -> bool:
-        """Whether the series has this job at all (a character given photos needs no generated set)."""
+    def wanted(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> bool:
+        """Whether the series has this job at all (a character given photos needs no generated set, a
+        scene without on-screen dialogue no lip-sync)."""
         return True
 
     def price(self, job: Job, runtime: "Runtime") -> Priced | None:

@@ -104,7 +104,7 @@ class GenerateCharacterReferences(Rule):
         outputs.update({f"caption_{i:02d}": wf.paths.reference_caption(cid, i) for i in range(count)})
         return Job(self.name, {"series": wf.series, "character": cid}, ReferencesSpec.of(wf.cfg, cid), outputs)
 
-    def wanted(self, wf: Series, wildcards: Mapping[str, str]) -> bool:
+    def wanted(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> bool:
         return not wf.cfg.series.cast[wildcards["character"]].references
 
     def price(self, job: Job, runtime: Runtime) -> Priced:

@@ -13,6 +13,7 @@ from ..media import write_text_atomic
 from ..provenance import outdated_name
 from .audio import scene_durations
 from .base import Job, Rule, Series, Spec, encoding
+from .lipsync import scene_video
 
 
 
@@ -58,7 +59,7 @@ class RenderEpisode(Rule):
         p = wf.paths
         return Job(self.name, {"series": wf.series, "ep": ep}, RenderSpec.of(wf.cfg, wf.script(script)),
                    {"mp4": p.final(ep)},
-                   {"clips": tuple(p.clip(ep, sc) for sc in wf.scene_ids(script)), "audio": (p.mix(ep),),
+                   {"clips": tuple(scene_video(wf, script, ep, sc) for sc in wf.scene_ids(script)), "audio": (p.mix(ep),),
                     "subtitles": (p.subtitles(ep),)},
                    deliverable=True)
 

@@ -54,6 +54,9 @@ class JobRequest:
     seed: int
     reference_image: Path | None
     negative_prompt: str = ""
+    # Video-to-video jobs (lip-sync: shortdrama.lipsync): the clip to change and the track to follow.
+    source_video: Path | None = None
+    audio: Path | None = None
 
 
 @dataclass(frozen=True)
