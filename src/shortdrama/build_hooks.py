@@ -2,7 +2,8 @@
 
 - `on_start` runs once the DAG is built and only when jobs will run (never in a dry run, `shortdrama
   plan`, or when nothing is out of date; spawned cluster jobs run with --no-hooks): every API key the
-  configuration needs is checked before the first job, so a missing one costs nothing.
+  configuration needs is checked before the first job, so a missing one costs nothing; the voice
+  casting is written down (results/<series>/voices.json, shortdrama.voice.casting).
 - `on_success` and `on_error` rewrite `results/<series>/ledger.jsonl`, the merged view of every
   node's ledger lines (cost/ledger.py), so the obvious file shows what the build spent, also when it failed.
 - `on_success` of a whole build (rule all) then checks every output against its manifest
@@ -25,8 +26,13 @@ from .workflow import Workflow
 
 
 def on_start(wf: Workflow, checkout: str | os.PathLike) -> None:
+    from .voice.casting import record_casting
+
     with _one_line():
         check_credentials(wf.cfg)
+        # The castings the jobs were just given (from the record, where it holds them) are written down,
+        # so a later change of the cast never moves anyone to another voice.
+        record_casting(wf.at(wf.paths.voices), wf.cfg.voice, wf.cfg)
 
 
 def on_success(wf: Workflow, checkout: str | os.PathLike, whole_series: bool = True) -> None:

@@ -10,6 +10,7 @@ class P:
     """Output patterns, with the rules' wildcards: {series}, {ep}, {sc}, {take}, {character}, {i}."""
 
     config = "results/{series}/config.yaml"
+    voices = "results/{series}/voices.json"  # who speaks with which voice, written once (voice.casting)
     outline = "results/{series}/outline.json"
     script = "results/{series}/ep{ep}/script.json"
     reference_image = "results/{series}/characters/{character}/references/ref_{i}.png"
@@ -49,6 +50,10 @@ class SeriesPaths:
     @property
     def config(self) -> str:
         return self._fill(P.config)
+
+    @property
+    def voices(self) -> str:
+        return self._fill(P.voices)
 
     @property
     def outline(self) -> str:

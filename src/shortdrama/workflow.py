@@ -41,6 +41,7 @@ class Workflow:
     _manifests: ManifestStore | None = field(default=None, repr=False, compare=False)
     _decisions: "Decisions | None" = field(default=None, repr=False, compare=False)
     _approvals: "dict[str, Approval] | None" = field(default=None, repr=False, compare=False)
+    _voices: "tuple[int, dict] | None" = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_snakemake_config(cls, config: Mapping[str, Any], conf_dir: str | None = None,
@@ -205,6 +206,19 @@ class Workflow:
     def take_is_approved(self, ep: str, sc: str, take: int) -> bool:
         decision = self.decision(ep, sc)
         return (self.cfg.review.respect_approvals and decision is not None and decision.take == take)
+
+    def voice_record(self) -> dict:
+        """The series' voice casting record (shortdrama.voice.casting), {} before the first build."""
+        from .voice.casting import read_record
+
+        path = self.at(self.paths.voices)
+        try:
+            stamp = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return {}
+        if self._voices is None or self._voices[0] != stamp:
+            self._voices = (stamp, read_record(path))
+        return self._voices[1]
 
     def cores_for(self, group: str) -> int:
         """The cores a job of this group holds while it runs: 0 when its model is a hosted API (the job

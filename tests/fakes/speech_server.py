@@ -42,6 +42,8 @@ class FakeSpeech(LocalFake):
         self.faults: list[str] = []
         self.bodies: list[dict[str, Any]] = []
         self.authorized: list[bool] = []
+        # Voices speak at their own pace, as real ones do: voice id -> seconds per second of the default pace.
+        self.voice_pace: dict[str, float] = {}
         self.lock = threading.Lock()
         self._listen()
 
@@ -67,6 +69,7 @@ class FakeSpeech(LocalFake):
         if fault == "slow":
             time.sleep(1.0)
         seconds = max(0.3, 0.06 * len(body["input"])) / float(body.get("speed", 1.0))
+        seconds *= self.voice_pace.get(body["voice"], 1.0)
         audio = {"html": b"<html><body>502 Bad Gateway</body></html>", "json200": b'{"status": "ok"}',
                  "silence": tone_wav(seconds, amplitude=0.0)}.get(fault, tone_wav(seconds))
         if fault == "truncated":

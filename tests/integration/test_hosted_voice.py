@@ -1,6 +1,7 @@
 """A hosted voice through the real build: an OpenAI-compatible speech server on 127.0.0.1 (the fake speaks
 OpenAI's route, auth and error shapes). Every line is one cached, priced call; a rebuild asks nothing;
-recasting one character asks again only for that character's lines; the final carries the speech."""
+recasting one character asks again only for that character's lines and moves only that character's
+subtitle cues to the new speech; the casting is written down."""
 
 import json
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 from builds import TINY
 from fakes.speech_server import FakeSpeech
 from shortdrama.cost.ledger import Ledger
+from shortdrama.media import read_subtitles
 
 pytestmark = pytest.mark.slow
 
@@ -51,11 +53,24 @@ def test_each_line_is_bought_once_and_a_recast_asks_only_that_characters_lines(t
 
         speaker = sorted(spoken)[0][0]
         cid = next(cid for cid, c in _cast(work, overrides).items() if c == speaker)
+        recorded = json.loads((work / "results/demo/voices.json").read_text())["openai_speech"]
+        assert set(recorded) == set(_cast(work, overrides)), "every character's casting is written down"
+        final = work / "results/demo/episode_01_final.mp4"
+        cues_before = {text: end - start for start, end, text in read_subtitles(final)}
+        speech.voice_pace["ballad"] = 0.6  # the new voice speaks faster than the old one
         recast = build(work, [*overrides, f"+series.cast.{cid}.voice.openai_speech.id=ballad"])
         assert recast.returncode == 0, recast.stderr[-3000:]
         new = speech.bodies[before:]
         assert new and {b["voice"] for b in new} == {"ballad"}, "only the recast character's lines are asked"
         assert sorted(b["input"] for b in new) == sorted(text for who, text in said if who == speaker)
+        # The subtitles follow the new speech: the recast character's cues are shorter, the others' are not.
+        cues_after = {text: end - start for start, end, text in read_subtitles(final)}
+        assert set(cues_after) == set(cues_before)
+        for who, text in said:
+            if who == speaker:
+                assert cues_after[text] < cues_before[text] - 0.1, f"{text!r} kept its old timing"
+            else:
+                assert abs(cues_after[text] - cues_before[text]) < 0.05, f"{text!r} changed though its voice did not"
 
 
 def _cast(work: Path, overrides: list[str]) -> dict[str, str]:

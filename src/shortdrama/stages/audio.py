@@ -37,15 +37,21 @@ class DialogueSpec(Spec):
     PROVIDER_GROUP: ClassVar[str] = "voice"
 
     @classmethod
-    def of(cls, cfg: AppConfig, scene: Scene, checkout: Path | None = None) -> "DialogueSpec":
+    def of(cls, cfg: AppConfig, scene: Scene, checkout: Path | None = None,
+           record: Mapping[str, Any] | None = None) -> "DialogueSpec":
+        """`record`: the series' voice casting record (voice.casting), which keeps every character's
+        first casting when the cast changes."""
+        from ..voice.casting import offline_indices
+
         cast = cast_by_name(cfg)
-        voices = {line.speaker: {"index": cast[line.speaker][0], "gender": cast[line.speaker][2].gender}
+        indices = offline_indices(cfg, cfg.voice.provider, record)  # the cast position, unless recorded otherwise
+        voices = {line.speaker: {"index": indices[cast[line.speaker][1]], "gender": cast[line.speaker][2].gender}
                   for line in scene.dialogue if line.speaker in cast}
         if cfg.voice.provider in VoiceConfig.HOSTED_PROVIDERS:  # each speaker's voice id and speed
             from ..voice.hosted import cast_hosted_voice
 
             for name, entry in voices.items():
-                entry.update(cast_hosted_voice(cfg.voice, cfg, cast[name][1], checkout))
+                entry.update(cast_hosted_voice(cfg.voice, cfg, cast[name][1], checkout, record))
         return cls(dialogue=[line.model_dump(mode="json") for line in scene.dialogue],
                    duration=on_frames(scene.duration, cfg.render.fps), language=cfg.series.language, voices=voices,
                    voice=cfg.voice.result_fields())
@@ -72,7 +78,7 @@ class SpeakDialogue(Rule):
     def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         ep, sc = wildcards["ep"], wildcards["sc"]
         return Job(self.name, {"series": wf.series, "ep": ep, "sc": sc},
-                   DialogueSpec.of(wf.cfg, wf.scene(script, sc), getattr(wf, "checkout", None)),
+                   DialogueSpec.of(wf.cfg, wf.scene(script, sc), getattr(wf, "checkout", None), wf.voice_record()),
                    {"wav": wf.paths.dialogue(ep, sc), "cues": wf.paths.cues(ep, sc)})
 
     def price(self, job: Job, runtime: Runtime) -> Priced:

@@ -99,6 +99,8 @@ class Series(Protocol):
 
     def take_is_approved(self, ep: str, sc: str, take: int) -> bool: ...
 
+    def voice_record(self) -> Any: ...  # the voice casting record (shortdrama.voice.casting), {} if none
+
 
 @dataclass(frozen=True)
 class Job:
