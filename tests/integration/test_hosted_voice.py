@@ -77,3 +77,36 @@ def _cast(work: Path, overrides: list[str]) -> dict[str, str]:
     from shortdrama.config import load_config
 
     return {cid: c.name for cid, c in load_config(overrides).series.cast.items()}
+
+
+def test_plan_prices_only_the_lines_the_cache_does_not_hold(tmp_path, monkeypatch):
+    from shortdrama.config import load_config
+    from shortdrama.cost.call import Runtime
+    from shortdrama.stages.registry import rule
+    from shortdrama.workflow import Workflow
+
+    monkeypatch.setenv("SHORTDRAMA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    with FakeSpeech(api_key=KEY) as speech:
+        overrides = [*TINY, "voice=openai_tts", f"voice.base_url={speech.base_url}"]
+        work = tmp_path / "work"
+        assert build(work, overrides).returncode == 0
+        cfg = load_config(overrides)
+        wf = Workflow(cfg, overrides, checkout=Path(__file__).resolve().parents[2], workdir=work)
+        runtime = Runtime.from_config(cfg, work / "results/demo", tmp_path / "cache")
+        script = wf.paths.script("01")
+        jobs = [j for j in wf.episode_jobs(script) if j.rule == "speak_dialogue"]
+        assert jobs and all(rule("speak_dialogue").price(j, runtime).estimate_usd == 0 for j in jobs), \
+            "every line is in the cache: nothing to buy"
+        said = json.loads((work / script).read_text())["scenes"]
+        speaker = said[0]["dialogue"][0]["speaker"]
+        cid = next(cid for cid, c in cfg.series.cast.items() if c.name == speaker)
+        recast = load_config([*overrides, f"+series.cast.{cid}.voice.openai_speech.id=ballad"])
+        wf = Workflow(recast, overrides, checkout=Path(__file__).resolve().parents[2], workdir=work)
+        owed = {j.scene: rule("speak_dialogue").price(j, runtime).estimate_usd
+                for j in wf.episode_jobs(script) if j.rule == "speak_dialogue"}
+        assert owed[1] > 0
+        for scene, estimate in owed.items():
+            lines = [d for d in said[scene - 1]["dialogue"] if d["speaker"] == speaker]
+            expected = sum(len(d["text"]) for d in lines) * recast.voice.pricing.per_1k_chars / 1000
+            assert estimate == pytest.approx(expected), f"scene {scene}: only {speaker}'s lines are priced"

@@ -46,7 +46,7 @@ class ProviderConfig(StrictModel):
     # behind another gateway, a longer timeout or a new key must not regenerate anything.
     OPERATIONAL: ClassVar[frozenset[str]] = frozenset({
         "pricing", "concurrency", "fallback", "base_url", "api_key_env", "secret_key_env", "timeout_s", "max_attempts",
-        "max_total_s", "poll_interval_s", "poll_first_s", "job_timeout_s", "preset", "checked"})
+        "max_total_s", "poll_interval_s", "poll_first_s", "job_timeout_s", "preset", "checked", "app_id_env"})
 
     # The fields that change what each provider produces. Only these enter rule params and cache
     # keys, so a new setting (or one a provider ignores) never re-pays for everything already made.
@@ -208,24 +208,62 @@ class VideoConfig(HostedConfig):
 
 
 class VoiceConfig(HostedConfig):
-    HOSTED_PROVIDERS: ClassVar[frozenset[str]] = frozenset({"openai_speech", "elevenlabs", "minimax_speech"})
+    HOSTED_PROVIDERS: ClassVar[frozenset[str]] = frozenset({"openai_speech", "elevenlabs", "minimax_speech",
+                                                            "volcengine_speech"})
     RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {"espeak": ("model", "rate"),
                                                            "openai_speech": ("model", "speed"),
                                                            "elevenlabs": ("model", "speed"),
                                                            "minimax_speech": ("model", "speed"),
+                                                           "volcengine_speech": ("model", "speed"),
                                                            "piper": ("model", "rate", "model_path")}
 
-    provider: Literal["espeak", "piper", "openai_speech", "elevenlabs", "minimax_speech"]
+    provider: Literal["espeak", "piper", "openai_speech", "elevenlabs", "minimax_speech", "volcengine_speech"]
     model: str = "espeak-ng"
     rate: int = Field(default=165, ge=80, le=400)
     # Hosted voices: the speed every line is asked at (a character's own speed multiplies it), and the
     # provider's voices a character with none named is cast from, by the gender in the cast entry.
     speed: float = Field(default=1.0, ge=0.25, le=4.0)
-    catalogue: dict[Literal["female", "male", "any"], list[str]] = Field(default_factory=dict)
+    # Keys: female, male, any, and optionally female_young, female_old, male_young, male_old (the age
+    # read from a character's role and look: voice.casting.age_of).
+    catalogue: dict[Literal["female", "male", "any", "female_young", "female_old", "male_young", "male_old"],
+                    list[str]] = Field(default_factory=dict)
     checked: str | None = None  # when the preset's prices were last checked against the vendor's page
+    # Volcengine: the variable holding the account's app id (sent in the body; not a secret, but per account).
+    app_id_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     # A local Piper-style ONNX voice (voice=piper): the .onnx (its .onnx.json beside it), or a folder
     # holding one; relative paths are read from the checkout.
     model_path: str | None = None
+
+
+class LipsyncConfig(HostedConfig):
+    """The lip-sync stage (shortdrama.lipsync): a hosted model that redraws the speaker's mouth in a scene's
+    clip to its dialogue track. `none` (the default) leaves every clip as QC chose it."""
+
+    HOSTED_PROVIDERS: ClassVar[frozenset[str]] = frozenset({"fal"})
+    RESULT_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {"none": (), "fal": ("model", "options")}
+
+    provider: Literal["none", "fal"] = "none"
+    model: str = "none"
+    # The model's own input fields (fal-ai/sync-lipsync: sync_mode, model); validated by the adapter.
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    checked: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    poll_interval_s: float = Field(default=5.0, gt=0, description="the longest wait between two polls")
+    poll_first_s: float = Field(default=1.0, gt=0, description="the first wait after a job is submitted")
+    job_timeout_s: float = Field(default=900.0, gt=0)
+
+    @model_validator(mode="after")
+    def _model_options(self) -> "LipsyncConfig":
+        if self.provider == "fal":
+            from ..lipsync.fal import ADAPTER
+
+            ADAPTER.validate_options(self.options)
+        elif self.options:
+            raise ValueError(f"lipsync provider {self.provider} takes no options")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.provider != "none"
 
 
 class MusicConfig(ProviderConfig):

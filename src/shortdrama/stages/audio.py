@@ -83,6 +83,11 @@ class SpeakDialogue(Rule):
 
     def price(self, job: Job, runtime: Runtime) -> Priced:
         call, voice = dialogue_call(job.spec, job.episode, job.scene, runtime)
+        if voice.provider in VoiceConfig.HOSTED_PROVIDERS:  # one call per line: only the lines not cached
+            from ..voice.hosted import unbought_lines
+
+            missing = unbought_lines(job.spec.voices, job.spec.dialogue, voice, runtime, job.episode, job.scene)
+            return Priced(call, voice, sum(price.speech_cost(voice.pricing, len(text)) for text in missing))
         return Priced(call, voice, dialogue_estimate(job.spec)(voice))
 
 

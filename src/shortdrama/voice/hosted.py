@@ -23,12 +23,13 @@ from ..errors import ConfigError
 if TYPE_CHECKING:
     from ..config import AppConfig, VoiceConfig
     from ..config.models import CharacterConfig
-    from ..cost.call import Runtime
+    from ..cost.call import Call, Runtime
     from .base import VoiceSpec
+    from .casting import Record
 
 # Providers that clone a voice from a reference sample, and how a cloned voice is named in a request
 # (by the sample's content: a new recording is a new voice).
-CLONING = frozenset({"elevenlabs"})
+CLONING = frozenset({"elevenlabs", "minimax_speech"})
 CLONE_PREFIX = "clone:"
 
 # The speaking rate a hosted voice's speed 1.0 stands for in VoiceSpec (words per minute): the scene
@@ -43,10 +44,11 @@ def voice_rate(speed: float) -> int:
 
 
 def cast_hosted_voice(voice: "VoiceConfig", cfg: "AppConfig", character_id: str,
-                      checkout: Path | None = None) -> dict[str, Any]:
+                      checkout: Path | None = None, record: "Record | None" = None) -> dict[str, Any]:
     """The character's voice with the configured provider: the one its cast entry names
-    (`series.cast.<id>.voice.<provider>.id`), else the next of its gender in the provider's catalogue,
-    in cast order. Returns {"voice", "speed"}, which go into every request of the character's lines."""
+    (`series.cast.<id>.voice.<provider>.id`), a clone of its sample, else its casting from the provider's
+    catalogue (voice.casting: recorded once, by gender and age). Returns {"voice", "speed"}, which go
+    into every request of the character's lines."""
     character: CharacterConfig = cfg.series.cast[character_id]
     named = character.voice.get(voice.provider)
     speed = round(voice.speed * (named.speed if named is not None and named.speed else 1.0), 3)
@@ -58,15 +60,9 @@ def cast_hosted_voice(voice: "VoiceConfig", cfg: "AppConfig", character_id: str,
                               f"(series.cast.{character_id}.voice.{voice.provider}.sample): name a voice id")
         sample = str(Path(named.sample) if Path(named.sample).is_absolute() else (checkout or Path.cwd()) / named.sample)
         return {"voice": f"{CLONE_PREFIX}{validate_sample(sample, character.name)}", "sample": sample, "speed": speed}
-    gender = character.gender or "any"
-    pool = voice.catalogue.get(gender) or voice.catalogue.get("any") or []
-    if not pool:
-        raise ConfigError(f"voice={voice.provider}: {character.name} has no voice named "
-                          f"(series.cast.{character_id}.voice.{voice.provider}.id) and the preset has no "
-                          f"{gender} voices in its catalogue to cast from")
-    same = [cid for cid, c in cfg.series.cast.items() if (c.gender or "any") == gender
-            and not (c.voice.get(voice.provider) and c.voice[voice.provider].id)]
-    return {"voice": pool[same.index(character_id) % len(pool)], "speed": speed}
+    from .casting import cast_voice
+
+    return {"voice": cast_voice(voice, cfg, character_id, record), "speed": speed}
 
 
 @lru_cache(maxsize=64)
@@ -105,6 +101,36 @@ def validate_sample(path: str, who: str) -> str:
     return _checked_sample(path, stat.st_mtime, stat.st_size, who)
 
 
+def line_call(text: str, voice_id: str, rate: int, emotion: str = "", delivery: str = "", episode: int | None = None,
+              scene: int | None = None) -> "Call":
+    """The provider call of one line: what is asked (text, voice, speed at `rate`, the script's hints)."""
+    from ..cost.call import Call
+
+    speed = round(min(4.0, max(0.25, rate / BASE_RATE)), 3)
+    asked = {"text": text, "voice": voice_id, "speed": speed,
+             **{hint: value for hint, value in (("emotion", emotion), ("delivery", delivery)) if value}}
+    return Call(rule="speak_dialogue", step="speech_line", version=1, request=asked, episode=episode, scene=scene)
+
+
+def unbought_lines(voices: dict[str, dict[str, Any]], dialogue: list[dict[str, Any]], voice: "VoiceConfig",
+                   runtime: "Runtime", episode: int | None, scene: int | None) -> list[str]:
+    """The texts of a scene's lines the cache does not hold (what `plan` prices): each line is asked at its
+    voice's own speed (a line sped up to fit is stretched locally), so its request is known before it runs."""
+    from ..cost.call import call_key
+
+    cache = runtime.cache
+    missing = []
+    for line in dialogue:
+        cast = voices.get(line["speaker"])
+        if cast is None:
+            continue
+        call = line_call(line["text"], cast["voice"], voice_rate(cast["speed"]), line.get("emotion") or "",
+                         line.get("delivery") or "", episode, scene)
+        if cache is None or cache.get(call_key(call, voice)) is None:
+            missing.append(line["text"])
+    return missing
+
+
 @dataclass
 class HostedLineVoice:
     """The `Voice` render_scene_dialogue speaks with: one cached provider call per line."""
@@ -128,14 +154,11 @@ class HostedLineVoice:
         if base is not None and spec.rate > base:
             return time_stretch(self.synthesize(text, replace(spec, rate=base)), spec.rate / base, self.sample_rate)
         from ..cost import pricing as price
-        from ..cost.call import Billing, Call, provider_call
+        from ..cost.call import Billing, provider_call
         from .speech_api import decode_wav
 
-        speed = round(min(4.0, max(0.25, spec.rate / BASE_RATE)), 3)
-        asked = {"text": text, "voice": spec.variant, "speed": speed,
-                 **{hint: value for hint, value in (("emotion", spec.emotion), ("delivery", spec.delivery)) if value}}
-        call = Call(rule="speak_dialogue", step="speech_line", version=1, request=asked, episode=self.episode,
-                    scene=self.scene)
+        call = line_call(text, spec.variant, spec.rate, spec.emotion, spec.delivery, self.episode, self.scene)
+        speed = call.request["speed"]
 
         def estimate(voice: "VoiceConfig") -> float:
             return price.speech_cost(voice.pricing, len(text))
@@ -156,13 +179,15 @@ class HostedLineVoice:
         """The provider's id of the voice cloned from a sample: one cached call per sample, so a
         character is cloned once, however many lines, scenes and builds speak with it."""
         from ..cost.call import Call, provider_call
-        from .elevenlabs import clone_voice
 
         sample = Path(self.samples[variant])
         call = Call(rule="speak_dialogue", step="voice_clone", version=1, request={"clone": variant},
                     inputs={"sample": sample}, episode=self.episode, scene=self.scene)
 
         def produce(voice: "VoiceConfig", outputs: dict[str, Path]) -> None:
+            from . import elevenlabs, minimax
+
+            clone_voice = minimax.clone_voice if voice.provider == "minimax_speech" else elevenlabs.clone_voice
             voice_id = clone_voice(voice.base_url or "", voice.api_key_env, f"shortdrama {variant}", [sample],
                                    _policy(voice))
             outputs["voice"].write_text(json.dumps({"voice_id": voice_id}), encoding="utf-8")
@@ -211,6 +236,11 @@ def _speak(voice: "VoiceConfig", voice_id: str, text: str, speed: float, emotion
 
         return minimax.speak(voice.base_url or "", voice.api_key_env, voice_id, text, voice.model, speed,
                              _policy(voice), emotion=hints.basic(emotion))
+    if voice.provider == "volcengine_speech":
+        from . import volcengine
+
+        return volcengine.speak(voice.base_url or "", voice.api_key_env, voice.app_id_env, voice_id, text, voice.model,
+                                speed, _policy(voice), emotion=hints.volcengine(emotion))
     from .speech_api import NO_INSTRUCTIONS, SpeechRequest, synthesize
 
     if voice.model in NO_INSTRUCTIONS:  # tts-1 takes no instructions: the emotion's pace only

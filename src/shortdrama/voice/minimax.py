@@ -12,11 +12,26 @@ invalid parameters; 1000/1001/1013 (unknown error, timeout, internal error) are 
 request creates nothing on the server). The audio comes hex-encoded inside the JSON; it is decoded and
 checked (whole, audible WAV) before anyone caches it. `emotion` is MiniMax's own parameter (happy, sad,
 angry, fearful, disgusted, surprised, neutral).
+
+Rapid voice cloning (https://platform.minimax.io/docs/api-reference/voice-cloning-uploadcloneaudio.md and
+.../voice-cloning-clone.md): the sample is uploaded, `POST {base_url}/files/upload` (multipart: purpose
+"voice_clone", file: mp3/m4a/wav, 10 s to 5 min, at most 20 MB) -> {"file": {"file_id": <int64>, ...},
+"base_resp"}, then cloned, `POST {base_url}/voice_clone` {"file_id", "voice_id"} -> {"input_sensitive",
+"base_resp"}. The voice id is ours (8-256 characters, a letter first, letters, digits, - and _, not
+ending in - or _), made from the sample's digest, and every T2A request of the character names it.
+MiniMax bills a clone at its first use in speech and deletes one unused for 7 days. Clone errors
+(https://platform.minimax.io/docs/api-reference/errorcode.md): 1043/1044 similarity checks, 2037 the
+sample's length, 2038 cloning disabled for the account, 2042 a voice id the account may not use,
+20132 invalid samples or voice id; 2039, a voice id MiniMax already has, is that same sample cloned
+before (the id is its digest): it is used again, never cloned twice.
 """
 
 from __future__ import annotations
 
 import binascii
+import logging
+import re
+from pathlib import Path
 from typing import Any, Callable, Literal
 
 import httpx
@@ -30,7 +45,19 @@ _RETRIED = {1000, 1001, RATE_LIMIT, 1013}
 _MESSAGES = {1004: "MiniMax refused the key", 2049: "MiniMax refused the key",
              1008: "the MiniMax account's balance is used up: top it up and rerun",
              1026: "MiniMax flagged the line's text as sensitive: change the line",
-             2013: "MiniMax refused the parameters"}
+             2013: "MiniMax refused the parameters",
+             1043: "the sample failed MiniMax's check that its speech matches (ASR similarity): record it again",
+             1044: "the sample failed MiniMax's clone prompt similarity check",
+             2037: "MiniMax clones from 10 s to 5 min of audio: trim or re-record the sample",
+             2038: "voice cloning is disabled for this MiniMax account (it needs the account's identity verified)",
+             2042: "the MiniMax account may not use this voice id",
+             20132: "MiniMax refused the sample or the voice id (a clone unused for 7 days is deleted)"}
+DUPLICATE_VOICE = 2039
+CLONE_FORMATS = {".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".wav": "audio/wav"}
+CLONE_SECONDS = (10.0, 300.0)
+CLONE_MAX_BYTES = 20 * 1024 * 1024
+VOICE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{6,254}[A-Za-z0-9]")
+log = logging.getLogger(__name__)
 EMOTIONS = ("happy", "sad", "angry", "fearful", "disgusted", "surprised", "neutral")
 SAMPLE_RATE = 32000
 
@@ -63,6 +90,73 @@ def speak(base_url: str, key_env: str | None, voice_id: str, text: str, model: s
         raise ProviderError(f"{what}: the audio is not hex ({audio[:40]!r})") from None
     decode_wav(wav, what)
     return wav
+
+
+def clone_voice(base_url: str, key_env: str | None, name: str, samples: list[Path], policy: RetryPolicy,
+                sleep: Callable[[float], None] | None = None) -> str:
+    """Rapid voice cloning from one sample: the voice id (ours, made from `name`) the T2A requests name."""
+    what = "minimax voice cloning"
+    if len(samples) != 1:
+        raise ProviderError(f"{what}: one sample per voice, not {len(samples)}")
+    sample = Path(samples[0])
+    content_type = _clone_sample(sample, what)
+    key = api_key(key_env, "minimax")
+    voice_id = clone_id(name)
+    root, waits = base_url.rstrip("/"), ({"sleep": sleep} if sleep else {})
+    with httpx.Client() as client:
+        try:
+            uploaded = request(client, "POST", f"{root}/files/upload", policy=policy, what=f"{what}: upload",
+                               data={"purpose": "voice_clone"}, files=[("file", (sample.name, sample.read_bytes(),
+                                                                                 content_type))],
+                               headers=auth_headers(key), judge=_judge, **waits)
+        except ProviderError as error:
+            raise ProviderError(_explained(error, f"{what}: upload")) from None
+        file_id = (answer_json(uploaded.text).get("file") or {}).get("file_id")
+        if isinstance(file_id, bool) or not isinstance(file_id, (int, str)) or file_id in ("", 0):
+            raise ProviderError(f"{what}: upload: no file_id in the answer ({uploaded.text[:120]!r})")
+        try:
+            cloned = request(client, "POST", f"{root}/voice_clone", policy=policy, what=what,
+                             json={"file_id": file_id, "voice_id": voice_id}, headers=auth_headers(key), judge=_judge,
+                             **waits)
+        except ProviderError as error:
+            if base_resp_code(answer_json(getattr(error, "body", "") or "")) == DUPLICATE_VOICE:
+                log.info("%s: MiniMax already has voice %s (this sample, cloned before): using it", what, voice_id)
+                return voice_id
+            raise ProviderError(_explained(error, what)) from None
+    flagged = answer_json(cloned.text).get("input_sensitive")
+    if flagged is True or (isinstance(flagged, dict) and flagged.get("type")):
+        raise ProviderError(f"{what}: MiniMax flagged the sample {sample.name} as sensitive ({flagged})")
+    return voice_id
+
+
+def clone_id(name: str) -> str:
+    """A valid MiniMax voice id made from `name` (the same name, the same id)."""
+    text = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-_")
+    text = (text if text[:1].isalpha() else f"v{text}")[:256].rstrip("-_")
+    text = text if len(text) >= 8 else f"{text}-voice01"
+    if not VOICE_ID.fullmatch(text):
+        raise ProviderError(f"minimax voice cloning: cannot make a voice id of {name!r}")
+    return text
+
+
+def _clone_sample(sample: Path, what: str) -> str:
+    """The sample's content type, once it is one MiniMax clones from (checked here: nothing sent otherwise)."""
+    from ..audio.wav import decode_audio
+    from ..errors import MediaError
+
+    content_type = CLONE_FORMATS.get(sample.suffix.lower())
+    if content_type is None:
+        raise ProviderError(f"{what}: MiniMax clones from mp3, m4a or wav, not {sample.name}")
+    if sample.stat().st_size > CLONE_MAX_BYTES:
+        raise ProviderError(f"{what}: {sample.name} is over MiniMax's 20 MB")
+    try:
+        samples, rate = decode_audio(sample)
+    except MediaError as error:
+        raise ProviderError(f"{what}: {sample.name}: {error}") from None
+    seconds = samples.size / rate if rate else 0.0
+    if not CLONE_SECONDS[0] <= seconds <= CLONE_SECONDS[1]:
+        raise ProviderError(f"{what}: {sample.name} is {seconds:.1f} s long; MiniMax clones from 10 s to 5 min")
+    return content_type
 
 
 def _judge(response: httpx.Response) -> Literal["retry", "final"] | None:
