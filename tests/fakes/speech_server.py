@@ -69,7 +69,7 @@ class FakeSpeech(LocalFake):
         if fault == "slow":
             time.sleep(1.0)
         seconds = max(0.3, 0.06 * len(body["input"])) / float(body.get("speed", 1.0))
-        seconds *= self.voice_pace.get(body["voice"], 1.0)
+        seconds *= self.voice_pace.get(body["voice"], 1.0) if isinstance(body["voice"], str) else 1.0
         audio = {"html": b"<html><body>502 Bad Gateway</body></html>", "json200": b'{"status": "ok"}',
                  "silence": tone_wav(seconds, amplitude=0.0)}.get(fault, tone_wav(seconds))
         if fault == "truncated":
