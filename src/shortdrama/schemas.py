@@ -167,8 +167,14 @@ class DialogueLine(_Document):
     text: Line = Field(min_length=1, max_length=400)
     # How the line is said, for the voice (voice.emotion maps it to what each provider takes): a word such
     # as angry, sad, fearful, happy, surprised, tender, cold; and a short direction ("barely a whisper").
-    emotion: Line | None = Field(default=None, max_length=24)
-    delivery: Line | None = Field(default=None, max_length=80)
+    # Any word is accepted here (a hand edit may want "smug" for an instructable voice); the writers write
+    # only words voice.emotion knows (writers/hints.py).
+    emotion: Line | None = Field(default=None, max_length=24, description=(
+        "How the line is said, in one English word (angry, furious, terrified, heartbroken, tender, cold...); "
+        "each voice takes it as it can: a word only some know is ignored by the others"))
+    delivery: Line | None = Field(default=None, max_length=80, description=(
+        "A short direction for the voice in English ('barely a whisper', 'shouted'); only voices that take "
+        "instructions use it. Never shown or spoken"))
 
     @model_serializer(mode="wrap")
     def _without_absent_hints(self, handler: Any) -> dict[str, Any]:

@@ -331,6 +331,8 @@ def test_reply_schemas_are_strict_and_match_what_the_parsers_accept(task):
     outline = OfflineWriter().write_outline(b)
     scenes = [{"number": k, **s.model_dump()} for k, s in
               enumerate(OfflineWriter().write_episode(b, outline, outline.episodes[0]).scenes, start=1)]
+    for scene in scenes:  # a strict reply names every field: null for a hint a line goes without
+        scene["dialogue"] = [{"emotion": None, "delivery": None, **line} for line in scene["dialogue"]]
     sample = {"outline": {k: v for k, v in outline.model_dump().items() if k != "language"},
               "plan": {"plan": ["scene 1: ..."]}, "scenes": {"scenes": scenes}, "patch": {"scenes": scenes[:1]},
               "verdict": {"ok": False, "fixes": ["scene 1: ..."]}}[task]

@@ -2,7 +2,8 @@
 
 It follows the short-drama formula (hook -> conflict -> turn -> cliffhanger), honours the cast,
 the episode count, the scene count and duration ranges, and sizes every line of dialogue to fit
-its scene when spoken.
+its scene when spoken. Every line says how it is spoken (an emotion and, where it needs one, a
+delivery: phrasebook.LINE_HINTS), by its wording and the beat it belongs to.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import random
 from ..errors import ProviderError
 from ..schemas import DialogueLine, EpisodeOutline, EpisodeScript, Location, Outline, Scene
 from .base import SeriesBrief
-from .phrasebook import PHRASEBOOK, SPEECH_UNITS_PER_SECOND, speech_units
+from .phrasebook import LINE_HINTS, PHRASEBOOK, SPEECH_UNITS_PER_SECOND, speech_units
 
 ARC_MOODS = {"opening": ("mysterious", "tense"), "middle": ("angry", "sad", "romantic", "tense"),
              "finale": ("triumphant", "hopeful")}
@@ -102,16 +103,17 @@ def _present(cast: list[str], beat: str, rng: random.Random) -> list[str]:
 
 
 def _dialogue(book: dict, language: str, beat: str, present: list[str], duration: int, rng: random.Random) -> list[DialogueLine]:
-    """As many lines as the scene can hold when spoken, at least one; speakers alternate."""
+    """As many lines as the scene can hold when spoken, at least one; speakers alternate. Each line keeps
+    its hints (LINE_HINTS); shuffling the pairs draws what shuffling the texts alone drew."""
     budget = (duration - 0.6) * SPEECH_UNITS_PER_SECOND[language]
-    pool = book["lines"][beat][:]
+    pool = list(zip(book["lines"][beat], LINE_HINTS[beat], strict=True))
     rng.shuffle(pool)
     lines: list[DialogueLine] = []
-    for text in pool:
+    for text, (emotion, delivery) in pool:
         size = speech_units(text, language) + SPEECH_UNITS_PER_SECOND[language] * 0.3
         if lines and size > budget:
             break
         speaker = present[len(lines) % len(present)]
-        lines.append(DialogueLine(speaker=speaker, text=text))
+        lines.append(DialogueLine(speaker=speaker, text=text, emotion=emotion, delivery=delivery))
         budget -= size
     return lines

@@ -122,6 +122,20 @@ PHRASEBOOK: dict[str, dict[str, list]] = {
     },
 }
 
+# How each line of a book's "lines" is said: (emotion, delivery), one table for every language (the books'
+# lines are translations of one another, in the same order). Emotions are words voice.emotion knows
+# (writers/hints.py EMOTIONS); deliveries are English directions for the voices that take instructions,
+# None where the line needs none. Offline, eSpeak NG hears only the emotion (its pace and pitch).
+LINE_HINTS: dict[str, list[tuple[str, str | None]]] = {
+    "hook": [("shocked", None), ("contemptuous", "cold and slow"), ("anxious", "low and urgent"),
+             ("cold", "quiet, every word deliberate")],
+    "conflict": [("cold", "clipped and final"), ("contemptuous", "with a sneer"), ("furious", "shouted"),
+                 ("hurt", "voice breaking"), ("bitter", "through gritted teeth")],
+    "turn": [("calm", "steady, almost a smile"), ("calm", None), ("tender", "softly")],
+    "cliffhanger": [("stunned", "barely a whisper"), ("shocked", "whispered, trailing off"),
+                    ("fearful", "slow and uneasy")],
+}
+
 # How fast the offline voice speaks, to size dialogue to a scene: words (en), characters (zh) or
 # syllables (vi: written as space-separated syllables) per second. eSpeak NG's `vi` voice at 165 wpm
 # speaks about 4 syllables a second (measured on the book's lines); 3.5 leaves room for the pauses.

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 from ..schemas import CAMERA_DIRECTIONS, MOODS, EpisodeOutline, Outline, Scene
 from .base import SeriesBrief
+from .hints import DELIVERY_MAX_LENGTH, EMOTIONS
 
 Message = dict[str, str]
 
@@ -103,7 +104,7 @@ EPISODE_SYSTEM = """You are the episode writer of a vertical short-drama series.
 Each scene has a location, a duration in seconds, the cast members on screen, a few lines of dialogue, one action line and one camera direction. Dialogue must be short enough to be spoken aloud within the scene's duration (about 2.4 English words or 3.8 Chinese characters per second, plus a short pause per line). Every speaker must be on screen in that scene. The episode opens on its hook and its last scene delivers its cliffhanger.
 Reply with one JSON object and nothing else (no code fences, no commentary)."""
 
-SCENE_SHAPE = """{"number": 1, "location": {"setting": "INT", "description": "..."}, "duration": 6, "characters": ["<cast name>", "<cast name>"], "dialogue": [{"speaker": "<cast name>", "text": "..."}], "action": "...", "camera": "close-up"}"""
+SCENE_SHAPE = """{"number": 1, "location": {"setting": "INT", "description": "..."}, "duration": 6, "characters": ["<cast name>", "<cast name>"], "dialogue": [{"speaker": "<cast name>", "text": "...", "emotion": "<emotion or null>", "delivery": "<direction or null>"}], "action": "...", "camera": "close-up"}"""
 
 
 def _scene_rules(brief: SeriesBrief) -> str:
@@ -112,6 +113,7 @@ def _scene_rules(brief: SeriesBrief) -> str:
 - "duration" is a number of seconds from {brief.scene_seconds_min} to {brief.scene_seconds_max}.
 - "characters" lists who is on screen, using only these exact cast names: {", ".join(brief.cast_names)}.
 - every "speaker" is one of the scene's "characters"; keep each line short enough to be spoken within the scene.
+- a line's "emotion" and "delivery" tell the voice how to say it (never shown or spoken), in English whatever the series language; use null for a plain line. "emotion" is one of: {", ".join(EMOTIONS)}. "delivery" is a short direction of at most {DELIVERY_MAX_LENGTH} characters ("barely a whisper", "shouted", "through gritted teeth").
 - "action" is one line (at most 400 characters) of what the camera sees.
 - "camera" is one of: {", ".join(CAMERA_DIRECTIONS)}.
 - {_language(brief)}"""

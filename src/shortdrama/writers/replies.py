@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from ..schemas import Outline, Scene, text_problem
 from .base import SeriesBrief
+from .hints import usable_hints
 from .phrasebook import SPEECH_UNITS_PER_SECOND, speech_units
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,7 @@ def _validate_scenes(items: list[Any], number_of: Callable[[int, Any], int]) -> 
         if not isinstance(item, dict):
             problems.append(f"{label}: must be a JSON object")
             continue
+        item = usable_hints(item, label)  # a voice hint it cannot use is left out, not repaired (hints.py)
         try:
             # null stands for "left out" in a strict schema's optional fields (e.g. no dialogue)
             scenes.append(Scene.model_validate({k: v for k, v in item.items() if k != "number" and not (

@@ -15,7 +15,8 @@ Structured output modes (`llm.structured_output`):
 
 The schemas come from the pydantic models the replies are validated against, one per reply shape
 (task): outline, plan, scenes, patch, verdict. They only constrain the shape; ranges, counts,
-cast names and language are checked in code and repaired, as before.
+cast names and language are checked in code and repaired, as before. One value is narrowed: a dialogue
+line's optional emotion is one of the words the voices know (`hints.EMOTIONS`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..schemas import Outline, Scene
+from .hints import EMOTIONS, HINTS
 
 MODES = ("json_object", "json_schema", "structured_outputs", "none")
 TASKS = ("outline", "plan", "scenes", "patch", "verdict")
@@ -79,15 +81,19 @@ def _closed(properties: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
 
-def _without_voice_hints(schema: dict[str, Any]) -> dict[str, Any]:
-    """The scene schema without a dialogue line's optional emotion/delivery: the writer does not ask for
-    them yet (strict mode would make every line carry them), and its requests stay what they were."""
+def _with_voice_hints(schema: dict[str, Any]) -> dict[str, Any]:
+    """The scene schema with a dialogue line's emotion as one of the words the voices know (writers/hints.py)
+    and its delivery as plain text: both optional, so strict mode makes them nullable, and every line
+    carries them (null for a plain line)."""
     line = schema.get("$defs", {}).get("DialogueLine")
     if line is not None:
-        for hint in ("emotion", "delivery"):
-            line.get("properties", {}).pop(hint, None)
-            if hint in line.get("required", []):
-                line["required"].remove(hint)
+        properties = line.get("properties", {})
+        described = {hint: properties.get(hint, {}).get("description") for hint in HINTS}
+        properties["emotion"] = {"type": "string", "enum": list(EMOTIONS)}
+        properties["delivery"] = {"type": "string"}
+        for hint, description in described.items():
+            if description:
+                properties[hint]["description"] = description
     return schema
 
 
@@ -100,7 +106,7 @@ def _reply_schema(task: str) -> str:
     elif task == "plan":
         schema = _closed({"plan": strings})
     elif task in ("scenes", "patch"):
-        scene = strict(_without_voice_hints(Scene.model_json_schema()))
+        scene = strict(_with_voice_hints(Scene.model_json_schema()))
         numbered = _closed({"number": {"type": "integer"}, **scene["properties"]})
         schema = _closed({"scenes": {"type": "array", "items": numbered}})
     elif task == "verdict":
