@@ -4,6 +4,8 @@
 rule speak_dialogue:
     input:
         script=ancient(rules.write_episode_script.output.script),
+        # The scene's clip, when its own sound is the dialogue (video.own_audio); none otherwise.
+        clip=inputs_of("speak_dialogue", "clip"),
     output:
         wav=P.dialogue,
         cues=P.cues,

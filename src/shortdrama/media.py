@@ -67,6 +67,7 @@ class StreamInfo:
     fps: float = 0.0
     sample_rate: int = 0
     language: str = ""
+    duration: float = 0.0  # the stream's own length in seconds, where the container says (0: unknown)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ def probe(path: str | os.PathLike) -> MediaInfo:
                     fps=float(s.average_rate) if kind == "video" and s.average_rate else 0.0,
                     sample_rate=(getattr(ctx, "sample_rate", 0) or 0) if kind == "audio" else 0,
                     language=s.metadata.get("language", ""),
+                    duration=float(s.duration * s.time_base) if s.duration and s.time_base else 0.0,
                 )
                 streams.append(info)
             duration = (container.duration or 0) / 1_000_000

@@ -25,7 +25,8 @@ from .http_base import FakeHandler, send_json
 from .vendor_base import FakeJob, VendorFake
 
 KNOWN_MODELS = ("kling-v1", "kling-v1-5", "kling-v1-6", "kling-v2-master", "kling-v2-1", "kling-v2-1-master",
-                "kling-v2-5-turbo")
+                "kling-v2-5-turbo", "kling-v2-6")
+SOUND_MODELS = ("kling-v2-6",)  # the models that make a clip with its own sound (`sound: "on"`, pro mode)
 PATH = "/v1/videos/image2video"
 
 
@@ -120,6 +121,10 @@ class FakeKling(VendorFake):
             return 1201, 400, "duration must be the string \"5\" or \"10\""
         if body.get("mode", "std") not in ("std", "pro"):
             return 1201, 400, "mode must be std or pro"
+        if body.get("sound", "off") not in ("on", "off"):
+            return 1201, 400, "sound must be on or off"
+        if body.get("sound") == "on" and (model not in SOUND_MODELS or body.get("mode", "std") != "pro"):
+            return 1201, 400, "sound is supported by kling-v2-6 and later in pro mode only"
         scale = body.get("cfg_scale", 0.5)
         if not isinstance(scale, (int, float)) or not 0 <= scale <= 1:
             return 1201, 400, "cfg_scale must be within [0, 1]"

@@ -189,12 +189,18 @@ def prompt_colour(prompt: str) -> str:
     return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:6]
 
 
-def video_bytes(duration: float, colour: str | None = None, image: bytes | None = None) -> bytes:
+# The "speech" of a clip made with its own sound: a 220 Hz voice talking in 1.1 s phrases with 0.4 s pauses,
+# starting 0.3 s in (so a test can tell where the clip's speech is).
+SPEECH_EXPR = "0.35*sin(2*PI*220*t)*gt(t\\,0.3)*lt(mod(t-0.3\\,1.5)\\,1.1)"
+
+
+def video_bytes(duration: float, colour: str | None = None, image: bytes | None = None, sound: bool = False) -> bytes:
     """A real small H.264 MP4 of `duration` seconds, made once per process: one plain colour; else, like an
-    image-to-video model, a slow push-in that starts on the request's image; else a test pattern."""
+    image-to-video model, a slow push-in that starts on the request's image; else a test pattern. With
+    `sound`, an AAC track of phrases (SPEECH_EXPR), as a model that generates audio delivers."""
     global _video_dir
     tag = colour or (hashlib.sha256(image).hexdigest()[:16] if image else "testsrc")
-    name = f"{duration:.3f}-{tag}"
+    name = f"{duration:.3f}-{tag}{'-sound' if sound else ''}"
     with _video_lock:
         if name not in _videos:
             if _video_dir is None:
@@ -210,7 +216,10 @@ def video_bytes(duration: float, colour: str | None = None, image: bytes | None 
                 inputs = ["-loop", "1", "-framerate", "12", "-i", str(still)]
                 look = ["-vf", "scale=288:512,zoompan=z='1+0.004*on':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)'"
                                ":d=1:s=288x512:fps=12"]
-            run_ffmpeg([*inputs, "-t", str(duration), *look, "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)])
+            voice = ["-f", "lavfi", "-i", f"aevalsrc={SPEECH_EXPR}:s=24000:d={duration}"] if sound else []
+            coded = ["-map", "0:v", "-map", "1:a", "-c:a", "aac", "-shortest"] if sound else []
+            run_ffmpeg([*inputs, *voice, "-t", str(duration), *look, *coded, "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                        str(out)])
             _videos[name] = out.read_bytes()
         return _videos[name]
 
@@ -377,7 +386,8 @@ class VendorFake:
         with self.lock:
             self.downloads.append(job.id)
             job.fetched = job.fetched or time.time()
-        data = video_bytes(job.outcome.video_duration or job.duration, job.colour, job.image)
+        data = video_bytes(job.outcome.video_duration or job.duration, job.colour, job.image,
+                           sound=job.body.get("sound") == "on")
         if fault is not None and fault.corrupt:
             data = b"<html>this is not a video</html>\n" * 64
         half = data[: len(data) // 2]

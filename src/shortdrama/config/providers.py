@@ -186,6 +186,9 @@ class VideoConfig(HostedConfig):
     poll_interval_s: float = Field(default=5.0, gt=0, description="the longest wait between two polls of a hosted job")
     poll_first_s: float = Field(default=1.0, gt=0, description="the first wait after a hosted job is submitted")
     job_timeout_s: float = Field(default=900.0, gt=0)
+    # The clip carries its own sound (a model that generates speech and sound with the picture): the
+    # scene's dialogue track is the clip's audio instead of a voice's (stages.audio), and no lip-sync.
+    own_audio: bool = False
     # The next, cheaper model: used when a job fails, and when the budget says downgrade.
     fallback: "VideoConfig | None" = None
 
@@ -197,7 +200,23 @@ class VideoConfig(HostedConfig):
             adapter(self.provider).validate_options(self.options)
         elif self.options:
             raise ValueError(f"provider {self.provider} takes no options")
+        if self.own_audio:
+            for depth, model in enumerate(self.chain()):  # a fallback's clip must carry sound too
+                problem = audio_problem(model)
+                if problem and depth:
+                    prefix = "video." + "fallback." * depth
+                    problem = problem.replace("video.model=", f"{prefix}model=").replace("video.options.", f"{prefix}options.")
+                    raise ValueError(f"own_audio: its fallback {model.model}: {problem} (or video.fallback=null)")
+                if problem:
+                    raise ValueError(f"own_audio: {problem}")
         return self
+
+    def result_fields(self) -> dict[str, Any]:
+        """own_audio only when set: every clip asked before it existed keeps its cache key."""
+        fields = super().result_fields()
+        if self.own_audio and self.provider in self.HOSTED_PROVIDERS:
+            fields["own_audio"] = True
+        return fields
 
     def chain(self) -> list["VideoConfig"]:
         models, current = [], self
@@ -205,6 +224,18 @@ class VideoConfig(HostedConfig):
             models.append(current)
             current = current.fallback
         return models
+
+
+def audio_problem(model: VideoConfig) -> str | None:
+    """Why `model` cannot make a clip with its own sound, or None (the vendor adapter's `audio_problem`)."""
+    if model.provider in VIDEO_VENDORS:
+        from ..video.vendors import adapter
+
+        check = getattr(adapter(model.provider), "audio_problem", None)
+        if check is not None:
+            return check(model.model, model.options)
+    return f"{model.provider} ({model.model}) makes no sound; choose a model that generates audio (video=kling " \
+           f"with video.model=kling-v2-6 and video.options.mode=pro) or set video.own_audio=false"
 
 
 class VoiceConfig(HostedConfig):

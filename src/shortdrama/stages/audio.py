@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 from ..config import AppConfig, MusicConfig, VoiceConfig
 from ..cost import pricing as price
 from ..cost.call import Call, Estimate, Produce, Runtime, provider_call
+from ..errors import MediaError
 from ..media import write_text_atomic
 from ..schemas import EpisodeScript, Scene
 from ..video.base import on_frames
@@ -34,7 +35,16 @@ class DialogueSpec(Spec):
     language: str
     voices: dict
     voice: dict
+    # The scene's track is its clip's own sound (video.own_audio), not a voice's: the clip is the input.
+    own_audio: bool = False
     PROVIDER_GROUP: ClassVar[str] = "voice"
+
+    def to_dict(self) -> dict:
+        """Without own_audio when it is off: a scene spoken by a voice has the spec it always had."""
+        spec = super().to_dict()
+        if not self.own_audio:
+            del spec["own_audio"]
+        return spec
 
     @classmethod
     def of(cls, cfg: AppConfig, scene: Scene, checkout: Path | None = None,
@@ -54,7 +64,7 @@ class DialogueSpec(Spec):
                 entry.update(cast_hosted_voice(cfg.voice, cfg, cast[name][1], checkout, record))
         return cls(dialogue=[line.model_dump(mode="json") for line in scene.dialogue],
                    duration=on_frames(scene.duration, cfg.render.fps), language=cfg.series.language, voices=voices,
-                   voice=cfg.voice.result_fields())
+                   voice=cfg.voice.result_fields(), own_audio=cfg.video.own_audio)
 
 
 @dataclass(frozen=True)
@@ -77,12 +87,16 @@ class SpeakDialogue(Rule):
 
     def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         ep, sc = wildcards["ep"], wildcards["sc"]
-        return Job(self.name, {"series": wf.series, "ep": ep, "sc": sc},
-                   DialogueSpec.of(wf.cfg, wf.scene(script, sc), getattr(wf, "checkout", None), wf.voice_record()),
-                   {"wav": wf.paths.dialogue(ep, sc), "cues": wf.paths.cues(ep, sc)})
+        spec = DialogueSpec.of(wf.cfg, wf.scene(script, sc), getattr(wf, "checkout", None), wf.voice_record())
+        return Job(self.name, {"series": wf.series, "ep": ep, "sc": sc}, spec,
+                   {"wav": wf.paths.dialogue(ep, sc), "cues": wf.paths.cues(ep, sc)},
+                   {"clip": (wf.paths.clip(ep, sc),) if spec.own_audio else ()})
 
     def price(self, job: Job, runtime: Runtime) -> Priced:
-        call, voice = dialogue_call(job.spec, job.episode, job.scene, runtime)
+        clips = job.inputs.get("clip", ())
+        call, voice = dialogue_call(job.spec, job.episode, job.scene, runtime, Path(clips[0]) if clips else None)
+        if job.spec.own_audio:  # the clip's own sound: nothing to buy
+            return Priced(call, voice, 0.0)
         if voice.provider in VoiceConfig.HOSTED_PROVIDERS:  # one call per line: only the lines not cached
             from ..voice.hosted import unbought_lines
 
@@ -110,10 +124,11 @@ RULES = (SpeakDialogue(), MixEpisodeAudio())
 
 # -- dialogue -------------------------------------------------------------------------------------------
 
-def dialogue_call(spec: DialogueSpec, episode: int, scene: int, runtime: Runtime) -> tuple[Call, VoiceConfig]:
+def dialogue_call(spec: DialogueSpec, episode: int, scene: int, runtime: Runtime,
+                  clip: Path | None = None) -> tuple[Call, VoiceConfig]:
     # version 2: the cues file lists the lines that did not fit ("dropped": true)
     call = Call(rule="speak_dialogue", step="dialogue", version=2, request=spec.request(), episode=episode,
-                scene=scene)
+                scene=scene, inputs={"clip": clip} if spec.own_audio and clip is not None else {})
     return call, spec.provider(VoiceConfig, runtime)
 
 
@@ -216,12 +231,33 @@ def produce_mix(spec: MixSpec, dialogue_wavs: Sequence[Path]) -> Produce:
 
 # -- steps (what scripts/<rule>.py call) ------------------------------------------------------------------
 
+def produce_own_dialogue(spec: DialogueSpec, clip: Path) -> Produce:
+    """The scene's track from its clip's own sound, its cues laid over the speech it holds (audio.own_audio)."""
+    def produce(voice: VoiceConfig, outputs: dict[str, Path]) -> None:
+        from ..audio.own_audio import clip_track, lay_cues, voiced_spans
+        from ..audio.wav import write_wav
+
+        track = clip_track(clip, spec.duration)
+        cues = lay_cues(spec.dialogue, voiced_spans(track, 48000), float(spec.duration))
+        write_wav(outputs["wav"], track, 48000)
+        write_text_atomic(outputs["cues"], json.dumps(cues, ensure_ascii=False, indent=1) + "\n")
+
+    return produce
+
+
 def speak_dialogue(spec: str, wav_out: str | Path, cues_out: str | Path, episode: int = 0, scene: int = 0,
-                   runtime: Runtime | None = None) -> None:
+                   runtime: Runtime | None = None, clip: str | Path | Sequence[str | Path] | None = None) -> None:
     runtime = runtime or Runtime.from_env()
     dialogue = DialogueSpec.from_json(spec)
-    call, voice = dialogue_call(dialogue, episode, scene, runtime)
-    if voice.provider in VoiceConfig.HOSTED_PROVIDERS:
+    if not isinstance(clip, (str, Path)):
+        clip = next(iter(clip), None) if clip else None
+    call, voice = dialogue_call(dialogue, episode, scene, runtime, Path(clip) if clip else None)
+    if dialogue.own_audio:
+        if clip is None:
+            raise MediaError(f"ep{episode:02d} sc{scene:02d}: video.own_audio needs the scene's clip")
+        provider_call(runtime, call, voice, lambda _voice: 0.0, produce_own_dialogue(dialogue, Path(clip)),
+                      {"wav": Path(wav_out), "cues": Path(cues_out)})
+    elif voice.provider in VoiceConfig.HOSTED_PROVIDERS:
         # Each line is its own provider call (voice.hosted): cached, priced and budgeted line by line.
         from ..voice.hosted import HostedLineVoice
 

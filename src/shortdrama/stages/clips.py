@@ -166,7 +166,7 @@ def hosted_clip(spec: ClipSpec, keyframe: Path, call: Call, video: VideoConfig, 
     # clip, or a 6 s one from a vendor selling 6 and 10 s); conform trims it to the scene.
     request = JobRequest(key=call_key(call, video), prompt=spec.prompt, duration=spec.duration, width=enc["width"],
                          height=enc["height"], fps=enc["fps"], seed=spec.seed, reference_image=keyframe,
-                         negative_prompt=video.negative_prompt)
+                         negative_prompt=video.negative_prompt, with_audio=bool(spec.video.get("own_audio")))
     downloaded = out.with_name(out.stem + ".download.mp4")
     # A failure after the vendor billed the job (its download or conform fails) is no PaidFailure: the
     # job record makes the retry free (the same job is fetched again, never bought again), and the
@@ -176,7 +176,7 @@ def hosted_clip(spec: ClipSpec, keyframe: Path, call: Call, video: VideoConfig, 
         result = engine.generate(request, downloaded)
         release_held_slot()  # the vendor is done with this job: the next clip may submit while this one conforms
         with cpu_slot(runtime.slots):  # this job holds no core while it waits; its conform takes one
-            conform_clip(downloaded, out, Encoding.from_spec(enc), spec.duration)
+            conform_clip(downloaded, out, Encoding.from_spec(enc), spec.duration, keep_audio=request.with_audio)
     finally:
         engine.close()
         downloaded.unlink(missing_ok=True)
@@ -223,8 +223,12 @@ def check_clip(spec: ClipSpec, path: Path) -> None:
     if abs(video.fps - enc["fps"]) > 0.01:
         problems.append(f"{video.fps:g} fps, not {enc['fps']}")
     expected = frame_count(spec.duration, enc["fps"]) / enc["fps"]
-    if abs(info.duration - expected) > 0.5 / enc["fps"]:
-        problems.append(f"{info.duration:.3f} s long, not {expected:.3f} s")
+    # The picture's own length (a clip's own sound ends on an AAC frame, not on the last picture).
+    length = video.duration if video.duration and info.first("audio") is not None else info.duration
+    if abs(length - expected) > 0.5 / enc["fps"]:
+        problems.append(f"{length:.3f} s long, not {expected:.3f} s")
+    if spec.video.get("own_audio") and info.first("audio") is None:
+        problems.append("no audio stream, though the clip was asked with its own sound (video.own_audio)")
     if problems:
         raise MediaError(f"the clip does not fit the episode: {'; '.join(problems)}")
 

@@ -31,9 +31,11 @@ def speaks_on_screen(scene: Scene) -> bool:
 
 
 def synced(wf: Series, ep: str, sc: str, scene: Scene) -> bool:
-    """Whether the scene's clip is lip-synced: lip-sync is on, someone on screen speaks, and the clip is
-    a real take (a keyframe held while it awaits approval has no take to sync; review.gate)."""
-    return wf.cfg.lipsync.enabled and speaks_on_screen(scene) and wf.keyframe_open(ep, sc)
+    """Whether the scene's clip is lip-synced: lip-sync is on, someone on screen speaks, the clip is a real
+    take (a keyframe held while it awaits approval has no take to sync; review.gate), and its speech is not
+    its own (video.own_audio: the model moved the mouths with the sound it made)."""
+    return (wf.cfg.lipsync.enabled and not wf.cfg.video.own_audio and speaks_on_screen(scene)
+            and wf.keyframe_open(ep, sc))
 
 
 def scene_video(wf: Series, script: str, ep: str, sc: str) -> str:

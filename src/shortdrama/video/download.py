@@ -42,14 +42,17 @@ def fetch(client: httpx.Client, url: str, tmp: Path, headers: dict, what: str, l
     except httpx.HTTPError as error:
         raise BadDownload(f"transfer broke off ({type(error).__name__})") from None
 
-def check_clip(path: Path, duration: float, tolerance: float) -> None:
-    """A decodable video of about `duration` seconds, by its header and by decoding every frame."""
+def check_clip(path: Path, duration: float, tolerance: float, audio: bool = False) -> None:
+    """A decodable video of about `duration` seconds, by its header and by decoding every frame; with an
+    audio stream when the clip was asked with its own sound."""
     try:
         info = probe(path)
     except MediaError:
         raise BadDownload("not a decodable video", content=True) from None
     if info.first("video") is None:
         raise BadDownload("no video stream", content=True)
+    if audio and info.first("audio") is None:
+        raise BadDownload("no audio stream, though the clip was asked with its own sound", content=True)
     if abs(info.duration - duration) > tolerance:
         raise BadDownload(f"{info.duration:.2f} s long, {duration:g} s requested", content=True)
     # The container's header can promise a duration the bytes no longer hold; decoding tells.

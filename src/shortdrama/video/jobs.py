@@ -315,7 +315,7 @@ class JobEngine:
                 try:
                     fetch(self._client, url, tmp, headers, what, self.settings.max_download_bytes,
                           self.settings.retry.request_timeout_s)
-                    check_clip(tmp, job.duration, self.settings.duration_tolerance_s)
+                    check_clip(tmp, job.duration, self.settings.duration_tolerance_s, audio=job.with_audio)
                     return
                 except BadDownload as bad:
                     tmp.unlink(missing_ok=True)

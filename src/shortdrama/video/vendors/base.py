@@ -57,6 +57,7 @@ class JobRequest:
     # Video-to-video jobs (lip-sync: shortdrama.lipsync): the clip to change and the track to follow.
     source_video: Path | None = None
     audio: Path | None = None
+    with_audio: bool = False  # the clip is to carry the model's own sound (video.own_audio)
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,9 @@ class VendorAdapter(Protocol):
 
     def validate_options(self, options: Mapping[str, Any]) -> None:
         """Raise ValueError naming the bad option; called when the configuration is validated."""
+
+    # Optional: `audio_problem(model, options) -> str | None`, why the model cannot make a clip with its own
+    # sound (None: it can; JobRequest.with_audio then asks for it). An adapter without it makes no sound.
 
 
 # -- small helpers adapters share ------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Kling's own API (https://api-singapore.klingai.com): image-to-video, provider `kling`.
 
     POST /v1/videos/image2video        {model_name, image (raw base64), prompt, negative_prompt, duration "5"|"10",
-                                        mode, cfg_scale, external_task_id}  -> {code: 0, data: {task_id, task_status}}
+                                        mode, cfg_scale, external_task_id, sound "on"|"off" (kling-v2-6+, pro:
+                                        the clip carries generated speech and sound)}
+                                       -> {code: 0, data: {task_id, task_status}}
     GET  /v1/videos/image2video/{id}   id = task_id or external_task_id
                                        -> {code: 0, data: {task_status, task_status_msg, final_unit_deduction,
                                                            task_result: {videos: [{url, duration}]}}}
@@ -18,6 +20,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from typing import Any, Literal, Mapping
 from urllib.parse import quote
@@ -70,6 +73,8 @@ class KlingAdapter:
             "negative_prompt": job.negative_prompt[:MAX_PROMPT_CHARS], "cfg_scale": options.cfg_scale,
             "mode": options.mode, "duration": str(int(round(job.duration))), "external_task_id": idempotency_key,
         }
+        if job.with_audio:  # speech, effects and ambience made with the picture (kling-v2-6 and later, pro)
+            body["sound"] = "on"
         if job.reference_image is None:
             raise ProviderError(f"{what}: image-to-video needs the scene's keyframe")
         body["image"] = raw_base64(job.reference_image, what)  # Kling wants no data: prefix
@@ -123,6 +128,15 @@ class KlingAdapter:
 
     def validate_options(self, options: Mapping[str, Any]) -> None:
         check_options(KlingOptions, options, "kling")
+
+    def audio_problem(self, model: str, options: Mapping[str, Any]) -> str | None:
+        """Kling makes sound (`sound: "on"`) from kling-v2-6 on, in pro mode only."""
+        version = re.fullmatch(r"kling-v(\d+)(?:-(\d+))?", model)
+        if not version or (int(version[1]), int(version[2] or 0)) < (2, 6):
+            return f"Kling makes sound from kling-v2-6 on, not with {model}: set video.model=kling-v2-6"
+        if KlingOptions.model_validate(dict(options)).mode != "pro":
+            return "Kling makes sound in pro mode only: set video.options.mode=pro"
+        return None
 
     # -- plumbing --------------------------------------------------------------------------------------
 
