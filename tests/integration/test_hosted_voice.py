@@ -43,6 +43,8 @@ def test_each_line_is_bought_once_and_a_recast_asks_only_that_characters_lines(t
         assert sorted(asked) == sorted(text for _, text in said), "every line asked for once (a line sped up to fit is not bought again)"
         lines = [e for e in Ledger(work / "results/demo/ledger.jsonl").entries() if e.step == "speech_line"]
         assert len(lines) == len(speech.bodies) and all(e.cost_usd > 0 for e in lines)
+        assert sorted(e.characters for e in lines) == sorted(len(b["input"]) for b in speech.bodies), \
+            "the ledger says what each line was billed by"
         cues = json.loads((work / "results/demo/ep01/audio/sc01.cues.json").read_text())
         assert cues and all(c["end"] > c["start"] for c in cues if not c.get("dropped"))
         voices = {body["voice"] for body in speech.bodies}

@@ -74,6 +74,7 @@ def test_lipsync_resumes_after_a_kill_syncs_only_speaking_scenes_and_a_changed_l
             assert (work / f"results/demo/ep01/audio/sc{n:02d}.wav").read_bytes() in [audio for _, audio in sent]
         synced = [e for e in Ledger(work / "results/demo/ledger.jsonl").entries() if e.step == "lipsync"]
         assert len(synced) == len(speaking) and all(e.cost_usd > 0 for e in synced)
+        assert sorted(e.seconds for e in synced) == sorted(scenes[n - 1].duration for n in speaking), "seconds billed"
 
         final = work / "results/demo/episode_01_final.mp4"
         starts = np.cumsum([0.0] + [s.duration for s in scenes])

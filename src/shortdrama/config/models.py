@@ -31,10 +31,13 @@ class IntRange(StrictModel):
 
 
 class CastVoice(StrictModel):
-    """A character's voice with one provider: the provider's voice id and how fast to speak."""
+    """A character's voice with one provider: the provider's voice id, how fast and how high to speak."""
 
     id: str | None = Field(default=None, min_length=1, max_length=200)
     speed: float | None = Field(default=None, ge=0.5, le=2.0)
+    # Semitones up (+) or down (-): the provider's own pitch where it has one (MiniMax), else the
+    # answer shifted locally with FFmpeg (duration kept).
+    pitch: int | None = Field(default=None, ge=-12, le=12)
     # A short recording of the actor (WAV/MP3, relative to the checkout) for providers that clone a
     # voice from it: cloned once (a cached call), then every line is spoken in the clone.
     sample: str | None = Field(default=None, min_length=1)

@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -157,6 +157,8 @@ class Billing:
     tokens_out: int = 0
     model: str | None = None  # the model that really answered, when a provider fell back by itself
     note: str = ""  # where the cost figure came from, when not from the price table ("kling reported 5 units")
+    characters: int = 0  # characters billed (speech)
+    seconds: float = 0.0  # seconds of video billed (clips, lip-sync)
 
 
 class PaidFailure(ProviderError):
@@ -246,7 +248,8 @@ def _run_miss(runtime: Runtime, call: Call, provider: ProviderConfig, key: str, 
             cost = round(max(billing.cost_usd or 0.0, 0.0), 6)
             message = _first_line(error)
             failed = _entry(call, provider, key, "miss", estimated, cost, time.perf_counter() - started, "failed",
-                            message[:300], model=billing.model, tokens=(billing.tokens_in, billing.tokens_out))
+                            message[:300], model=billing.model, tokens=(billing.tokens_in, billing.tokens_out),
+                            billed=(billing.characters, billing.seconds))
             guard.settle(reservation, failed)
             if runtime.spend_ledger.path != runtime.ledger.path:
                 runtime.ledger.append(failed)
@@ -266,7 +269,7 @@ def _run_miss(runtime: Runtime, call: Call, provider: ProviderConfig, key: str, 
                 Path(dest).parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(produced[name], dest)
     entry = _entry(call, provider, key, "miss", estimated, cost, duration, "ok", billing.note, model=billing.model,
-                   tokens=(billing.tokens_in, billing.tokens_out))
+                   tokens=(billing.tokens_in, billing.tokens_out), billed=(billing.characters, billing.seconds))
     guard.settle(reservation, entry)
     _forget_failure(runtime, key)
     if runtime.spend_ledger.path != runtime.ledger.path:
@@ -278,7 +281,7 @@ def _billing(actual: "float | Billing | None", estimated: float) -> Billing:
     """What produce reported; no figure means the price table's estimate."""
     billing = actual if isinstance(actual, Billing) else Billing(cost_usd=actual)
     if billing.cost_usd is None:
-        billing = Billing(estimated, billing.tokens_in, billing.tokens_out, billing.model, billing.note)
+        billing = replace(billing, cost_usd=estimated)
     return billing
 
 
@@ -354,10 +357,12 @@ def _model(provider: Any) -> str:
 
 
 def _entry(call: Call, provider: ProviderConfig, key: str, cache: str, estimate: float, cost: float, duration: float,
-           outcome: str, message: str = "", model: str | None = None, tokens: tuple[int, int] = (0, 0)) -> LedgerEntry:
+           outcome: str, message: str = "", model: str | None = None, tokens: tuple[int, int] = (0, 0),
+           billed: tuple[int, float] = (0, 0.0)) -> LedgerEntry:
     return LedgerEntry(
         time=datetime.now(timezone.utc).isoformat(timespec="milliseconds"), rule=call.rule, step=call.step,
         provider=str(getattr(provider, "provider", "")), model=model or _model(provider), key=key, cache=cache,
         estimate_usd=estimate, cost_usd=cost, duration_s=round(duration, 3), outcome=outcome,
         episode=call.episode, scene=call.scene, take=call.take, message=message, tokens_in=tokens[0], tokens_out=tokens[1],
+        characters=billed[0], seconds=round(billed[1], 3),
     )

@@ -92,6 +92,10 @@ class LedgerEntry:
     message: str = ""
     tokens_in: int = 0  # as the provider reported them (LLMs)
     tokens_out: int = 0
+    # What a call was billed by, where it bills by length: characters spoken (a speech line), seconds of
+    # video made or changed (a clip, a lip-sync). 0: not billed that way, or a line from before.
+    characters: int = 0
+    seconds: float = 0.0
     host: str = field(default_factory=host_name)  # the node that made the call ('' in older ledgers)
     slurm_job_id: str | None = field(default_factory=slurm_job_id)  # $SLURM_JOB_ID there, if any
 

@@ -62,6 +62,10 @@ class DialogueSpec(Spec):
 
             for name, entry in voices.items():
                 entry.update(cast_hosted_voice(cfg.voice, cfg, cast[name][1], checkout, record))
+        for name, entry in voices.items():  # semitones, only where a cast entry names them
+            named = cast[name][2].voice.get(cfg.voice.provider)
+            if named is not None and named.pitch:
+                entry["pitch"] = named.pitch
         return cls(dialogue=[line.model_dump(mode="json") for line in scene.dialogue],
                    duration=on_frames(scene.duration, cfg.render.fps), language=cfg.series.language, voices=voices,
                    voice=cfg.voice.result_fields(), own_audio=cfg.video.own_audio)
@@ -147,7 +151,9 @@ def produce_dialogue(spec: DialogueSpec) -> Produce:
     def produce(voice: VoiceConfig, outputs: dict[str, Path], speaker: Any = None) -> None:
         from ..audio.dialogue import SpokenLine, render_scene_dialogue
         from ..audio.wav import write_wav
-        from ..voice.base import VoiceSpec, voice_for_character, with_hints
+        from dataclasses import replace
+
+        from ..voice.base import PitchedVoice, VoiceSpec, voice_for_character, with_hints
         from ..voice.espeak import EspeakVoice
         from ..voice.hosted import voice_rate
 
@@ -155,16 +161,18 @@ def produce_dialogue(spec: DialogueSpec) -> Produce:
             from ..model_paths import checkout_path
             from ..voice.piper import PiperVoice
 
-            speaker = PiperVoice(checkout_path(voice.model_path) if voice.model_path else "")
-            voices = {name: VoiceSpec(language=spec.language, variant=f"sid{v['index']}", pitch=50, rate=voice.rate)
+            speaker = PitchedVoice(PiperVoice(checkout_path(voice.model_path) if voice.model_path else ""))
+            voices = {name: VoiceSpec(language=spec.language, variant=f"sid{v['index']}", pitch=50, rate=voice.rate,
+                                      semitones=v.get("pitch", 0))
                       for name, v in spec.voices.items()}
         elif speaker is None:  # the offline voice: eSpeak NG, one variant per character
-            voices = {name: voice_for_character(v["index"], v["gender"], spec.language, base_rate=voice.rate)
+            voices = {name: replace(voice_for_character(v["index"], v["gender"], spec.language, base_rate=voice.rate),
+                                    semitones=v.get("pitch", 0))
                       for name, v in spec.voices.items()}
-            speaker = EspeakVoice()
+            speaker = PitchedVoice(EspeakVoice())
         else:  # a hosted voice: the cast voice id, its speed as a rate the layout can raise
             voices = {name: VoiceSpec(language=spec.language, variant=v["voice"], pitch=50,
-                                      rate=voice_rate(v["speed"]))
+                                      rate=voice_rate(v["speed"]), semitones=v.get("pitch", 0))
                       for name, v in spec.voices.items()}
         offline = voice.provider not in VoiceConfig.HOSTED_PROVIDERS
         lines = [SpokenLine(speaker=line["speaker"], text=line["text"], voice=with_hints(

@@ -135,6 +135,8 @@ def produce_clip(spec: ClipSpec, keyframe: Path, call: Call, runtime: Runtime) -
         AnimaticVideo(motion=video.motion, strength=video.strength).generate(request, outputs["mp4"])
         if video.provider == "fake_paid":
             count_fake_call("clip", video.model, duration=spec.duration)
+            return Billing(seconds=price.billed_seconds(spec.duration, video.pricing.billing_seconds))
+        return None
 
     return produce
 
@@ -181,12 +183,13 @@ def hosted_clip(spec: ClipSpec, keyframe: Path, call: Call, video: VideoConfig, 
         engine.close()
         downloaded.unlink(missing_ok=True)
     answered = next(m for m in chain if m.model == result.model)
+    seconds = price.billed_seconds(spec.duration, answered.pricing.billing_seconds)
     if result.units is not None and answered.pricing.per_unit > 0:
         # The vendor's own figure for this job beats our price table, which may be out of date.
         return Billing(cost_usd=round(result.units * answered.pricing.per_unit, 6), model=result.model,
-                       note=f"{result.vendor} reported {result.units:g} units")
+                       note=f"{result.vendor} reported {result.units:g} units", seconds=seconds)
     return Billing(cost_usd=price.video_cost(answered.pricing, spec.duration, enc["width"], enc["height"]),
-                   model=result.model)
+                   model=result.model, seconds=seconds)
 
 
 def _local_diffusion_clip(spec: ClipSpec, keyframe: Path, video: VideoConfig, out: Path) -> None:
@@ -203,7 +206,7 @@ def _local_diffusion_clip(spec: ClipSpec, keyframe: Path, video: VideoConfig, ou
     logging.getLogger(__name__).info("local clip: %s", report.summary())
 
 
-def check_clip(spec: ClipSpec, path: Path) -> None:
+def check_clip(spec: "ClipSpec | Spec", path: Path, with_audio: bool | None = None) -> None:
     """What every clip must be, from any provider, before it is cached and again before a cached one is
     used: H.264 at the episode's size and frame rate, lasting the scene's frames. The render copies the
     clips' streams one after another, so a clip a frame long or short would shift every later scene
@@ -227,7 +230,9 @@ def check_clip(spec: ClipSpec, path: Path) -> None:
     length = video.duration if video.duration and info.first("audio") is not None else info.duration
     if abs(length - expected) > 0.5 / enc["fps"]:
         problems.append(f"{length:.3f} s long, not {expected:.3f} s")
-    if spec.video.get("own_audio") and info.first("audio") is None:
+    if with_audio is None:  # a clip asked with its own sound must have kept it
+        with_audio = bool(spec.video.get("own_audio"))
+    if with_audio and info.first("audio") is None:
         problems.append("no audio stream, though the clip was asked with its own sound (video.own_audio)")
     if problems:
         raise MediaError(f"the clip does not fit the episode: {'; '.join(problems)}")

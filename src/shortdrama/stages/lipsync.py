@@ -125,7 +125,7 @@ def produce_lipsync(spec: LipsyncSpec, clip: Path, dialogue: Path, call: Call, r
             engine.close()
             downloaded.unlink(missing_ok=True)
         return Billing(cost_usd=price.video_cost(lipsync.pricing, spec.duration, enc["width"], enc["height"]),
-                       model=lipsync.model)
+                       model=lipsync.model, seconds=spec.duration)
 
     return produce
 
@@ -140,4 +140,4 @@ def sync_lips(spec: str | LipsyncSpec, clip: str | Path, dialogue: str | Path, o
     call, lipsync = lipsync_call(lips, Path(clip), Path(dialogue), episode, scene, runtime)
     return provider_call(runtime, call, lipsync, lipsync_estimate(lips),
                          produce_lipsync(lips, Path(clip), Path(dialogue), call, runtime), {"mp4": Path(out)},
-                         validate=lambda files: check_clip(lips, files["mp4"]))
+                         validate=lambda files: check_clip(lips, files["mp4"], with_audio=False))

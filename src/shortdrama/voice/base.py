@@ -26,6 +26,7 @@ class VoiceSpec:
     rate: int  # words per minute
     emotion: str = ""  # the line's hints from the script (voice.emotion maps them per provider)
     delivery: str = ""
+    semitones: int = 0  # the cast entry's pitch (series.cast.<id>.voice.<provider>.pitch), -12..12
 
     def __post_init__(self) -> None:
         if not PITCH_RANGE[0] <= self.pitch <= PITCH_RANGE[1]:
@@ -115,3 +116,45 @@ def with_hints(spec: VoiceSpec, emotion: str | None, delivery: str | None, offli
         return replace(spec, emotion=emotion or "", delivery=delivery or "")
     return replace(spec, pitch=min(PITCH_RANGE[1], max(PITCH_RANGE[0], spec.pitch + pitch_offset(emotion))),
                    rate=min(RATE_RANGE[1], max(RATE_RANGE[0], round(spec.rate * pace(emotion)))))
+
+
+def pitch_shift(samples: np.ndarray, semitones: int, sample_rate: int) -> np.ndarray:
+    """`samples` `semitones` higher (lower when negative), as long as before (FFmpeg asetrate + atempo)."""
+    import tempfile
+    from pathlib import Path
+
+    from ..audio.wav import read_wav, write_wav
+    from ..media import run_ffmpeg
+
+    if not semitones or samples.size == 0:
+        return samples
+    factor = 2 ** (semitones / 12)
+    with tempfile.TemporaryDirectory(prefix="pitch-") as folder:
+        source, target = Path(folder) / "in.wav", Path(folder) / "out.wav"
+        write_wav(source, samples, sample_rate)
+        run_ffmpeg(["-i", source, "-filter:a", f"asetrate={sample_rate * factor:.3f},aresample={sample_rate},"
+                    f"atempo={1 / factor:.6f}", "-ac", "1", "-ar", str(sample_rate), target])
+        shifted, _rate = read_wav(target)
+    shifted = shifted.reshape(-1).astype(np.float32)
+    # atempo's last window may come back short: the line keeps its exact length (its cues were laid on it).
+    out = np.zeros(samples.size, dtype=np.float32)
+    out[: min(out.size, shifted.size)] = shifted[: out.size]
+    return out
+
+
+@dataclass
+class PitchedVoice:
+    """A voice with no pitch of its own (eSpeak NG variants, Piper speakers) shifted by the spec's semitones."""
+
+    inner: Voice
+
+    @property
+    def sample_rate(self) -> int:
+        return self.inner.sample_rate
+
+    def synthesize(self, text: str, spec: VoiceSpec) -> np.ndarray:
+        from dataclasses import replace
+
+        samples = self.inner.synthesize(text, replace(spec, semitones=0))
+        return pitch_shift(samples, spec.semitones, self.inner.sample_rate)
+

@@ -102,13 +102,15 @@ def validate_sample(path: str, who: str) -> str:
 
 
 def line_call(text: str, voice_id: str, rate: int, emotion: str = "", delivery: str = "", episode: int | None = None,
-              scene: int | None = None) -> "Call":
-    """The provider call of one line: what is asked (text, voice, speed at `rate`, the script's hints)."""
+              scene: int | None = None, pitch: int = 0) -> "Call":
+    """The provider call of one line: what is asked (text, voice, speed at `rate`, the script's hints, and
+    the cast entry's pitch in semitones, each only where set)."""
     from ..cost.call import Call
 
     speed = round(min(4.0, max(0.25, rate / BASE_RATE)), 3)
     asked = {"text": text, "voice": voice_id, "speed": speed,
-             **{hint: value for hint, value in (("emotion", emotion), ("delivery", delivery)) if value}}
+             **{hint: value for hint, value in (("emotion", emotion), ("delivery", delivery), ("pitch", pitch))
+                if value}}
     return Call(rule="speak_dialogue", step="speech_line", version=1, request=asked, episode=episode, scene=scene)
 
 
@@ -125,7 +127,7 @@ def unbought_lines(voices: dict[str, dict[str, Any]], dialogue: list[dict[str, A
         if cast is None:
             continue
         call = line_call(line["text"], cast["voice"], voice_rate(cast["speed"]), line.get("emotion") or "",
-                         line.get("delivery") or "", episode, scene)
+                         line.get("delivery") or "", episode, scene, cast.get("pitch", 0))
         if cache is None or cache.get(call_key(call, voice)) is None:
             missing.append(line["text"])
     return missing
@@ -157,7 +159,8 @@ class HostedLineVoice:
         from ..cost.call import Billing, provider_call
         from .speech_api import decode_wav
 
-        call = line_call(text, spec.variant, spec.rate, spec.emotion, spec.delivery, self.episode, self.scene)
+        call = line_call(text, spec.variant, spec.rate, spec.emotion, spec.delivery, self.episode, self.scene,
+                         spec.semitones)
         speed = call.request["speed"]
 
         def estimate(voice: "VoiceConfig") -> float:
@@ -165,8 +168,8 @@ class HostedLineVoice:
 
         def produce(voice: "VoiceConfig", outputs: dict[str, Path]) -> Billing:
             voice_id = self._cloned(spec.variant) if spec.variant.startswith(CLONE_PREFIX) else spec.variant
-            outputs["wav"].write_bytes(_speak(voice, voice_id, text, speed, spec.emotion, spec.delivery))
-            return Billing(cost_usd=price.speech_cost(voice.pricing, len(text)), model=voice.model)
+            outputs["wav"].write_bytes(_speak(voice, voice_id, text, speed, spec.emotion, spec.delivery, spec.semitones))
+            return Billing(cost_usd=price.speech_cost(voice.pricing, len(text)), model=voice.model, characters=len(text))
 
         with tempfile.TemporaryDirectory(prefix="line-") as folder:
             wav = Path(folder) / "line.wav"
@@ -221,9 +224,12 @@ def _policy(voice: "VoiceConfig") -> Any:
     return RetryPolicy(max_attempts=voice.max_attempts, max_total_s=voice.max_total_s, request_timeout_s=voice.timeout_s)
 
 
-def _speak(voice: "VoiceConfig", voice_id: str, text: str, speed: float, emotion: str = "", delivery: str = "") -> bytes:
+def _speak(voice: "VoiceConfig", voice_id: str, text: str, speed: float, emotion: str = "", delivery: str = "",
+           semitones: int = 0) -> bytes:
     """One line from the configured provider, as checked WAV bytes; the script's hints as the provider
-    takes them (voice.emotion)."""
+    takes them (voice.emotion); the cast entry's pitch as the provider takes it (MiniMax), else shifted here."""
+    if semitones and voice.provider != "minimax_speech":
+        return _shifted(_speak(voice, voice_id, text, speed, emotion, delivery), semitones, voice.model)
     from . import emotion as hints
 
     if voice.provider == "elevenlabs":
@@ -235,7 +241,7 @@ def _speak(voice: "VoiceConfig", voice_id: str, text: str, speed: float, emotion
         from . import minimax
 
         return minimax.speak(voice.base_url or "", voice.api_key_env, voice_id, text, voice.model, speed,
-                             _policy(voice), emotion=hints.basic(emotion))
+                             _policy(voice), emotion=hints.basic(emotion), pitch=semitones)
     if voice.provider == "volcengine_speech":
         from . import volcengine
 
@@ -248,3 +254,16 @@ def _speak(voice: "VoiceConfig", voice_id: str, text: str, speed: float, emotion
     return synthesize(voice.base_url or "", voice.api_key_env,
                       SpeechRequest(text=text, voice=voice_id, model=voice.model, speed=speed,
                                     instructions=hints.instructions(emotion, delivery)), _policy(voice))
+
+
+def _shifted(wav: bytes, semitones: int, model: str) -> bytes:
+    """A provider's answer `semitones` higher or lower, as WAV bytes again."""
+    from ..audio.wav import write_wav
+    from .base import pitch_shift
+    from .speech_api import decode_wav
+
+    samples, rate = decode_wav(wav, f"speech ({model})")
+    with tempfile.TemporaryDirectory(prefix="pitched-") as folder:
+        out = Path(folder) / "line.wav"
+        write_wav(out, pitch_shift(samples, semitones, rate), rate)
+        return out.read_bytes()

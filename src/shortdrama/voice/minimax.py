@@ -63,12 +63,14 @@ SAMPLE_RATE = 32000
 
 
 def speak(base_url: str, key_env: str | None, voice_id: str, text: str, model: str, speed: float,
-          policy: RetryPolicy, emotion: str | None = None, sleep: Callable[[float], None] | None = None) -> bytes:
-    """One line as WAV bytes (checked: whole, audible audio)."""
+          policy: RetryPolicy, emotion: str | None = None, sleep: Callable[[float], None] | None = None,
+          pitch: int = 0) -> bytes:
+    """One line as WAV bytes (checked: whole, audible audio). `pitch`: semitones, -12..12 (voice_setting.pitch)."""
     from .speech_api import decode_wav
 
     key = api_key(key_env, "minimax")
-    voice: dict[str, Any] = {"voice_id": voice_id, "speed": min(2.0, max(0.5, speed)), "vol": 1, "pitch": 0}
+    voice: dict[str, Any] = {"voice_id": voice_id, "speed": min(2.0, max(0.5, speed)), "vol": 1,
+                             "pitch": max(-12, min(12, int(pitch)))}
     if emotion in EMOTIONS:
         voice["emotion"] = emotion
     body = {"model": model, "text": text, "stream": False, "voice_setting": voice,
