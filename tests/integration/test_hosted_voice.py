@@ -4,7 +4,9 @@ recasting one character asks again only for that character's lines and moves onl
 subtitle cues to the new speech; the casting is written down."""
 
 import json
+import re
 import subprocess
+from collections import Counter
 import sys
 from pathlib import Path
 
@@ -64,6 +66,10 @@ def test_each_line_is_bought_once_and_a_recast_asks_only_that_characters_lines(t
         assert recast.returncode == 0, recast.stderr[-3000:]
         new = speech.bodies[before:]
         assert new and {b["voice"] for b in new} == {"ballad"}, "only the recast character's lines are asked"
+        speaking_scenes = sum(1 for scene in script["scenes"] if any(l["speaker"] == speaker for l in scene["dialogue"]))
+        assert jobs_run(recast) == Counter({"record_config": 1, "speak_dialogue": speaking_scenes, "write_subtitles": 1,
+                                            "mix_episode_audio": 1, "render_episode": 1, "check_episode": 1}), \
+            "only the scenes where the recast character speaks, and their episode's mix and render"
         assert sorted(b["input"] for b in new) == sorted(text for who, text in said if who == speaker)
         # The subtitles follow the new speech: the recast character's cues are shorter, the others' are not.
         cues_after = {text: end - start for start, end, text in read_subtitles(final)}
@@ -73,6 +79,12 @@ def test_each_line_is_bought_once_and_a_recast_asks_only_that_characters_lines(t
                 assert cues_after[text] < cues_before[text] - 0.1, f"{text!r} kept its old timing"
             else:
                 assert abs(cues_after[text] - cues_before[text]) < 0.05, f"{text!r} changed though its voice did not"
+
+
+def jobs_run(proc: subprocess.CompletedProcess) -> Counter:
+    """Executed jobs per rule, read from Snakemake's own job headers."""
+    names = re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):$", proc.stdout + proc.stderr, flags=re.M)
+    return Counter(name for name in names if name != "all")
 
 
 def _cast(work: Path, overrides: list[str]) -> dict[str, str]:

@@ -28,11 +28,11 @@ def verify(work: Path, *overrides: str) -> subprocess.CompletedProcess:
 
 
 def files(work: Path) -> dict[str, bytes]:
-    """Every output of the series by path (manifests, ledger and kept copies aside)."""
+    """Every output of the series by path (manifests, ledger, the voice casting record and kept copies aside)."""
     root = work / SERIES
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
-            and "ledger" not in p.name and ".edited-" not in p.name}
+            and "ledger" not in p.name and ".edited-" not in p.name and p.name != "voices.json"}
 
 
 def frame_at(path: Path, seconds: float) -> np.ndarray:

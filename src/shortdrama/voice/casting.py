@@ -131,7 +131,7 @@ def record_casting(path: str | Path, voice: "VoiceConfig", cfg: "AppConfig") -> 
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(path.with_name(path.name + ".lock")):
+    with exclusive_lock(path.with_name(f".{path.name}.lock")):  # hidden: not an output of the series
         record = read_record(path)
         mine = {**record.get(voice.provider, {}), **casting(voice, cfg, record)}
         if record.get(voice.provider) == mine:
