@@ -39,7 +39,6 @@ def hand_written(work: Path, out: Path) -> list[str]:
 
     from shortdrama.config import load_config
     from shortdrama.fonts import font_dir
-    from shortdrama.render import burn_style
     from shortdrama.video.base import Encoding, x264_args
 
     cfg = load_config(SERIES)
@@ -47,12 +46,12 @@ def hand_written(work: Path, out: Path) -> list[str]:
     clips = sorted((episode / "ep01" / "clips").glob("sc*.mp4"))
     (out.parent / "clips.txt").write_text("".join(f"file '{clip}'\n" for clip in clips))
     shutil.copyfile(episode / "episode_01.srt", out.parent / "episode.srt")
+    shutil.copyfile(episode / "episode_01.ass", out.parent / "episode.ass")  # the styled burn-in
     r = cfg.render
-    style = burn_style(r.subtitles.model_dump(), cfg.series.language)
     return [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error",
             "-f", "concat", "-safe", "0", "-i", "clips.txt", "-i", str(episode / "ep01" / "audio" / "episode_mix.wav"),
             "-i", "episode.srt", "-map", "0:v:0", "-map", "1:a:0", "-map", "2:s:0", "-c:s", "mov_text",
-            "-vf", f"subtitles=episode.srt:fontsdir={font_dir()}:force_style='{style}'",
+            "-vf", f"ass=episode.ass:fontsdir={font_dir()}",
             *x264_args(Encoding(r.width, r.height, r.fps, r.crf, r.preset)), "-c:a", "aac", "-b:a", r.audio_bitrate, "-ar", "48000", "-ac", "2",
             "-movflags", "+faststart", out.name]
 

@@ -1,4 +1,5 @@
-# Subtitles from the dialogue cues, then the final episode: concat + AAC mix + mov_text (+ burn-in).
+# Subtitles from the dialogue cues (SRT, WebVTT, styled ASS), then the final episode: concat + AAC mix +
+# the SRT as mov_text (+ the ASS burned in).
 # The final is in `snakemake --report` (report() changes no path and reruns nothing; see rules/report.smk).
 from shortdrama.report_tables import episode_labels
 
@@ -9,6 +10,8 @@ rule write_subtitles:
         cues=inputs_of("write_subtitles", "cues"),
     output:
         srt=P.subtitles,
+        vtt=P.subtitles_vtt,
+        ass=P.subtitles_ass,
     params:
         spec=spec_of("write_subtitles"),
     resources:
@@ -23,8 +26,10 @@ rule render_episode:
     input:
         script=ancient(rules.write_episode_script.output.script),
         clips=inputs_of("render_episode", "clips"),
-        audio=rules.mix_episode_audio.output.wav,
+        # the mix, or an editor's cut of it (rules/cut.smk)
+        audio=inputs_of("render_episode", "audio"),
         subtitles=rules.write_subtitles.output.srt,
+        ass=rules.write_subtitles.output.ass,
     output:
         mp4=report(P.final, caption="../report/episode.rst", category="Episodes", labels=episode_labels),
     params:

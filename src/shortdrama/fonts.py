@@ -33,3 +33,30 @@ def font_path() -> Path:
 
 def font_dir() -> Path:
     return font_path().parent
+
+
+@cache
+def font_file(family: str | None, language: str = "en") -> Path:
+    """The file of the font `family` (render.subtitles.font; None: the series language's bundled face).
+
+    A family other than the bundled ones must be installed where fontconfig finds it: libass draws
+    nothing, silently, for a name it cannot match, so a name fc-match does not know is one clear
+    error here, before any render.
+    """
+    import shutil
+    import subprocess
+
+    from .errors import MediaError
+
+    family = family or font_family(language)
+    if family in LANGUAGE_FONT_FAMILIES.values() or family == FONT_FAMILY:
+        return font_path()
+    found = ""
+    if shutil.which("fc-match"):
+        found = subprocess.run(["fc-match", "-f", "%{family}|%{file}", f"{family}:"], capture_output=True,
+                               text=True).stdout
+    families, _, file = found.partition("|")
+    if family.casefold() not in (name.strip().casefold() for name in families.split(",")) or not Path(file).is_file():
+        raise MediaError(f"render.subtitles.font {family!r} is not installed here (fontconfig has no such family): "
+                         f"libass would draw no subtitles; leave it null for the bundled face {FONT_FAMILY!r}")
+    return Path(file)

@@ -1,39 +1,30 @@
-"""The final episode: clips concatenated, the mixed audio as AAC, subtitles as a soft mov_text track
-and optionally burned in with libass, H.264 + AAC in an MP4 with +faststart."""
+"""The final episode: clips concatenated, the mixed audio as AAC, the SRT as a soft mov_text track
+and the styled ASS (subtitles.format_ass) optionally burned in with libass, H.264 + AAC in an MP4 with
++faststart."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
-from .config import SubtitleConfig
 from .errors import MediaError, SchemaError
-from .fonts import font_dir, font_family
+from .fonts import font_file, font_path
 from .media import atomic_output, run_ffmpeg
 from .schemas import TITLE_MAX_LENGTH, text_problem
 from .video.base import Encoding, frame_count, x264_args
 
 # ISO 639-2 codes for the subtitle track, so players label it.
 SUBTITLE_LANGUAGE = {"en": "eng", "zh": "chi", "vi": "vie"}
-# The burned-in style when none is given: render.subtitles' defaults (config/models.py SubtitleConfig).
-DEFAULT_STYLE: Mapping[str, Any] = SubtitleConfig().model_dump(mode="json", exclude={"soft", "burn"})
-
-
-def burn_style(style: Mapping[str, Any], language: str) -> str:
-    """libass's force_style for the burn-in: the configured style in the series language's font."""
-    return (f"FontName={font_family(language)},FontSize={style['font_size']},PrimaryColour={style['primary_colour']},"
-            f"OutlineColour={style['outline_colour']},BorderStyle={style['border_style']},"
-            f"Outline={style['outline']:g},Shadow={style['shadow']:g},MarginV={style['margin_v']}")
 
 
 @dataclass(frozen=True)
 class EpisodeRender:
     clips: tuple[Path, ...]
     audio: Path
-    subtitles: Path
+    subtitles: Path  # the SRT: the soft track
     encoding: Encoding
     audio_bitrate: str
     soft_subtitles: bool
@@ -41,16 +32,16 @@ class EpisodeRender:
     language: str
     title: str
     durations: tuple[float, ...]
-    subtitle_style: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_STYLE))
+    ass: Path | None = None  # the styled ASS (write_subtitles): what the burn-in draws
 
     @classmethod
-    def from_spec(cls, data: dict[str, Any], clips: Sequence[Path], audio: Path, subtitles: Path) -> "EpisodeRender":
+    def from_spec(cls, data: dict[str, Any], clips: Sequence[Path], audio: Path, subtitles: Path,
+                  ass: Path | None) -> "EpisodeRender":
         return cls(
-            clips=tuple(clips), audio=audio, subtitles=subtitles, encoding=Encoding.from_spec(data["encoding"]),
+            clips=tuple(clips), audio=audio, subtitles=subtitles, ass=ass, encoding=Encoding.from_spec(data["encoding"]),
             audio_bitrate=data["audio_bitrate"], soft_subtitles=data["subtitles"]["soft"],
             burn_subtitles=data["subtitles"]["burn"], language=data["language"], title=data["title"],
             durations=tuple(data["durations"]),
-            subtitle_style={k: v for k, v in data["subtitles"].items() if k not in ("soft", "burn")},
         )
 
     @property
@@ -59,16 +50,16 @@ class EpisodeRender:
         return sum(frame_count(d, self.encoding.fps) for d in self.durations) / self.encoding.fps
 
 
-def _escape_filter_value(value: str) -> str:
-    """Quote a value for an FFmpeg filter option (the filtergraph escaping is two levels deep)."""
-    return value.replace("\\", "\\\\\\\\").replace("'", "\\\\\\'").replace(":", "\\\\:").replace(",", "\\,")
+def burn_fonts(ass_text: str, fonts: Path) -> None:
+    """The folder libass gets as fontsdir: the bundled face and the file of the font the ASS style
+    names (fonts.font_file: a family fontconfig does not know is one clear error, not a blank burn)."""
+    import pysubs2
 
-
-def _libass_braces(srt_text: str) -> str:
-    """The SRT for the burn-in: braces escaped for libass, which would hide `{...}` as an override
-    block. FFmpeg's SubRip decoder passes `\\{` through (the `{` of our cue text is followed by a
-    WORD JOINER, see subtitles.py) and libass draws it as `{`. Only cue text holds braces."""
-    return srt_text.replace("{", "\\{").replace("}", "\\}")
+    fonts.mkdir()
+    styles = pysubs2.SSAFile.from_string(ass_text, format_="ass").styles.values()
+    files = {font_path()} | {font_file(style.fontname) for style in styles}
+    for index, file in enumerate(sorted(files)):
+        (fonts / f"{index}{file.suffix}").symlink_to(file)
 
 
 def _metadata_title(title: str) -> str:
@@ -90,11 +81,16 @@ def render_episode(job: EpisodeRender, out_path: Path) -> None:
         concat_list = work / "clips.ffconcat"
         concat_list.write_text("ffconcat version 1.0\n" + "".join(
             f"file '{str(Path(c).resolve()).replace(chr(39), chr(39) + chr(92) + chr(39) + chr(39))}'\n" for c in job.clips))
-        # libass reads the SRT from the working directory: no user path ever enters the filtergraph.
+        # The subtitle files and fonts are read from the working directory: no user path ever enters
+        # the filtergraph.
         shutil.copyfile(job.subtitles, work / "episode.srt")
-        srt_text = (work / "episode.srt").read_text(encoding="utf-8")
-        has_cues = srt_text.strip() != ""
-        (work / "burn.srt").write_text(_libass_braces(srt_text), encoding="utf-8")
+        has_cues = (work / "episode.srt").read_text(encoding="utf-8").strip() != ""
+        burn = job.burn_subtitles and has_cues
+        if burn:
+            if job.ass is None:
+                raise MediaError("the burn-in needs the episode's ASS file (write_subtitles' output)")
+            shutil.copyfile(job.ass, work / "burn.ass")
+            burn_fonts((work / "burn.ass").read_text(encoding="utf-8"), work / "fonts")
         args = ["-f", "concat", "-safe", "0", "-i", str(concat_list), "-i", str(Path(job.audio).resolve())]
         if job.soft_subtitles and has_cues:
             args += ["-i", "episode.srt"]
@@ -102,10 +98,8 @@ def render_episode(job: EpisodeRender, out_path: Path) -> None:
         if job.soft_subtitles and has_cues:
             args += ["-map", "2:s:0", "-c:s", "mov_text",
                      "-metadata:s:s:0", f"language={SUBTITLE_LANGUAGE.get(job.language, 'und')}"]
-        if job.burn_subtitles and has_cues:
-            style = burn_style(job.subtitle_style, job.language)
-            args += ["-vf", f"subtitles=burn.srt:fontsdir={_escape_filter_value(str(font_dir()))}:force_style='{style}'",
-                     *x264_args(job.encoding)]
+        if burn:
+            args += ["-vf", "ass=burn.ass:fontsdir=fonts", *x264_args(job.encoding)]
         else:
             args += ["-c:v", "copy"]
         args += ["-c:a", "aac", "-b:a", job.audio_bitrate, "-ar", "48000", "-ac", "2",

@@ -200,7 +200,8 @@ def test_lines_dropped_by_the_voice_step_are_reported_and_recorded(tmp_path, cap
     script = EpisodeScript.model_validate({"episode": 1, "title": "t", "language": "en", "mood": "tense",
                                            "scenes": [scene.model_dump(mode="json")]})
     srt = tmp_path / "ep01.srt"
-    write_subtitles(SubtitlesSpec.of(cfg, script).to_json(), [audio / "sc02.cues.json"], srt)
+    write_subtitles(SubtitlesSpec.of(cfg, script).to_json(), [audio / "sc02.cues.json"], srt, tmp_path / "ep01.vtt",
+                    tmp_path / "ep01.ass")
     assert [c.text for c in parse_srt(srt.read_text())] == [r["text"] for r in heard]
 
 

@@ -1,7 +1,9 @@
-"""The predicted subtitle width against what FFmpeg + libass really burn with the bundled font."""
+"""The predicted subtitle width against what FFmpeg + libass really burn with the bundled font, from
+the episode's ASS as render.py burns it."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +11,8 @@ import pytest
 
 from shortdrama.fonts import font_dir
 from shortdrama.media import run_ffmpeg
-from shortdrama.qc.text_fit import available_width_px, em_px, fits, glyph_ink_width_px, line_width_px
-from shortdrama.render import DEFAULT_STYLE, burn_style
-from shortdrama.subtitles import Cue, format_srt
+from shortdrama.qc.text_fit import available_width_px, cjk_lines, em_px, fits, glyph_ink_width_px, line_width_px
+from shortdrama.subtitles import Cue, SubtitleStyle, format_ass
 
 WIDTH, HEIGHT = 720, 1280
 FONT_SIZE = 12
@@ -23,14 +24,16 @@ WORDS = "I know what you did last summer and then you ran away from all of us wi
 
 def burn(work: Path, lines: list[str], *, outline: float = 0.0, width: int = WIDTH, height: int = HEIGHT) -> list[np.ndarray]:
     """Burn each line (one cue a second) as render.py does, white on black; one grey frame per line."""
-    (work / "lines.srt").write_text(format_srt([Cue(i, i + 1, text) for i, text in enumerate(lines)]), encoding="utf-8")
+    style = SubtitleStyle(font_size=FONT_SIZE, outline=outline, shadow=0.0, border_style=1,
+                          primary_colour="&H00FFFFFF", outline_colour="&H00FFFFFF")
+    lines_of = partial(cjk_lines, font_size=FONT_SIZE, frame_width=width, frame_height=height)  # as write_subtitles
+    cues = [Cue(i, i + 1, text) for i, text in enumerate(lines)]
+    (work / "lines.ass").write_text(format_ass(cues, style, "en", lines_of), encoding="utf-8")
     fonts = work / "fonts"
     if not fonts.exists():
         fonts.symlink_to(font_dir())  # a plain relative path: nothing to escape in the filtergraph
-    style = burn_style({**DEFAULT_STYLE, "font_size": FONT_SIZE, "outline": outline, "shadow": 0.0, "border_style": 1,
-                        "primary_colour": "&H00FFFFFF", "outline_colour": "&H00FFFFFF"}, "en")
     run_ffmpeg(["-f", "lavfi", "-i", f"color=black:s={width}x{height}:r=2:d={len(lines)}",
-                "-vf", f"subtitles=lines.srt:fontsdir=fonts:force_style='{style}'",
+                "-vf", "ass=lines.ass:fontsdir=fonts",
                 "-f", "rawvideo", "-pix_fmt", "gray", "frames.gray"], cwd=work)
     frames = np.fromfile(work / "frames.gray", np.uint8).reshape(-1, height, width)
     return [frames[2 * i + 1] for i in range(len(lines))]  # the frame half-way through each cue

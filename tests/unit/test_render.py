@@ -10,7 +10,7 @@ from shortdrama.audio.wav import write_wav
 from shortdrama.errors import SchemaError
 from shortdrama.media import probe, read_subtitles
 from shortdrama.render import EpisodeRender, render_episode
-from shortdrama.subtitles import Cue, format_srt
+from shortdrama.subtitles import Cue, SubtitleStyle, format_ass, format_srt
 from shortdrama.video.animatic import AnimaticVideo
 from shortdrama.video.base import ClipRequest, Encoding
 
@@ -30,14 +30,20 @@ def inputs(tmp_path_factory):
         clips.append(clip)
     t = np.arange(int(48000 * sum(DURATIONS))) / 48000
     write_wav(work / "mix.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 48000)
-    (work / "episode.srt").write_text(format_srt(CUES), encoding="utf-8")
+    _write(work / "episode", CUES)
     return work, clips
+
+
+def _write(stem: Path, cues, style: SubtitleStyle = SubtitleStyle()) -> None:
+    """The SRT (soft track) and the styled ASS (burn-in) write_subtitles makes of `cues`."""
+    stem.with_suffix(".srt").write_text(format_srt(cues), encoding="utf-8")
+    stem.with_suffix(".ass").write_text(format_ass(cues, style, "zh"), encoding="utf-8")
 
 
 def _job(work, clips, burn: bool, subtitles: str = "episode.srt", title: str = "Test") -> EpisodeRender:
     return EpisodeRender(clips=tuple(clips), audio=work / "mix.wav", subtitles=work / subtitles, encoding=ENC,
                          audio_bitrate="96k", soft_subtitles=True, burn_subtitles=burn, language="zh",
-                         title=title, durations=DURATIONS)
+                         title=title, durations=DURATIONS, ass=(work / subtitles).with_suffix(".ass"))
 
 
 def _frame_at(path: Path, seconds: float) -> np.ndarray:
@@ -106,7 +112,7 @@ def _mov_text_samples(path: Path) -> list[tuple[float, float, str]]:
 
 def test_hostile_dialogue_is_shown_as_written_in_the_soft_and_burned_subtitles(inputs, tmp_path):
     work, clips = inputs
-    (tmp_path / "hostile.srt").write_text(format_srt(HOSTILE), encoding="utf-8")
+    _write(tmp_path / "hostile", HOSTILE)
     (tmp_path / "mix.wav").symlink_to(work / "mix.wav")
     soft, burned = tmp_path / "soft.mp4", tmp_path / "burned.mp4"
     render_episode(_job(tmp_path, clips, burn=False, subtitles="hostile.srt"), soft)
@@ -148,9 +154,8 @@ def test_a_title_unsafe_for_metadata_fails_in_one_line_before_ffmpeg(inputs, tmp
 
 def test_the_subtitle_style_is_configuration_and_reaches_the_render_spec(inputs, tmp_path):
     """render.subtitles.* (size, colours, margin) is read from the config, enters the render spec (so a
-    style edit re-renders the finals) and changes what is burned in."""
-    from shortdrama.config import load_config
-    from shortdrama.render import DEFAULT_STYLE
+    style edit re-renders the finals) and, through the ASS, changes what is burned in."""
+    from shortdrama.config import SubtitleConfig, load_config
     from shortdrama.stages.render import RenderSpec
     from shortdrama.schemas import EpisodeScript
 
@@ -159,14 +164,14 @@ def test_the_subtitle_style_is_configuration_and_reaches_the_render_spec(inputs,
          "action": "She waits", "camera": "static"}]})
     plain = RenderSpec.of(load_config(), script)
     bigger = RenderSpec.of(load_config(["render.subtitles.font_size=24", "render.subtitles.margin_v=20"]), script)
-    assert plain.subtitles == {"soft": True, "burn": True, **DEFAULT_STYLE}
+    assert plain.subtitles == SubtitleConfig().model_dump(mode="json")
     assert bigger.to_json() != plain.to_json() and bigger.subtitles["font_size"] == 24
 
     work, clips = inputs
     small, large, none = tmp_path / "small.mp4", tmp_path / "large.mp4", tmp_path / "none.mp4"
     render_episode(_job(work, clips, burn=True), small)
-    big = dict(DEFAULT_STYLE, font_size=24, margin_v=20)
-    render_episode(EpisodeRender(**{**_job(work, clips, burn=True).__dict__, "subtitle_style": big}), large)
+    _write(tmp_path / "large", CUES, SubtitleStyle(font_size=24, margin_v=20))
+    render_episode(EpisodeRender(**{**_job(work, clips, burn=True).__dict__, "ass": tmp_path / "large.ass"}), large)
     render_episode(_job(work, clips, burn=False), none)
     ink = {name: np.abs(_frame_at(path, 0.8) - _frame_at(none, 0.8)) > 60 for name, path in
            (("small", small), ("large", large))}

@@ -242,7 +242,7 @@ def test_burned_in_vietnamese_subtitles_show_and_the_track_is_tagged_vie(tmp_pat
     from shortdrama.audio.wav import write_wav
     from shortdrama.media import probe, read_subtitles
     from shortdrama.render import EpisodeRender, render_episode
-    from shortdrama.subtitles import Cue, format_srt
+    from shortdrama.subtitles import Cue, SubtitleStyle, format_ass, format_srt
     from shortdrama.video.animatic import AnimaticVideo
     from shortdrama.video.base import ClipRequest, Encoding
 
@@ -254,10 +254,11 @@ def test_burned_in_vietnamese_subtitles_show_and_the_track_is_tagged_vie(tmp_pat
     AnimaticVideo().generate(ClipRequest(tmp_path / "kf.png", "static", 2.0, enc), clip)
     write_wav(tmp_path / "mix.wav", np.zeros(96000, dtype=np.float32), 48000)
     (tmp_path / "ep.srt").write_text(format_srt([Cue(0.1, 1.9, STACKED)]), encoding="utf-8")
+    (tmp_path / "ep.ass").write_text(format_ass([Cue(0.1, 1.9, STACKED)], SubtitleStyle(), "vi"), encoding="utf-8")
     out = tmp_path / "final.mp4"
     render_episode(EpisodeRender(clips=(clip,), audio=tmp_path / "mix.wav", subtitles=tmp_path / "ep.srt",
                                  encoding=enc, audio_bitrate="96k", soft_subtitles=True, burn_subtitles=True,
-                                 language="vi", title="Người ấy trở về", durations=(2.0,)), out)
+                                 language="vi", title="Người ấy trở về", durations=(2.0,), ass=tmp_path / "ep.ass"), out)
     assert probe(out).first("subtitle").language == "vie"
     assert [text for _, _, text in read_subtitles(out)] == [STACKED]
 

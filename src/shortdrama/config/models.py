@@ -100,17 +100,31 @@ class SeriesConfig(StrictModel):
 class SubtitleConfig(StrictModel):
     soft: bool = True
     burn: bool = True
-    # The burned-in style (libass), in units of a 288-line script as FFmpeg converts SRT: small enough
-    # that a vertical frame fits a line, raised to about 73% of the height as short-video apps place
-    # them, above their bottom controls and above the keyframe's action caption band. Colours are
-    # ASS &HAABBGGRR (alpha 00 = opaque). The font is chosen per series language (fonts.py).
+    # The style of the episode's ASS file (subtitles.py), which the burn-in draws with libass, in units
+    # of its 384x288 script (the one FFmpeg makes of an SRT): small enough that a vertical frame fits a
+    # line, raised to about 73% of the height as short-video apps place them, above their bottom
+    # controls and above the keyframe's action caption band. Colours are ASS &HAABBGGRR (alpha 00 =
+    # opaque). font: null is the bundled face for the series language (fonts.py).
+    font: str | None = Field(default=None, description="a font family name; null: the bundled CJK face")
     font_size: int = Field(default=12, ge=4, le=72)
     primary_colour: str = Field(default="&H00FFFFFF", pattern=r"^&H[0-9A-Fa-f]{8}$")
     outline_colour: str = Field(default="&HA0000000", pattern=r"^&H[0-9A-Fa-f]{8}$")
+    back_colour: str = Field(default="&H00000000", pattern=r"^&H[0-9A-Fa-f]{8}$", description="the shadow's colour")
     border_style: Literal[1, 3] = Field(default=1, description="1: outline and shadow; 3: an opaque box")
     outline: float = Field(default=1.8, ge=0.0, le=10.0)
     shadow: float = Field(default=0.8, ge=0.0, le=10.0)
-    margin_v: int = Field(default=78, ge=0, le=288, description="distance from the bottom edge")
+    position: Literal["bottom", "middle", "top"] = "bottom"
+    margin_l: int = Field(default=10, ge=0, le=160, description="the least distance from the left edge")
+    margin_r: int = Field(default=10, ge=0, le=160, description="the least distance from the right edge")
+    margin_v: int = Field(default=78, ge=0, le=288, description="distance from the bottom edge (top: from the top)")
+
+    @field_validator("font")
+    @classmethod
+    def _font_name(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or len(value) > 100 or re.search(r"[,{}\\\x00-\x1f\x7f]", value)):
+            raise ValueError("must be a font family name (1-100 characters, no comma, brace, backslash or control "
+                             "character: it is a field of the ASS style line), or null for the bundled face")
+        return value
 
 
 class RenderConfig(StrictModel):

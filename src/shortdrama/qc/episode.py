@@ -28,6 +28,7 @@ class EpisodeQCSpec(Protocol):
     loudness_lufs: float
     subtitles: dict
     encoding: dict
+    language: str
     qc: dict
 
     @property
@@ -73,7 +74,8 @@ def cue_flags(cues: Sequence[Cue], spec: EpisodeQCSpec, scene_cues: Sequence[Seq
     overlap, reading speed, width. `delivered`: the cue lists each dialogue line must also be found in
     (the final's soft track; an MP4's mov_text track cannot hold overlapping cues, so overlaps are
     judged on the SRT)."""
-    from .text_fit import fits
+    from ..fonts import font_file
+    from .text_fit import DEFAULT_MARGIN, fits
 
     flags: list[Flag] = []
     durations, frame = spec.durations, 1.0 / spec.encoding["fps"]
@@ -124,7 +126,9 @@ def cue_flags(cues: Sequence[Cue], spec: EpisodeQCSpec, scene_cues: Sequence[Seq
         style = spec.subtitles
         if style.get("burn", True):
             ok, width, room = fits(plain(cue.text), font_size=style["font_size"], frame_width=spec.encoding["width"],
-                                   frame_height=spec.encoding["height"])
+                                   frame_height=spec.encoding["height"], margin_l=style.get("margin_l", DEFAULT_MARGIN),
+                                   margin_r=style.get("margin_r", DEFAULT_MARGIN),
+                                   font=font_file(style.get("font"), spec.language))
             if not ok:
                 flags.append(Flag("subtitle_width", round(width, 1), round(room, 1),
                                   f"the line \"{plain(cue.text)[:40]}\" is {width:.0f} px wide; the frame has "

@@ -1,7 +1,8 @@
-"""How wide libass draws a subtitle line, so QC can tell before the burn-in whether it fits the frame.
+"""How wide libass draws a subtitle line, so QC can tell before the burn-in whether it fits the frame,
+and where the episode's ASS breaks a CJK line that does not (`cjk_lines`).
 
-The burn-in (render.py) gives FFmpeg's `subtitles` filter an SRT and a force_style with FontName and
-FontSize. FFmpeg turns SRT into ASS with a 384 x 288 script (PlayResX x PlayResY), and libass then:
+The burn-in (render.py) draws the episode's ASS (subtitles.format_ass) with libass. It is written in
+the 384 x 288 script (PlayResX x PlayResY) FFmpeg makes of an SRT, and libass:
 
 - scales the font size by frame_height / 288, and asks FreeType for that size as the font's *real*
   height (FT_SIZE_REQUEST_TYPE_REAL_DIM: ascender - descender, with the ascender and descender
@@ -10,8 +11,10 @@ FontSize. FFmpeg turns SRT into ASS with a 384 x 288 script (PlayResX x PlayResY
 - shapes without kerning (FFmpeg's script header does not ask for it);
 - places margins, outline and shadow in script units scaled by frame_width / 384;
 - wraps a line once the ink of its glyphs (their boxes, not the border) reaches the width between
-  the margins: at a space in Latin text, between characters in CJK text (this FFmpeg's libass
-  breaks Unicode lines), so a line that does not fit becomes two or more lines over the picture.
+  the margins, at a space. Between CJK characters it breaks only a converted SRT (FFmpeg and mpv turn
+  on ASS_FEATURE_WRAP_UNICODE for those, never for an ASS file), so the ASS breaks a CJK line that
+  does not fit itself, with `\\N`, where `cjk_lines` says: balanced lines, none before closing or
+  after opening punctuation, each narrower than the room (the burn then looks as the SRT's did).
 
 These rules were checked against the real burn (tests/unit/test_qc_text_fit.py measures the drawn
 ink on a frame): the ink matched within 0.4 % for Latin, CJK and Vietnamese lines at 720x1280
@@ -22,6 +25,7 @@ count of characters.
 
 from __future__ import annotations
 
+import re
 import struct
 from functools import cache
 from pathlib import Path
@@ -92,6 +96,67 @@ def fits(text: str, *, font_size: float, frame_width: int, frame_height: int, ma
     width = glyph_ink_width_px(text, font_size=font_size, frame_height=frame_height, font=font)
     available = available_width_px(frame_width, frame_height, margin_l, margin_r)
     return width < available, width, available
+
+
+# No line starts with these (closing punctuation, small kana) or ends with the opening ones: UAX #14's
+# CL/CP/EX/IS/NS and OP classes as they occur in CJK dialogue.
+_NO_BREAK_BEFORE = set("，。、！？：；）」』】〉》〕］｝…‥—～·・ーぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮ,.!?:;)]}%'\"”’")
+_NO_BREAK_AFTER = set("（「『【〈《〔［｛“‘([{")
+_CJK_CHAR = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\u3000-\u303f]")
+
+
+def _break_points(text: str) -> list[int]:
+    """Indices between two characters where a CJK line may break with no space (UAX #14, simplified)."""
+    return [i for i in range(1, len(text))
+            if (_CJK_CHAR.match(text[i - 1]) or _CJK_CHAR.match(text[i])) and not text[i - 1].isspace()
+            and not text[i].isspace() and text[i] not in _NO_BREAK_BEFORE and text[i - 1] not in _NO_BREAK_AFTER]
+
+
+def cjk_lines(text: str, *, font_size: float, frame_width: int, frame_height: int, margin_l: float = DEFAULT_MARGIN,
+              margin_r: float = DEFAULT_MARGIN, font: Path | None = None, max_lines: int = 4) -> list[str]:
+    """`text` as the lines the ASS shows it in: itself when it fits (or has no CJK break point), else
+    the fewest balanced lines, broken between CJK characters, whose ink each fits between the margins."""
+    room = available_width_px(frame_width, frame_height, margin_l, margin_r)
+
+    def ink(line: str) -> float:
+        return glyph_ink_width_px(line, font_size=font_size, frame_height=frame_height, font=font)
+
+    points = _break_points(text)
+    if not points or ink(text) < room:
+        return [text]
+    # Lines are balanced by their advance widths (additive: no kerning, CJK shapes one glyph a
+    # character), then each is checked by its ink; a little less room is tried if one does not fit.
+    path = str(font or font_path())
+    reference = _reference_font(path, REFERENCE_EM_PX)
+    features = ["-kern"] if _has_harfbuzz() else None
+    px = em_px(font_size, frame_height, font) / REFERENCE_EM_PX
+    cuts = [0, *points, len(text)]
+    advance = [reference.getlength(text[:cut], features=features) * px for cut in cuts]
+    for slack in (0.98, 0.95, 0.92, 0.89):
+        for count in range(2, max_lines + 1):
+            ends = _balanced(advance, count, room * slack)
+            if ends:
+                lines = [text[cuts[a]:cuts[b]] for a, b in zip((0, *ends[:-1]), ends)]
+                if all(ink(line) < room for line in lines):
+                    return lines
+                break
+    return [text]  # too long for max_lines: libass shows one line past the margins (QC flags its width)
+
+
+def _balanced(advance: list[float], count: int, room: float) -> tuple[int, ...] | None:
+    """The cut indices (the last one the end) splitting into `count` lines with the narrowest widest
+    line, each under `room`; None when there is no such split."""
+    last = len(advance) - 1
+    best: dict[int, tuple[float, tuple[int, ...]]] = {0: (0.0, ())}
+    for _ in range(count):
+        row: dict[int, tuple[float, tuple[int, ...]]] = {}
+        for j in range(1, last + 1):
+            for i, (widest, ends) in best.items():
+                line = advance[j] - advance[i]
+                if i < j and line < room and (j not in row or max(widest, line) < row[j][0]):
+                    row[j] = (max(widest, line), (*ends, j))
+        best = row
+    return best[last][1] if last in best else None
 
 
 def _ink_width_at_reference(line: str, path: str) -> float:

@@ -46,19 +46,18 @@ def _costs(wf: "Workflow") -> dict[tuple[int, int, int], float]:
     return costs
 
 
-def _vtt(srt: Path, out: Path) -> str:
-    """The episode's subtitles as WebVTT, the format a <track> element plays (written, and returned as a
-    data: URL: a page opened from disk may not load a track from another file, Chromium refuses it)."""
+def _vtt(vtt: Path, srt: Path, out: Path) -> str:
+    """The episode's WebVTT (write_subtitles' output), the format a <track> element plays (copied, and
+    returned as a data: URL: a page opened from disk may not load a track from another file, Chromium
+    refuses it). A series built before there was one gets it made from its SRT the same way."""
     import base64
 
-    from ..subtitles import parse_srt
+    from ..subtitles import format_vtt, parse_srt
 
-    def stamp(seconds: float) -> str:
-        millis = round(seconds * 1000)
-        return f"{millis // 3_600_000:02d}:{millis // 60_000 % 60:02d}:{millis // 1000 % 60:02d}.{millis % 1000:03d}"
-
-    cues = parse_srt(srt.read_text(encoding="utf-8")) if srt.exists() else []
-    text = "WEBVTT\n\n" + "".join(f"{stamp(c.start)} --> {stamp(c.end)}\n{c.text}\n\n" for c in cues)
+    if vtt.exists():
+        text = vtt.read_text(encoding="utf-8")
+    else:
+        text = format_vtt(parse_srt(srt.read_text(encoding="utf-8")) if srt.exists() else [])
     write_text_atomic(out, text)
     return "data:text/vtt;charset=utf-8;base64," + base64.b64encode(text.encode("utf-8")).decode("ascii")
 
@@ -118,7 +117,7 @@ def collect(wf: "Workflow") -> dict[str, Any]:
         report_path = wf.at(wf.paths.episode_qc(ep))
         report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else {"flags": []}
         vtt = page_dir / "assets" / f"episode_{ep}.vtt"
-        inline_subtitles = _vtt(wf.at(wf.paths.subtitles(ep)), vtt)
+        inline_subtitles = _vtt(wf.at(wf.paths.subtitles_vtt(ep)), wf.at(wf.paths.subtitles(ep)), vtt)
         series_total += episode_total
         episodes.append({"episode": episode, "id": f"ep{ep}", "ep": ep, "title": script.title, "shots": shots,
                          "final": _relative(wf.at(wf.paths.final(ep)), page_dir),
