@@ -133,7 +133,7 @@ def test_cli_build_shows_each_finished_job_with_time_and_dollars(tmp_path):
     rules = {line.split()[2] for line in done}
     assert rules == {"record_config", "write_outline", "write_episode_script", "generate_keyframe", "generate_clip",
                      "choose_take", "speak_dialogue", "mix_episode_audio", "write_subtitles", "render_episode",
-                     "check_episode"}
+                     "check_episode", "write_timeline"}
     clips = sorted(line for line in done if line.split()[2] == "generate_clip")
     assert [re.fullmatch(r"shortdrama: done generate_clip ep01 sc0[12] take01 in \d+\.\d s, \$0\.25", line) is not None
             for line in clips] == [True, True], clips  # fake_paid: a 2-3 s clip bills 5 s at $0.05

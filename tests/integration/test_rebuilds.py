@@ -49,7 +49,8 @@ def test_dialogue_edit_redoes_only_that_episodes_audio_subtitles_and_final(workd
     script["scenes"][1]["dialogue"][0]["text"] = "I changed my mind about everything."
     path.write_text(json.dumps(script, indent=2))
     counts = jobs_run(run_snakemake(workdir, *TWO_EPISODES))
-    assert counts == Counter(speak_dialogue=1, write_subtitles=1, mix_episode_audio=1, render_episode=1, check_episode=1)
+    assert counts == Counter(speak_dialogue=1, write_subtitles=1, mix_episode_audio=1, render_episode=1, check_episode=1,
+                             write_timeline=1)
     srt = (workdir / "results/demo/episode_01.srt").read_text()
     assert "I changed my mind about everything." in srt
 
@@ -59,7 +60,8 @@ def test_action_edit_redoes_that_scenes_keyframe_and_clip_and_the_final(workdir)
     script["scenes"][0]["action"] = "Someone knocks over a vase of white lilies"
     path.write_text(json.dumps(script, indent=2))
     counts = jobs_run(run_snakemake(workdir, *TWO_EPISODES))
-    assert counts == Counter(generate_keyframe=1, generate_clip=1, choose_take=1, render_episode=1, check_episode=1)
+    assert counts == Counter(generate_keyframe=1, generate_clip=1, choose_take=1, render_episode=1, check_episode=1,
+                             write_timeline=1)
 
 
 def test_video_option_redoes_every_clip_and_no_writing_or_keyframe(workdir):
@@ -128,5 +130,6 @@ def test_frame_rounding_keeps_picture_voice_and_subtitles_together(workdir):
 def test_deleted_final_file_is_rebuilt_alone(workdir):
     (workdir / "results/demo/episode_01_final.mp4").unlink()
     counts = jobs_run(run_snakemake(workdir, *TWO_EPISODES))
-    assert counts == Counter(render_episode=1, check_episode=1), "and its check, which reads the new final"
+    assert counts == Counter(render_episode=1, check_episode=1, write_timeline=1), \
+        "and its check, which reads the new final, and the timeline, which reads the check"
     assert (workdir / "results/demo/episode_01_final.mp4").exists()

@@ -51,7 +51,7 @@ def test_a_retake_note_is_one_paid_call_and_removing_it_goes_back_at_no_cost(tmp
     retaken = build(work, overrides)
     assert retaken.returncode == 0, retaken.stderr[-3000:]
     assert len(server.submissions) == 3 and note in server.submissions[-1].body["prompt"], "one call, with the note"
-    assert done_rules(retaken) == ["check_episode", "choose_take", "generate_clip", "render_episode"]
+    assert done_rules(retaken) == ["check_episode", "choose_take", "generate_clip", "render_episode", "write_timeline"]
     record = selection(work, "01")
     assert (record["chosen"], record["by"]) == (2, "review") and record["takes"][1]["note"] == note
     assert (work / CLIPS / "sc01.mp4").read_bytes() == (work / CLIPS / "sc01/take02.mp4").read_bytes() != first
@@ -83,7 +83,8 @@ def test_an_approved_take_survives_a_config_change_unless_the_user_says_so(tmp_p
     # A pick: the scene's choice, its render and its check rerun; nothing is bought; the final shows take 2.
     decisions.write_text("ep01:\n  sc01:\n    take: 2\n    by: lin\n")
     picked = build(work, overrides)
-    assert picked.returncode == 0 and done_rules(picked) == ["check_episode", "choose_take", "render_episode"]
+    assert picked.returncode == 0 and done_rules(picked) == ["check_episode", "choose_take", "render_episode",
+                                                                        "write_timeline"]
     assert len(server.submissions) == 4
     record = selection(work, "01")
     assert (record["chosen"], record["by"], record["flagged"]) == (2, "review", False)
@@ -149,7 +150,7 @@ def test_gates_buy_nothing_until_approved_and_approving_buys_exactly_that(tmp_pa
     approved = build(work, overrides)
     assert approved.returncode == 0, approved.stderr[-3000:]
     assert len(server.submissions) == 1 and selection(work, "02")["chosen"] == 1
-    assert done_rules(approved) == ["check_episode", "choose_take", "generate_clip", "render_episode"]
+    assert done_rules(approved) == ["check_episode", "choose_take", "generate_clip", "render_episode", "write_timeline"]
     assert selection(work, "01")["awaiting"] == "keyframe"
 
     # The script gate: nothing past the script until the episode is approved.

@@ -137,7 +137,7 @@ def test_pick_retake_and_edit_in_the_served_page_rebuild_exactly_what_they_chang
     page.click('button[data-action="pick"][data-ep="01"][data-sc="01"][data-take="2"]')
     wait_for(lambda: decisions.exists() and (yaml.safe_load(decisions.read_text()) or {}).get("ep01", {})
              .get("sc01", {}).get("take") == 2, "the pick in the decisions file")
-    assert rebuild(page, base, work) == ["check_episode", "choose_take", "render_episode"]
+    assert rebuild(page, base, work) == ["check_episode", "choose_take", "render_episode", "write_timeline"]
     assert len(gateway.submissions) == submissions and len(paid(work)) == 4, "a pick pays nothing"
     assert (work / CLIPS / "sc01.mp4").read_bytes() == (work / CLIPS / "sc01/take02.mp4").read_bytes()
     shown = frame_rgb(work / "results/demo/episode_01_final.mp4", 1.0)[:200].reshape(-1, 3).mean(axis=0)
@@ -149,7 +149,8 @@ def test_pick_retake_and_edit_in_the_served_page_rebuild_exactly_what_they_chang
     page.fill('textarea[data-action="retake-note"][data-ep="01"][data-sc="02"]', note)
     page.click('button[data-action="retake"][data-ep="01"][data-sc="02"]')
     wait_for(lambda: note in decisions.read_text(), "the note in the decisions file")
-    assert rebuild(page, base, work) == ["check_episode", "choose_take", "generate_clip", "render_episode"]
+    assert rebuild(page, base, work) == ["check_episode", "choose_take", "generate_clip", "render_episode",
+                                         "write_timeline"]
     assert len(gateway.submissions) == submissions + 1 and len(paid(work)) == 5
     assert note in gateway.submissions[-1].body["prompt"]
 
@@ -162,7 +163,7 @@ def test_pick_retake_and_edit_in_the_served_page_rebuild_exactly_what_they_chang
     wait_for(lambda: new_text in script_path.read_text(encoding="utf-8"), "the edit in script.json")
     assert json.loads(script_path.read_text())["scenes"][0]["dialogue"][0]["text"] == new_text
     assert rebuild(page, base, work) == ["check_episode", "mix_episode_audio", "render_episode", "speak_dialogue",
-                                         "write_subtitles"]
+                                         "write_subtitles", "write_timeline"]
     assert "speak_dialogue ep01 sc01" in (work / "results/demo/review/rebuild.log").read_text()
     assert new_text in (work / "results/demo/episode_01.srt").read_text(encoding="utf-8")
     assert len(gateway.submissions) == submissions + 1

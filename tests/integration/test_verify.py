@@ -125,7 +125,7 @@ def test_a_hand_replaced_clip_is_caught_kept_aside_and_rebuilt(work):
     import re
 
     assert sorted(re.findall(r"^(?:local)?rule (\w+):$", dry.stdout, flags=re.M)) == [
-        "all", "check_episode", "choose_take", "render_episode"], "but shows what a real run will do (no take is bought)"
+        "all", "check_episode", "choose_take", "render_episode", "write_timeline"], "but shows what a real run will do (no take is bought)"
 
     proc = run_snakemake(work, *tiny_config())
     kept = sorted(clips.glob("sc01.edited-*.mp4"))

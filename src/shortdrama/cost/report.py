@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from .ledger import BILLED_OUTCOMES, LedgerEntry
@@ -70,3 +71,19 @@ def costs_report(entries: Sequence[LedgerEntry], episodes: int, traditional_per_
         lines.append(f"traditional production of {episodes} episode(s) at {usd(traditional_per_episode)} each: "
                      f"{usd(traditional)}; this build: {usd(total.spent)} ({share:.2%} of it{cheaper})")
     return "\n".join(lines)
+
+
+def spent_since(path: Path, since: str) -> str:
+    """What the ledger says a build bought: "spent $0.75 on 3 provider calls, 9 answered by the cache"."""
+    from ..errors import ShortDramaError
+    from .budget import format_usd
+    from .ledger import Ledger
+
+    try:
+        entries = [e for e in Ledger(path).entries() if e.time >= since]  # ISO 8601 UTC strings sort by time
+    except (OSError, ShortDramaError) as problem:
+        return f"the ledger {path} is unreadable ({problem})"
+    cost = sum(e.cost_usd for e in entries if e.outcome in BILLED_OUTCOMES)
+    bought = sum(1 for e in entries if e.cache == "miss" and e.outcome in BILLED_OUTCOMES)
+    hits = sum(1 for e in entries if e.cache == "hit")
+    return f"spent {format_usd(cost)} on {bought} provider call(s), {hits} answered by the cache (ledger: {path})"
