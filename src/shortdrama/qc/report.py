@@ -47,12 +47,29 @@ def read_reports(wf: "Workflow") -> SeriesQC:
             raise UsageError(f"{wf.paths.episode_qc(ep)} was made with other QC limits: run `shortdrama build` with "
                           "these overrides (it reruns only the checks and what the chosen takes change)")
         flags += [Flag.from_dict(f) for f in report.get("flags", [])]
+        flags += _delivery_flags(wf, ep)
         for scene in report.get("scenes", []):
             scenes += 1
             retakes += int(scene.get("retakes_bought", 0))
             replaced += int(scene.get("take", 1) != 1)
     flags.sort(key=lambda f: (-f.severity, f.episode or 0, f.scene or 0, f.at or 0.0))
     return SeriesQC(flags, len(wf.episodes), scenes, retakes, replaced)
+
+
+def _delivery_flags(wf: "Workflow", ep: str) -> list[Flag]:
+    """The flags of the episode's platform package (deliver/), when the config delivers to one."""
+    if not wf.cfg.deliver.enabled:
+        return []
+    where = wf.paths.delivery(ep, wf.cfg.deliver.platform)["qc"]
+    try:
+        report: dict[str, Any] = json.loads(wf.at(where).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"episode {ep} has no delivery report ({where}): run `shortdrama build` with the same "
+                         "overrides first") from None
+    except (OSError, ValueError) as problem:
+        raise UsageError(f"{where} is unreadable ({problem}): build again") from None
+    return [Flag.from_dict({**f, "check": f"{report.get('platform', 'delivery')} {f['check']}"})
+            for f in report.get("flags", [])]
 
 
 def format_report(qc: SeriesQC, root: str) -> str:
