@@ -18,8 +18,11 @@ include: "rules/clips.smk"
 include: "rules/takes.smk"
 include: "rules/audio.smk"
 include: "rules/lipsync.smk"
+include: "rules/cut.smk"
 include: "rules/render.smk"
 include: "rules/qc.smk"
+include: "rules/timeline.smk"
+include: "rules/deliver.smk"
 include: "rules/report.smk"
 
 

@@ -59,6 +59,8 @@ wildcard_constraints:
     ep=r"\d{2,3}",
     sc=r"\d\d",
     take=r"\d\d",
+    shot=r"\d\d",
+    platform=re.escape(WF.cfg.deliver.platform),
 
 
 def final_targets():

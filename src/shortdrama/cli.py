@@ -8,6 +8,8 @@
     shortdrama check-references [HYDRA_OVERRIDE ...]   validate the characters' reference images
     shortdrama verify [HYDRA_OVERRIDE ...]      every output against what it was made from (exit 1: out of date)
     shortdrama qc | review [--serve] | report   what QC flagged; the review page; Snakemake's report
+    shortdrama export --format fcp7|fcpxml|edl|kdenlive|mlt|otio [--episode N] [--out DIR]   timelines for an editor
+    shortdrama import-edit FILE [--episode N]    an editor's trims, order and removed shots, applied by the next build
     shortdrama config [HYDRA_OVERRIDE ...]      print the composed, validated configuration
     shortdrama schema OUT_DIR                   write the JSON Schemas of outline.json and script.json
     shortdrama --version
@@ -39,6 +41,7 @@ from . import __version__
 from .config import load_config
 from .errors import ConfigError, ShortDramaError, UsageError
 from .scheduling import profile_of, scheduling_arguments
+from .timeline.export import export_arguments
 from .workflow import output_folder
 
 EXIT_OK = 0
@@ -122,6 +125,14 @@ def _parser() -> argparse.ArgumentParser:
                      "finals, storyboard, QC and cost tables with captions; a frozen record to send")
     report.add_argument("--out", type=Path, default=None, help=".zip (default results/<series>/report.zip) or .html")
     report.add_argument("--cores", default="1")
+    export = command("export", _export, "write the built episodes' timelines (episode_NN.otio) for an editor: FCP 7 XML "
+                     "(Premiere, Resolve), FCPXML, a CMX 3600 EDL, Kdenlive, MLT (Shotcut, melt) or OTIO")
+    export_arguments(export)
+    edit = command("import-edit", _import_edit, "an editor's timeline back as edit decisions (trims, order, removed "
+                   "shots; review/<series>.edits.yaml) the next build applies to that episode", overrides=False)
+    edit.add_argument("file", type=Path, help="the edited timeline: .otio, FCP 7 XML, FCPXML, EDL, Kdenlive")
+    edit.add_argument("overrides", nargs="*", metavar="OVERRIDE")
+    edit.add_argument("--episode", type=int, default=None, help="the episode it cuts (default: what the file says)")
     command("config", _config, "print the composed, validated configuration as YAML")
     schema = command("schema", _schema, "write JSON Schemas of the documents", overrides=False)
     schema.add_argument("out_dir", type=Path, help="where to write them (relative: to -d DIR, else here)")
@@ -167,13 +178,14 @@ def _build(args: argparse.Namespace) -> int:
         extra = ["--profile", str(workflow_dir / "profiles" / "local"), *extra]  # --cores on our line wins
     scheduling = scheduling_arguments(cfg, args.cores, profile_of(extra, workflow_dir), args.snakemake_arg)
     from .cost.ledger import utc_now
+    from .cost.report import spent_since
 
     since, started = utc_now(), time.perf_counter()
     code = snakemake(workflow_dir, workdir, args.overrides, scheduling[1], [*extra, *scheduling[2:]]).returncode
     if args.dry_run:
         return code
     folder = workdir / output_folder(cfg)
-    spent = _spent_since(folder / "ledger.jsonl", since)
+    spent = spent_since(folder / "ledger.jsonl", since)
     took = time.perf_counter() - started
     if code == 0:
         finals = sorted(folder.glob("episode_*_final.mp4"))
@@ -185,21 +197,6 @@ def _build(args: argparse.Namespace) -> int:
         print(f"shortdrama: the build failed (Snakemake exit code {code}) after {took:.1f} s; {spent}; "
               f"the lines above and {workdir / 'logs'} say why", file=sys.stderr)
     return code
-
-
-def _spent_since(path: Path, since: str) -> str:
-    """What the ledger says this build bought: "spent $0.75 on 3 provider calls, 9 answered by the cache"."""
-    from .cost.budget import format_usd
-    from .cost.ledger import BILLED_OUTCOMES, Ledger
-
-    try:
-        entries = [e for e in Ledger(path).entries() if e.time >= since]  # ISO 8601 UTC strings sort by time
-    except (OSError, ShortDramaError) as problem:
-        return f"the ledger {path} is unreadable ({problem})"
-    cost = sum(e.cost_usd for e in entries if e.outcome in BILLED_OUTCOMES)
-    bought = sum(1 for e in entries if e.cache == "miss" and e.outcome in BILLED_OUTCOMES)
-    hits = sum(1 for e in entries if e.cache == "hit")
-    return f"spent {format_usd(cost)} on {bought} provider call(s), {hits} answered by the cache (ledger: {path})"
 
 
 def snakemake(workflow_dir: Path, workdir: Path, overrides: list[str], cores: str, extra: list[str] = (),
@@ -241,24 +238,9 @@ def _series(args: argparse.Namespace):  # noqa: ANN202 - a shortdrama.workflow.W
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .trust import verify
+    from .trust import verify_command
 
-    wf = _series(args)
-    outputs = sum(len(job.outputs) for job in wf.jobs())
-    findings = verify(wf, trust_stat=not args.rehash)
-    stale = 0
-    for job, finding in findings.items():
-        for output in job.outputs:
-            if finding.stale:
-                stale += 1
-                print(f"out of date: {finding.line(output)}")
-            else:
-                print(f"note: {finding.line(output)}")
-    if stale:
-        print(f"{stale} of {outputs} outputs of {wf.paths.root} are out of date: build again to make them anew")
-        return EXIT_FAILURE
-    print(f"all {outputs} outputs of {wf.paths.root} match the settings and files they were made from")
-    return EXIT_OK
+    return verify_command(_series(args), rehash=args.rehash)
 
 
 def _qc(args: argparse.Namespace) -> int:
@@ -274,6 +256,20 @@ def _review(args: argparse.Namespace) -> int:
     from .review.server import review_command
 
     return review_command(_series(args), args.serve, args.host, args.port, args.overrides)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .timeline.export import export_command
+
+    out = args.directory / args.out if args.directory and args.out else args.out  # an absolute --out stays
+    return export_command(_series(args), args.format, args.episode, out)
+
+
+def _import_edit(args: argparse.Namespace) -> int:
+    from .cut.importer import import_command
+
+    edited = args.file if args.file.is_absolute() or not args.directory else args.directory / args.file
+    return import_command(_series(args), edited, args.episode)
 
 
 # -- the other commands -----------------------------------------------------------------------------

@@ -26,9 +26,22 @@ class P:
     dialogue = "results/{series}/ep{ep}/audio/sc{sc}.wav"
     cues = "results/{series}/ep{ep}/audio/sc{sc}.cues.json"
     mix = "results/{series}/ep{ep}/audio/episode_mix.wav"
-    subtitles = "results/{series}/episode_{ep}.srt"
+    subtitles = "results/{series}/episode_{ep}.srt"  # the soft track; beside it the same cues as WebVTT and
+    subtitles_vtt = "results/{series}/episode_{ep}.vtt"  # players / the review page, and as styled ASS
+    subtitles_ass = "results/{series}/episode_{ep}.ass"  # (render.subtitles), the file the burn-in draws
     final = "results/{series}/episode_{ep}_final.mp4"
     episode_qc = "results/{series}/episode_{ep}.qc.json"
+    timeline = "results/{series}/episode_{ep}.otio"  # OpenTimelineIO: the cut as an editor opens it
+    # An editor's cut (shortdrama.cut): each shot's video, voice and cues, and the cut mix.
+    cut_video = "results/{series}/ep{ep}/cut/shot{shot}.mp4"
+    cut_voice = "results/{series}/ep{ep}/cut/shot{shot}.wav"
+    cut_cues = "results/{series}/ep{ep}/cut/shot{shot}.cues.json"
+    cut_mix = "results/{series}/ep{ep}/cut/mix.wav"
+    # A platform's package (conf/deliver/): the encode, its cover, its description text, its QC report.
+    delivery = "results/{series}/deliver/{platform}/episode_{ep}.mp4"
+    delivery_cover = "results/{series}/deliver/{platform}/episode_{ep}_cover.jpg"
+    delivery_text = "results/{series}/deliver/{platform}/episode_{ep}.txt"
+    delivery_qc = "results/{series}/deliver/{platform}/episode_{ep}.qc.json"
 
 
 def take_id(take: int) -> str:
@@ -92,11 +105,33 @@ class SeriesPaths:
     def subtitles(self, ep: str) -> str:
         return self._fill(P.subtitles, ep=ep)
 
+    def subtitles_vtt(self, ep: str) -> str:
+        return self._fill(P.subtitles_vtt, ep=ep)
+
+    def subtitles_ass(self, ep: str) -> str:
+        return self._fill(P.subtitles_ass, ep=ep)
+
     def final(self, ep: str) -> str:
         return self._fill(P.final, ep=ep)
 
     def episode_qc(self, ep: str) -> str:
         return self._fill(P.episode_qc, ep=ep)
+
+    def timeline(self, ep: str) -> str:
+        return self._fill(P.timeline, ep=ep)
+
+    def cut_shot(self, ep: str, shot: str) -> dict[str, str]:
+        """One shot of an episode's cut, by output name."""
+        return {name: self._fill(pattern, ep=ep, shot=shot) for name, pattern in (
+            ("mp4", P.cut_video), ("wav", P.cut_voice), ("cues", P.cut_cues))}
+
+    def cut_mix(self, ep: str) -> str:
+        return self._fill(P.cut_mix, ep=ep)
+
+    def delivery(self, ep: str, platform: str) -> dict[str, str]:
+        """The platform package of one episode, by output name."""
+        return {name: self._fill(pattern, ep=ep, platform=platform) for name, pattern in (
+            ("mp4", P.delivery), ("cover", P.delivery_cover), ("text", P.delivery_text), ("qc", P.delivery_qc))}
 
     def reference_image(self, character_id: str, index: int) -> str:
         return self._fill(P.reference_image, character=character_id, i=f"{index:02d}")

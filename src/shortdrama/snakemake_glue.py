@@ -62,7 +62,7 @@ def _cpu_seconds() -> float:
 
 def job_label(rule: str, wildcards: dict[str, str]) -> str:
     """`generate_clip ep01 sc02`, `train_character_lora xiaoyu`: the rule and its wildcards but the series."""
-    parts = [f"{name}{value}" if name in ("ep", "sc", "take") else str(value)
+    parts = [f"{name}{value}" if name in ("ep", "sc", "take", "shot") else str(value)
              for name, value in wildcards.items() if name != "series"]
     return " ".join([rule, *parts])
 

@@ -158,3 +158,21 @@ def verify(wf: Workflow, trust_stat: bool = True) -> dict[ExpectedJob, Finding]:
             if not _stale(findings, job):
                 findings[job] = Finding(job, "unreadable (invalid JSON or schema): fix it by hand or delete it")
     return findings
+
+
+def verify_command(wf: Workflow, rehash: bool = False) -> int:
+    """`shortdrama verify`: each output out of date or noted, one line each; 1 when any is out of date."""
+    outputs = sum(len(job.outputs) for job in wf.jobs())
+    stale = 0
+    for job, finding in verify(wf, trust_stat=not rehash).items():
+        for output in job.outputs:
+            if finding.stale:
+                stale += 1
+                print(f"out of date: {finding.line(output)}")
+            else:
+                print(f"note: {finding.line(output)}")
+    if stale:
+        print(f"{stale} of {outputs} outputs of {wf.paths.root} are out of date: build again to make them anew")
+        return 1
+    print(f"all {outputs} outputs of {wf.paths.root} match the settings and files they were made from")
+    return 0

@@ -24,6 +24,7 @@ from .stages.registry import RULES, rule
 
 if TYPE_CHECKING:
     from .review.approvals import Approval
+    from .cut.decisions import Shot
     from .review.decisions import Decision, Decisions
     from .stages.clips import ClipSpec
 
@@ -42,6 +43,7 @@ class Workflow:
     _decisions: "Decisions | None" = field(default=None, repr=False, compare=False)
     _approvals: "dict[str, Approval] | None" = field(default=None, repr=False, compare=False)
     _voices: "tuple[int, dict] | None" = field(default=None, repr=False, compare=False)
+    _edits: "tuple[int, dict] | None" = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_snakemake_config(cls, config: Mapping[str, Any], conf_dir: str | None = None,
@@ -145,6 +147,18 @@ class Workflow:
         scenes_of = {int(ep): len(self.script(path).scenes) for ep, path in paths.items()}
         check_decisions(self.decisions, scenes_of, self.cfg.takes, self.cfg.series.episodes)
         self._check_approvals(paths)
+        self._check_edits(paths)
+
+    def _check_edits(self, scripts: Mapping[str, str]) -> None:
+        """Every editor's cut fits its episode's script (a scene it has, no shot past its take), and names
+        an episode the series has: one error line before any job, never an error inside the DAG."""
+        from .cut.decisions import EditError, load_edits
+
+        for ep in load_edits(self.edits_file):
+            if ep not in self.episodes:
+                raise EditError(f"{self.edits_file}: episode {ep} is not one of the series' {len(self.episodes)}")
+            if ep in scripts:
+                self.episode_cut(ep, scripts[ep])
 
     def _check_approvals(self, scripts: Mapping[str, str]) -> None:
         """An approved take made at another episode encoding cannot be reused: one line, before any job."""
@@ -206,6 +220,35 @@ class Workflow:
     def take_is_approved(self, ep: str, sc: str, take: int) -> bool:
         decision = self.decision(ep, sc)
         return (self.cfg.review.respect_approvals and decision is not None and decision.take == take)
+
+    @property
+    def edits_file(self) -> Path:
+        """The editor's cuts (review/<series>.edits.yaml beside the decisions file; shortdrama.cut)."""
+        from .cut.decisions import edits_path
+
+        return edits_path(self.decisions_file)
+
+    def episode_cut(self, ep: str | int, script: str | os.PathLike) -> "list[Shot] | None":
+        """The episode's shots from the editor's cut, checked against its script; None: the full cut."""
+        from .cut.decisions import episode_shots, load_edits
+        from .stages.audio import scene_durations
+
+        path = self.edits_file
+        try:
+            stamp = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+        if self._edits is None or self._edits[0] != stamp:
+            self._edits = (stamp, load_edits(path))
+        entry = self._edits[1].get(f"{int(ep):02d}")
+        if entry is None:
+            return None
+        return episode_shots(path, f"{int(ep):02d}", entry, scene_durations(self.cfg, self.script(script)),
+                             self.cfg.render.fps)
+
+    def shot_ids(self, ep: str, script: str) -> list[str]:
+        shots = self.episode_cut(ep, script)
+        return [f"{n:02d}" for n in range(1, len(shots) + 1)] if shots else []
 
     def voice_record(self) -> dict:
         """The series' voice casting record (shortdrama.voice.casting), {} before the first build."""
@@ -305,7 +348,7 @@ class Workflow:
         return rule(rule_name).job(self, wildcards, script)
 
     def jobs(self, scripts: Mapping[str, str] | None = None, scopes: tuple[str, ...] = ("series", "episode",
-             "scene", "take", "character")) -> list[Job]:
+             "scene", "take", "shot", "character")) -> list[Job]:
         """Every job of the series as the configuration and the given scripts (default: the valid ones on
         disk) define it, in the order the stages run: a job comes after every job whose output it reads."""
         scripts = self.readable_scripts() if scripts is None else dict(scripts)
@@ -324,10 +367,14 @@ class Workflow:
         elif r.scope == "episode" and not r.reads_script:
             yield from (r.job(self, {"ep": ep}) for ep in self.episodes)
         elif r.scope == "episode":
-            yield from (r.job(self, {"ep": ep}, path) for ep, path in scripts.items())
+            yield from (r.job(self, {"ep": ep}, path) for ep, path in scripts.items()
+                        if r.wanted(self, {"ep": ep}, path))
         elif r.scope == "scene":
             yield from (r.job(self, {"ep": ep, "sc": sc}, path) for ep, path in scripts.items()
                         for sc in self.scene_ids(path) if r.wanted(self, {"ep": ep, "sc": sc}, path))
+        elif r.scope == "shot":
+            yield from (r.job(self, {"ep": ep, "shot": shot}, path) for ep, path in scripts.items()
+                        for shot in self.shot_ids(ep, path))
         elif r.scope == "take":
             yield from (r.job(self, {"ep": ep, "sc": sc, "take": str(take)}, path) for ep, path in scripts.items()
                         for sc in self.scene_ids(path) for take in self.takes_of(ep, sc))
@@ -345,7 +392,7 @@ class Workflow:
         for them all, so one deleted (or removed by a failed job) is made again while the final exists.
         An episode whose script awaits approval (review.gate=script) makes nothing past its script."""
         scripts = {Path(p).parent.name.removeprefix("ep"): p for p in script_paths}
-        return [out for job in self.jobs(scripts, ("character", "scene", "take", "episode")) if job.rule != "write_episode_script"
+        return [out for job in self.jobs(scripts, ("character", "scene", "take", "shot", "episode")) if job.rule != "write_episode_script"
                 for out in job.outputs.values()]
 
 

@@ -68,7 +68,8 @@ def test_each_line_is_bought_once_and_a_recast_asks_only_that_characters_lines(t
         assert new and {b["voice"] for b in new} == {"ballad"}, "only the recast character's lines are asked"
         speaking_scenes = sum(1 for scene in script["scenes"] if any(l["speaker"] == speaker for l in scene["dialogue"]))
         assert jobs_run(recast) == Counter({"record_config": 1, "speak_dialogue": speaking_scenes, "write_subtitles": 1,
-                                            "mix_episode_audio": 1, "render_episode": 1, "check_episode": 1}), \
+                                            "mix_episode_audio": 1, "render_episode": 1, "check_episode": 1,
+                                            "write_timeline": 1}), \
             "only the scenes where the recast character speaks, and their episode's mix and render"
         assert sorted(b["input"] for b in new) == sorted(text for who, text in said if who == speaker)
         # The subtitles follow the new speech: the recast character's cues are shorter, the others' are not.

@@ -25,6 +25,7 @@ from shortdrama.errors import ConfigError, ProviderError, ShortDramaError
 COMMANDS = {  # every command, with the arguments it needs besides -d
     "build": [], "plan": [], "costs": [], "sweep": ["video=still,animatic"], "cache": ["stats"],
     "check-references": [], "verify": [], "config": [], "schema": ["out"], "qc": [], "review": [], "report": [],
+    "export": ["--format", "otio"], "import-edit": ["edited.otio"],
 }
 
 

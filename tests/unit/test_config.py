@@ -228,7 +228,9 @@ def _hydra_value(value) -> str:
 
 
 _STRINGS = {"base_url": ["http://127.0.0.1:9/v1"], "api_key_env": ["OTHER_API_KEY"], "secret_key_env": ["OTHER_SECRET"],
-            "checked": ["2025-01-02"], "resolution": ["1080x1920", "480x854"], "audio_bitrate": ["96k"]}
+            "checked": ["2025-01-02"], "resolution": ["1080x1920", "480x854"], "audio_bitrate": ["96k"],
+            "primary_colour": ["&H0000FFFF"], "outline_colour": ["&H00112233"], "back_colour": ["&H80000000"],
+            "platform": ["vertical_app"], "source": ["a platform's help page"]}
 
 
 def _candidates(path: str, annotation, current) -> list:
@@ -370,8 +372,9 @@ def test_a_default_left_out_of_the_preset_is_a_plain_override():
         load_config(["series.cast.nobody.look=x"])
     # A typo below a level the preset leaves out names that level's fields.
     with pytest.raises(ConfigError, match=r"^render.subtitles.brun=false: unknown key 'render.subtitles.brun'; "
-                                          r"known keys there: border_style, burn, font_size, margin_v, outline, "
-                                          r"outline_colour, primary_colour, shadow, soft$"):
+                                          r"known keys there: back_colour, border_style, burn, font, font_size, "
+                                          r"margin_l, margin_r, margin_v, outline, outline_colour, position, "
+                                          r"primary_colour, shadow, soft$"):
         load_config(["render.subtitles.brun=false"])
     # A field the preset does spell out is overridden exactly as before.
     assert load_config(["video=kling", "video.fallback.model=kling-v1-5"]).video.fallback.model == "kling-v1-5"

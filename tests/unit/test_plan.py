@@ -38,7 +38,8 @@ def _dry_run_job(rule, **wildcards):
 
 def test_every_priced_rule_is_in_the_plan_order_and_the_free_ones_are_named():
     assert RULE_ORDER == list(RULES)
-    assert FREE_RULES == {"record_config", "write_subtitles", "render_episode", "choose_take", "check_episode", "all"}
+    assert FREE_RULES == {"record_config", "write_subtitles", "render_episode", "choose_take", "check_episode", "write_timeline",
+                          "cut_shot", "cut_mix", "deliver_episode", "all"}
 
 
 def test_lora_training_is_priced_by_gpu_hours_and_a_cached_one_costs_nothing(planner):

@@ -6,10 +6,15 @@ One deliberate change is written into that file: the subtitle style moved into t
 (render.subtitles.font_size, ...), so render_episode's spec and record_config's carry it: a style edit
 re-renders the finals (which call no provider), nothing else. Settings added since (video.poll_first_s,
 issue 14; takes and qc/, issue 15; review.decisions, gate and respect_approvals, issue 16; the lipsync
-group, video.own_audio and voice.app_id_env, issue 17) are written into record_config's spec, the record of the whole
+group, video.own_audio and voice.app_id_env, issue 17; the deliver group, issue 18) are written into
+record_config's spec, the record of the whole
 composed config; no other rule's spec or request carries an operational setting. Issue 15 also wrote
 `"take": 1` into each clip's spec (a scene now has takes): the params change once after the upgrade,
-the request does not (the first take asks what a clip always asked), so those reruns are cache hits."""
+the request does not (the first take asks what a clip always asked), so those reruns are cache hits.
+Issue 18's subtitle style (render.subtitles.font, back_colour, position, margin_l, margin_r) is written
+into render_episode's and record_config's specs, and write_subtitles' spec gained the style, the
+language and the frame (it writes the styled ASS): a style edit reruns the subtitles and the finals,
+none of which calls a provider."""
 
 import dataclasses
 import json
@@ -33,7 +38,8 @@ SPEC_OF = {
     "draw_contact_sheet": "ContactSheetSpec", "generate_keyframe": "KeyframeSpec", "generate_clip": "ClipSpec",
     "speak_dialogue": "DialogueSpec", "mix_episode_audio": "MixSpec", "write_subtitles": "SubtitlesSpec",
     "render_episode": "RenderSpec", "choose_take": "ChooseTakeSpec", "check_episode": "EpisodeQCSpec",
-    "sync_lips": "LipsyncSpec",
+    "sync_lips": "LipsyncSpec", "write_timeline": "TimelineSpec", "cut_shot": "CutShotSpec", "cut_mix": "CutMixSpec",
+    "deliver_episode": "DeliverSpec",
 }
 CLASSES = {cls.__name__: cls for stage in STAGES for cls in vars(stage).values()
            if isinstance(cls, type) and issubclass(cls, Spec) and cls.__module__ == stage.__name__}

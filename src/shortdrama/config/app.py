@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 
 from .models import BudgetConfig, CacheConfig, LoraStageConfig, RenderConfig, SeriesConfig, StrictModel
+from .deliver import DeliverConfig
 from .qc import QCConfig
 from .review import ReviewConfig
 from .providers import (ImageConfig, LipsyncConfig, LLMConfig, MusicConfig, ProviderConfig, VideoConfig,
@@ -36,6 +37,8 @@ class AppConfig(StrictModel):
     lora: LoraStageConfig = LoraStageConfig()
     cache: CacheConfig = CacheConfig()
     qc: QCConfig = QCConfig()
+    # The platform the episodes ship to (conf/deliver/): none by default.
+    deliver: DeliverConfig = DeliverConfig()
     review: ReviewConfig = ReviewConfig()
     seed: int = 0
     # Takes bought per scene; QC picks the best (shortdrama.qc). Each is its own provider request.

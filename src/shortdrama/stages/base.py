@@ -101,6 +101,8 @@ class Series(Protocol):
 
     def voice_record(self) -> Any: ...  # the voice casting record (shortdrama.voice.casting), {} if none
 
+    def episode_cut(self, ep: str, script: str) -> Any: ...  # list[cut.decisions.Shot] | None: the editor's cut
+
 
 @dataclass(frozen=True)
 class Job:
@@ -154,7 +156,8 @@ class Priced:
 
 class Rule:
     """A rule of the workflow (rules/<stage>.smk) seen from the library. `scope` says which wildcards
-    its jobs have: series, episode (ep), scene (ep, sc), take (ep, sc, take), character (character)."""
+    its jobs have: series, episode (ep), scene (ep, sc), take (ep, sc, take), shot (ep, shot: a shot of an
+    editor's cut), character (character)."""
 
     name: ClassVar[str]
     scope: ClassVar[str]

@@ -8,7 +8,8 @@ The spec holds thresholds: changing one reruns the check only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -18,12 +19,13 @@ from ..cost.call import Runtime
 from ..schemas import EpisodeScript
 from .audio import scene_durations
 from .base import Job, Rule, Series, Spec, encoding
+from .cut import episode_parts
 
 
 @dataclass(frozen=True)
 class EpisodeQCSpec(Spec):
     durations: list
-    dialogue: list  # per scene: the lines' texts, as the script has them
+    dialogue: list | None  # per scene: the lines' texts, as the script has them (None: an editor's cut's shots)
     language: str
     loudness_lufs: float
     subtitles: dict
@@ -49,13 +51,13 @@ class CheckEpisode(Rule):
     def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         ep = wildcards["ep"]
         p = wf.paths
-        scenes = wf.scene_ids(script)
-        return Job(self.name, {"series": wf.series, "ep": ep}, EpisodeQCSpec.of(wf.cfg, wf.script(script)),
-                   {"qc": p.episode_qc(ep)},
-                   {"final": (p.final(ep),), "subtitles": (p.subtitles(ep),),
-                    "dialogue": tuple(p.dialogue(ep, sc) for sc in scenes),
-                    "cues": tuple(p.cues(ep, sc) for sc in scenes),
-                    "selections": tuple(p.selection(ep, sc) for sc in scenes)})
+        parts = episode_parts(wf, script, ep)
+        spec = EpisodeQCSpec.of(wf.cfg, wf.script(script))
+        if parts.cut:  # the editor's shots: their lengths; their lines are those their cues kept
+            spec = replace(spec, durations=parts.durations, dialogue=None)
+        return Job(self.name, {"series": wf.series, "ep": ep}, spec, {"qc": p.episode_qc(ep)},
+                   {"final": (p.final(ep),), "subtitles": (p.subtitles(ep),), "dialogue": parts.voices,
+                    "cues": parts.cues, "selections": parts.selections})
 
 
 RULES = (CheckEpisode(),)
@@ -67,7 +69,11 @@ def check_episode(spec: str, final: str | Path, subtitles: str | Path, dialogue:
     from ..qc.episode import check_episode as check
 
     runtime = runtime or Runtime.from_env()
-    check(EpisodeQCSpec.from_json(spec), Path(final), Path(subtitles), [Path(d) for d in dialogue],
+    checked = EpisodeQCSpec.from_json(spec)
+    if checked.dialogue is None:  # an editor's cut: each shot's lines are the ones its cues kept
+        checked = replace(checked, dialogue=[[c["text"] for c in json.loads(Path(f).read_text(encoding="utf-8"))]
+                                             for f in cues])
+    check(checked, Path(final), Path(subtitles), [Path(d) for d in dialogue],
           [Path(c) for c in cues], [Path(s) for s in selections], Path(out), episode, runtime.cache_dir)
 
 

@@ -7,10 +7,10 @@ rule is its .smk, its stage module (the spec, a Rule, the step) and its script a
 
 from __future__ import annotations
 
-from . import audio, characters, clips, keyframes, lipsync, qc, render, takes, writing
+from . import audio, characters, clips, cut, deliver, keyframes, lipsync, qc, render, takes, timeline, writing
 from .base import Job, Priced, Rule
 
-STAGES = (writing, characters, keyframes, clips, takes, audio, lipsync, render, qc)
+STAGES = (writing, characters, keyframes, clips, takes, audio, lipsync, cut, render, qc, timeline, deliver)
 RULES: dict[str, Rule] = {rule.name: rule for stage in STAGES for rule in stage.RULES}
 
 

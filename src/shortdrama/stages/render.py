@@ -1,29 +1,33 @@
-"""Render (rules/render.smk): the episode's subtitles from the dialogue cues, then the final file:
-clips concatenated, the mix as AAC, subtitles as a soft mov_text track and burned in."""
+"""Render (rules/render.smk): the episode's subtitles from the dialogue cues (SRT, WebVTT and the styled
+ASS), then the final file: clips concatenated, the mix as AAC, the SRT as a soft mov_text track and
+the ASS burned in."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from ..config import AppConfig
-from ..media import write_text_atomic
 from ..provenance import outdated_name
 from .audio import scene_durations
 from .base import Job, Rule, Series, Spec, encoding
-from .lipsync import scene_video
+from .cut import episode_parts
 
 
 
 @dataclass(frozen=True)
 class SubtitlesSpec(Spec):
     durations: list
+    style: dict  # render.subtitles but the soft/burn switches: the ASS file's style
+    language: str  # the ASS file's font when render.subtitles.font is null
+    frame: list  # [width, height]: where the ASS breaks a CJK line too wide for the frame
 
     @classmethod
     def of(cls, cfg: AppConfig, script) -> "SubtitlesSpec":  # noqa: ANN001 - an EpisodeScript
-        return cls(scene_durations(cfg, script))
+        return cls(scene_durations(cfg, script), cfg.render.subtitles.model_dump(mode="json", exclude={"soft", "burn"}),
+                   script.language, [cfg.render.width, cfg.render.height])
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,11 @@ class WriteSubtitles(Rule):
 
     def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         ep = wildcards["ep"]
-        return Job(self.name, {"series": wf.series, "ep": ep}, SubtitlesSpec.of(wf.cfg, wf.script(script)),
-                   {"srt": wf.paths.subtitles(ep)}, {"cues": tuple(wf.paths.cues(ep, sc) for sc in wf.scene_ids(script))})
+        parts = episode_parts(wf, script, ep)  # the scenes, or an editor's cut's shots
+        spec = replace(SubtitlesSpec.of(wf.cfg, wf.script(script)), durations=parts.durations)
+        return Job(self.name, {"series": wf.series, "ep": ep}, spec,
+                   {"srt": wf.paths.subtitles(ep), "vtt": wf.paths.subtitles_vtt(ep), "ass": wf.paths.subtitles_ass(ep)},
+                   {"cues": parts.cues})
 
 
 class RenderEpisode(Rule):
@@ -57,27 +64,38 @@ class RenderEpisode(Rule):
     def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         ep = wildcards["ep"]
         p = wf.paths
-        return Job(self.name, {"series": wf.series, "ep": ep}, RenderSpec.of(wf.cfg, wf.script(script)),
-                   {"mp4": p.final(ep)},
-                   {"clips": tuple(scene_video(wf, script, ep, sc) for sc in wf.scene_ids(script)), "audio": (p.mix(ep),),
-                    "subtitles": (p.subtitles(ep),)},
+        parts = episode_parts(wf, script, ep)  # the scenes, or an editor's cut's shots
+        return Job(self.name, {"series": wf.series, "ep": ep},
+                   replace(RenderSpec.of(wf.cfg, wf.script(script)), durations=parts.durations), {"mp4": p.final(ep)},
+                   {"clips": parts.videos, "audio": (parts.mix,), "subtitles": (p.subtitles(ep),),
+                    "ass": (p.subtitles_ass(ep),)},
                    deliverable=True)
 
 
 RULES = (WriteSubtitles(), RenderEpisode())
 
 
-def write_subtitles(spec: str, cue_files: Sequence[str | Path], out: str | Path) -> None:
-    from ..subtitles import episode_cues, format_srt
+def write_subtitles(spec: str, cue_files: Sequence[str | Path], srt: str | Path, vtt: str | Path,
+                    ass: str | Path) -> None:
+    from functools import partial
 
-    durations = SubtitlesSpec.from_json(spec).durations
+    from ..fonts import font_file
+    from ..qc.text_fit import cjk_lines
+    from ..subtitles import SubtitleStyle, episode_cues, write_episode_subtitles
+
+    job = SubtitlesSpec.from_json(spec)
+    style = SubtitleStyle.of(job.style)
+    font = font_file(style.font, job.language)  # a font libass cannot find is one clear error, not a blank burn
+    lines_of = partial(cjk_lines, font_size=style.font_size, frame_width=job.frame[0], frame_height=job.frame[1],
+                       margin_l=style.margin_l, margin_r=style.margin_r, font=font)
     scenes = [json.loads(Path(path).read_text(encoding="utf-8")) for path in cue_files]
-    write_text_atomic(out, format_srt(episode_cues(scenes, durations)))
+    write_episode_subtitles(episode_cues(scenes, job.durations), style, job.language, srt, vtt, ass, lines_of)
 
 
 def render_episode(spec: str, clips: Sequence[str | Path], audio: str | Path, subtitles: str | Path,
-                   out: str | Path) -> None:
+                   ass: str | Path, out: str | Path) -> None:
     from ..render import EpisodeRender, render_episode as render
 
-    render(EpisodeRender.from_spec(json.loads(spec), [Path(c) for c in clips], Path(audio), Path(subtitles)), Path(out))
+    render(EpisodeRender.from_spec(json.loads(spec), [Path(c) for c in clips], Path(audio), Path(subtitles), Path(ass)),
+           Path(out))
     outdated_name(out).unlink(missing_ok=True)  # the final it replaces (see provenance.remove_stale)
