@@ -38,7 +38,7 @@ def test_each_platform_package_obeys_its_limits_and_a_new_platform_reruns_only_d
     outline = json.loads((work / "results/demo/outline.json").read_text())
     script = json.loads((work / "results/demo/ep01/script.json").read_text())
     final = probe(work / "results/demo/episode_01_final.mp4")
-    for platform in ("tiktok", "youtube_shorts"):
+    for platform in ("tiktok", "youtube_shorts", "douyin", "kuaishou"):
         if platform != "tiktok":
             again = build(work, [*TINY, f"deliver={platform}"])
             assert again.returncode == 0, again.stderr[-3000:]
@@ -64,8 +64,8 @@ def test_each_platform_package_obeys_its_limits_and_a_new_platform_reruns_only_d
         episode = outline["episodes"][0]
         assert script["title"] in text and episode["hook"] in text and episode["cliffhanger"] in text
     assert (work / "results/demo/deliver/tiktok/episode_01.mp4").exists(), "the earlier platform's package is kept"
-    qc = subprocess.run([CLI, "qc", "-d", str(work), *TINY, "deliver=youtube_shorts"], capture_output=True, text=True)
-    assert qc.returncode in (0, 1) and "youtube_shorts" not in qc.stdout, "the package passed: nothing of it is listed"
-    (work / "results/demo/deliver/youtube_shorts/episode_01.qc.json").unlink()
-    missing = subprocess.run([CLI, "qc", "-d", str(work), *TINY, "deliver=youtube_shorts"], capture_output=True, text=True)
+    qc = subprocess.run([CLI, "qc", "-d", str(work), *TINY, "deliver=kuaishou"], capture_output=True, text=True)
+    assert qc.returncode in (0, 1) and "kuaishou" not in qc.stdout, "the package passed: nothing of it is listed"
+    (work / "results/demo/deliver/kuaishou/episode_01.qc.json").unlink()
+    missing = subprocess.run([CLI, "qc", "-d", str(work), *TINY, "deliver=kuaishou"], capture_output=True, text=True)
     assert missing.returncode == 2 and "no delivery report" in missing.stderr, "shortdrama qc reads the package's report"
