@@ -27,6 +27,7 @@ rule mix_episode_audio:
         dialogue=inputs_of("mix_episode_audio", "dialogue"),
     output:
         wav=P.mix,
+        music=P.music,  # the ducked music bed alone: a stem for the editor's timeline
     params:
         spec=spec_of("mix_episode_audio"),
     resources:

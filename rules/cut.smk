@@ -27,8 +27,10 @@ rule cut_mix:
     input:
         script=ancient(rules.write_episode_script.output.script),
         mix=rules.mix_episode_audio.output.wav,
+        music=rules.mix_episode_audio.output.music,
     output:
         wav=P.cut_mix,
+        music=P.cut_music,
     params:
         spec=spec_of("cut_mix"),
     resources:

@@ -10,6 +10,7 @@ rule write_timeline:
         dialogue=inputs_of("write_timeline", "dialogue"),
         cues=inputs_of("write_timeline", "cues"),
         audio=inputs_of("write_timeline", "audio"),  # the mix, or an editor's cut of it
+        music=inputs_of("write_timeline", "music"),  # its music stem, likewise
         subtitles=rules.write_subtitles.output.srt,
         qc=rules.check_episode.output.qc,
     output:

@@ -26,6 +26,7 @@ class P:
     dialogue = "results/{series}/ep{ep}/audio/sc{sc}.wav"
     cues = "results/{series}/ep{ep}/audio/sc{sc}.cues.json"
     mix = "results/{series}/ep{ep}/audio/episode_mix.wav"
+    music = "results/{series}/ep{ep}/audio/episode_music.wav"  # the mix's ducked music bed alone (a stem)
     subtitles = "results/{series}/episode_{ep}.srt"  # the soft track; beside it the same cues as WebVTT and
     subtitles_vtt = "results/{series}/episode_{ep}.vtt"  # players / the review page, and as styled ASS
     subtitles_ass = "results/{series}/episode_{ep}.ass"  # (render.subtitles), the file the burn-in draws
@@ -37,6 +38,7 @@ class P:
     cut_voice = "results/{series}/ep{ep}/cut/shot{shot}.wav"
     cut_cues = "results/{series}/ep{ep}/cut/shot{shot}.cues.json"
     cut_mix = "results/{series}/ep{ep}/cut/mix.wav"
+    cut_music = "results/{series}/ep{ep}/cut/music.wav"
     # A platform's package (conf/deliver/): the encode, its cover, its description text, its QC report.
     delivery = "results/{series}/deliver/{platform}/episode_{ep}.mp4"
     delivery_cover = "results/{series}/deliver/{platform}/episode_{ep}_cover.jpg"
@@ -102,6 +104,9 @@ class SeriesPaths:
     def mix(self, ep: str) -> str:
         return self._fill(P.mix, ep=ep)
 
+    def music(self, ep: str) -> str:
+        return self._fill(P.music, ep=ep)
+
     def subtitles(self, ep: str) -> str:
         return self._fill(P.subtitles, ep=ep)
 
@@ -127,6 +132,9 @@ class SeriesPaths:
 
     def cut_mix(self, ep: str) -> str:
         return self._fill(P.cut_mix, ep=ep)
+
+    def cut_music(self, ep: str) -> str:
+        return self._fill(P.cut_music, ep=ep)
 
     def delivery(self, ep: str, platform: str) -> dict[str, str]:
         """The platform package of one episode, by output name."""

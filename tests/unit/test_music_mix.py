@@ -186,3 +186,19 @@ def test_silent_episode_is_written_as_silence(tmp_path):
 def test_mismatched_scene_count_is_a_media_error(scene_wavs, tmp_path):
     with pytest.raises(MediaError, match="scenes"):
         mix_episode(scene_wavs, [3.0], "tense", tmp_path / "x.wav")
+
+
+def test_the_music_stem_is_the_mix_where_nobody_speaks_and_quiet_under_speech(scene_wavs, tmp_path):
+    """The stem an editor gets beside the mix: the ducked bed at the mix's own gain."""
+    out, stem_path = tmp_path / "episode.wav", tmp_path / "music.wav"
+    mix_episode(scene_wavs, [3.0, 2.5], "tense", out, music_out=stem_path)
+    mix, rate = read_wav(out)
+    stem, stem_rate = read_wav(stem_path)
+    assert stem_rate == rate and stem.shape == mix.shape
+    pause = slice(int(2.0 * rate), int(2.9 * rate))  # no line is spoken here: the mix is the music alone
+    assert np.max(np.abs(mix[pause] - stem[pause])) < 0.02 * max(np.max(np.abs(mix[pause])), 1e-3) + 2e-3
+    speech = slice(int(3.5 * rate), int(4.5 * rate))
+    assert db(rms(stem[speech])) < db(rms(mix[speech])) - 8.0, "under speech the stem is ducked, the mix is not"
+    silent = tmp_path / "none.wav"
+    mix_episode(scene_wavs, [3.0, 2.5], "tense", tmp_path / "dry.wav", music_enabled=False, music_out=silent)
+    assert np.max(np.abs(read_wav(silent)[0])) == 0.0, "no music: a silent stem"

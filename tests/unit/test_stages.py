@@ -7,7 +7,7 @@ One deliberate change is written into that file: the subtitle style moved into t
 re-renders the finals (which call no provider), nothing else. Settings added since (video.poll_first_s,
 issue 14; takes and qc/, issue 15; review.decisions, gate and respect_approvals, issue 16; the lipsync
 group, video.own_audio and voice.app_id_env, issue 17; the deliver group, issue 18) are written into
-record_config's spec, the record of the whole
+record_config's spec. Issue 18 also bumped mix_episode_audio's call to version 2 (the music stem is an output), the record of the whole
 composed config; no other rule's spec or request carries an operational setting. Issue 15 also wrote
 `"take": 1` into each clip's spec (a scene now has takes): the params change once after the upgrade,
 the request does not (the first take asks what a clip always asked), so those reruns are cache hits.

@@ -75,11 +75,12 @@ def episode(tmp_path_factory):
         files["dialogue"].append(_audio(ep / f"audio/{sc}.wav", seconds))
         files["cues"].append(_write(ep / f"audio/{sc}.cues.json", cues))
     mix = _audio(ep / "audio/episode_mix.wav", sum(DURATIONS))
+    music = _audio(ep / "audio/episode_music.wav", sum(DURATIONS))
     qc = _write(root / "episode_01.qc.json", {"episode": 1, "passed": False, "flags": FLAGS})
     spec = TimelineSpec(title="The Slap", durations=DURATIONS, frame={"width": 64, "height": 112, "fps": FPS},
                         notes=NOTES)
     out = root / "episode_01.otio"
-    write_timeline(spec.to_json(), *files.values(), mix, qc, out, 1)
+    write_timeline(spec.to_json(), *files.values(), mix, qc, out, 1, music)
     return SimpleNamespace(root=root, otio=out, files=files)
 
 
@@ -90,7 +91,10 @@ def _read(path: Path) -> otio.schema.Timeline:
 def test_the_timeline_holds_the_shots_in_order_with_their_ranges_and_the_audio(episode):
     timeline = _read(episode.otio)
     assert timeline.name == "Episode 01: The Slap"
-    assert [t.name for t in timeline.tracks] == ["V1", "A1 mix", "A2 dialogue"]
+    assert [t.name for t in timeline.tracks] == ["V1", "A1 mix", "A2 dialogue", "A3 music"]
+    stems = [t for t in timeline.tracks if t.name in ("A2 dialogue", "A3 music")]
+    assert not any(t.enabled for t in stems), "the stems are off: the mix carries them"
+    assert [c.media_reference.target_url for c in stems[1]] == ["ep01/audio/episode_music.wav"]
     shots = list(timeline.video_tracks()[0].find_clips())
     assert [c.name for c in shots] == ["sc01", "sc02", "sc03"]
     assert [c.source_range.duration for c in shots] == [otio.opentime.RationalTime(d * FPS, FPS) for d in DURATIONS]
@@ -100,7 +104,7 @@ def test_the_timeline_holds_the_shots_in_order_with_their_ranges_and_the_audio(e
     assert [c.media_reference.target_url for c in shots] == ["ep01/lipsync/sc01.mp4", "ep01/clips/sc02.mp4",
                                                              "ep01/clips/sc03.mp4"]
     assert str(episode.root.parent.parent) not in episode.otio.read_text(encoding="utf-8")
-    mix, dialogue = timeline.audio_tracks()
+    mix, dialogue, _music = timeline.audio_tracks()
     assert mix.enabled and [c.media_reference.target_url for c in mix] == ["ep01/audio/episode_mix.wav"]
     assert mix.duration() == timeline.duration()
     assert not dialogue.enabled, "the mix carries the dialogue: the stems are muted"
@@ -176,7 +180,8 @@ def test_the_mlt_export_plays_the_shots_in_order_at_the_episodes_frame(episode, 
                for e in mlt.find("playlist[@id='V1']").iter("entry")]
     assert [(Path(urlparse(r).path).relative_to(episode.root).as_posix(), i, o) for r, i, o in entries] == [
         ("ep01/lipsync/sc01.mp4", 0, 35), ("ep01/clips/sc02.mp4", 0, 47), ("ep01/clips/sc03.mp4", 0, 23)]
-    assert "A2 dialogue" not in made.read_text(), "muted stems left out: MLT would play them over the mix"
+    assert "A2 dialogue" not in made.read_text() and "episode_music" not in made.read_text(), \
+        "muted stems left out: MLT would play them over the mix"
 
 
 def test_review_notes_come_from_the_decisions_and_reach_the_spec():

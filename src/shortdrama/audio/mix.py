@@ -110,11 +110,14 @@ def mix_episode(
     sample_rate: int = 48000,
     seed: int = 0,
     music_enabled: bool = True,
+    music_out: Path | None = None,
 ) -> None:
     """Write the episode soundtrack: 48 kHz stereo 16-bit WAV, exactly as long as the scenes.
 
     `music_volume_db` is the gain on the music bed (which peaks at -6 dBFS) relative to the
-    dialogue, before ducking and before the whole mix is normalised to `target_lufs`.
+    dialogue, before ducking and before the whole mix is normalised to `target_lufs`. `music_out`:
+    the ducked bed alone, at the gain the normalisation gave the mix (a stem for an editor: the
+    dialogue stems plus it make the mix, but for the mix's peak limiting); silence without music.
     """
     if len(dialogue_wavs) != len(scene_durations):
         raise MediaError(f"{len(dialogue_wavs)} dialogue tracks for {len(scene_durations)} scenes")
@@ -137,17 +140,24 @@ def mix_episode(
         dialogue[start:end] = _fit_length(samples, int(end - start))
 
     mix = dialogue.astype(np.float64)
+    music = np.zeros(total, dtype=np.float64)
     if music_enabled:
         bed = synthesize_bed(mood, total_seconds, sample_rate, seed=seed)
         bed = _fit_length(bed, total) * 10 ** (music_volume_db / 20)
-        mix += duck(bed, dialogue, sample_rate, depth_db=duck_db)
+        music = duck(bed, dialogue, sample_rate, depth_db=duck_db)
+        mix += music
     output_length = int(round(total_seconds * OUTPUT_SAMPLE_RATE))
-    _loudness_normalise(mix.astype(np.float32), sample_rate, output_length, out_path, target_lufs, true_peak_db)
+    gain_db = _loudness_normalise(mix.astype(np.float32), sample_rate, output_length, out_path, target_lufs, true_peak_db)
+    if music_out is not None:
+        stem = _fit_length(resample((music * 10 ** (gain_db / 20)).astype(np.float32), sample_rate, OUTPUT_SAMPLE_RATE),
+                           output_length)
+        write_wav(music_out, np.stack([stem, stem], axis=1), OUTPUT_SAMPLE_RATE)
 
 
 def _loudness_normalise(
     mix: np.ndarray, sample_rate: int, output_length: int, out_path: Path, target_lufs: float, true_peak_db: float
-) -> None:
+) -> float:
+    """Write the normalised mix; return the gain it was given (dB, 0 for silence)."""
     with tempfile.TemporaryDirectory(prefix="shortdrama-mix-") as scratch:
         raw_mix = Path(scratch) / "mix.f32"
         # Raw float keeps the un-normalised sum's headroom; 16-bit WAV would clip it.
@@ -159,7 +169,7 @@ def _loudness_normalise(
             # Silence (or near enough) has no loudness to normalise; write it as it is.
             mono = _fit_length(resample(mix, sample_rate, OUTPUT_SAMPLE_RATE), output_length)
             write_wav(out_path, np.stack([mono, mono], axis=1), OUTPUT_SAMPLE_RATE)
-            return
+            return 0.0
         limited = _limit_for_linear_gain(mix, sample_rate, input_lufs, true_peak_db - target_lufs)
         if limited is not None:
             limited.astype("<f4").tofile(raw_mix)
@@ -177,7 +187,14 @@ def _loudness_normalise(
         run_ffmpeg([*raw_input, "-af", normalise, "-ar", str(OUTPUT_SAMPLE_RATE), "-ac", "2",
                     "-f", "f32le", str(raw_output)])  # fmt: skip
         stereo = np.fromfile(raw_output, dtype="<f4").reshape(-1, 2)
+        source = _fit_length(resample(limited if limited is not None else mix, sample_rate, OUTPUT_SAMPLE_RATE),
+                             len(stereo)).astype(np.float64)
     write_wav(out_path, _fit_length(stereo, output_length), OUTPUT_SAMPLE_RATE)
+    # The one gain linear mode applied, read off the result (least squares) rather than from loudnorm's
+    # own figures (its offset and internal resampling make those approximate).
+    energy = float(np.dot(source, source))
+    gain = float(np.dot(stereo[:, 0].astype(np.float64), source)) / energy if energy > 0 else 1.0
+    return 20 * math.log10(max(gain, 1e-9))
 
 
 def _limit_for_linear_gain(

@@ -116,7 +116,8 @@ class MixEpisodeAudio(Rule):
         ep = wildcards["ep"]
         scenes = wf.scene_ids(script)
         return Job(self.name, {"series": wf.series, "ep": ep}, MixSpec.of(wf.cfg, wf.script(script)),
-                   {"wav": wf.paths.mix(ep)}, {"dialogue": tuple(wf.paths.dialogue(ep, sc) for sc in scenes)})
+                   {"wav": wf.paths.mix(ep), "music": wf.paths.music(ep)},
+                   {"dialogue": tuple(wf.paths.dialogue(ep, sc) for sc in scenes)})
 
     def price(self, job: Job, runtime: Runtime) -> Priced:
         call, music = mix_call(job.spec, [Path(p) for p in job.inputs["dialogue"]], job.episode, runtime)
@@ -217,7 +218,8 @@ def dropped_lines_warning(spec: DialogueSpec, cues_path: Path, where: str) -> st
 
 def mix_call(spec: MixSpec, dialogue_wavs: Sequence[Path], episode: int, runtime: Runtime) -> tuple[Call, MusicConfig]:
     inputs = {f"dialogue_{i:02d}": Path(p) for i, p in enumerate(dialogue_wavs, start=1)}
-    call = Call(rule="mix_episode_audio", step="music_mix", version=1, request=spec.request(), inputs=inputs,
+    # version 2: the ducked music bed is an output too (the editor's stem beside the mix)
+    call = Call(rule="mix_episode_audio", step="music_mix", version=2, request=spec.request(), inputs=inputs,
                 episode=episode)
     return call, spec.provider(MusicConfig, runtime)
 
@@ -232,7 +234,8 @@ def produce_mix(spec: MixSpec, dialogue_wavs: Sequence[Path]) -> Produce:
         from ..audio.mix import mix_episode
 
         mix_episode(list(dialogue_wavs), spec.durations, spec.mood, outputs["wav"], music_volume_db=music.volume_db,
-                    duck_db=music.duck_db, target_lufs=spec.loudness_lufs, seed=spec.seed, music_enabled=music.enabled)
+                    duck_db=music.duck_db, target_lufs=spec.loudness_lufs, seed=spec.seed, music_enabled=music.enabled,
+                    music_out=outputs.get("music"))
 
     return produce
 
@@ -285,8 +288,10 @@ def speak_dialogue(spec: str, wav_out: str | Path, cues_out: str | Path, episode
 
 
 def mix_episode_audio(spec: str, dialogue_wavs: Sequence[str | Path], out: str | Path, episode: int = 0,
-                      runtime: Runtime | None = None) -> None:
+                      runtime: Runtime | None = None, music_out: str | Path | None = None) -> None:
+    """The episode mix, and its ducked music bed as a stem (`music_out`) for an editor's timeline."""
     runtime = runtime or Runtime.from_env()
     mix, wavs = MixSpec.from_json(spec), [Path(p) for p in dialogue_wavs]
     call, music = mix_call(mix, wavs, episode, runtime)
-    provider_call(runtime, call, music, mix_estimate(mix), produce_mix(mix, wavs), {"wav": Path(out)})
+    outputs = {"wav": Path(out), **({"music": Path(music_out)} if music_out is not None else {})}
+    provider_call(runtime, call, music, mix_estimate(mix), produce_mix(mix, wavs), outputs)

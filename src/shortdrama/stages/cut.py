@@ -79,8 +79,9 @@ class CutMix(Rule):
         starts = _starts(scene_durations(wf.cfg, wf.script(script)))
         shots = wf.episode_cut(ep, script) or []
         segments = [[round(starts[s.scene - 1] + s.start, 6), round(starts[s.scene - 1] + s.end, 6)] for s in shots]
-        return Job(self.name, {"series": wf.series, "ep": ep}, CutMixSpec(segments), {"wav": wf.paths.cut_mix(ep)},
-                   {"mix": (wf.paths.mix(ep),)})
+        return Job(self.name, {"series": wf.series, "ep": ep}, CutMixSpec(segments),
+                   {"wav": wf.paths.cut_mix(ep), "music": wf.paths.cut_music(ep)},
+                   {"mix": (wf.paths.mix(ep),), "music": (wf.paths.music(ep),)})
 
     def wanted(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> bool:
         return script is not None and wf.episode_cut(wildcards["ep"], script) is not None
@@ -108,7 +109,10 @@ def cut_shot(spec: str, video: str | Path, voice: str | Path, cues: str | Path, 
     write_cut_cues(Path(cues), shot.start, shot.end, out["cues"])
 
 
-def cut_mix(spec: str, mix: str | Path, out: str | Path) -> None:
+def cut_mix(spec: str, mix: str | Path, music: str | Path, out: str | Path, music_out: str | Path) -> None:
+    """The mix and its music stem, each cut to the shots in their order."""
     from ..cut.media import cut_mix as cut
 
-    cut(Path(mix), [tuple(s) for s in CutMixSpec.from_json(spec).segments], Path(out))
+    segments = [tuple(s) for s in CutMixSpec.from_json(spec).segments]
+    cut(Path(mix), segments, Path(out))
+    cut(Path(music), segments, Path(music_out))

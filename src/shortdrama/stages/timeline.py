@@ -82,7 +82,8 @@ class WriteTimeline(Rule):
                     "selections": tuple(p.selection(ep, sc) for sc in scenes),
                     "dialogue": tuple(p.dialogue(ep, sc) for sc in scenes),
                     "cues": tuple(p.cues(ep, sc) for sc in scenes),
-                    "audio": (p.mix(ep) if shots is None else p.cut_mix(ep),), "subtitles": (p.subtitles(ep),),
+                    "audio": (p.mix(ep) if shots is None else p.cut_mix(ep),),
+                    "music": (p.music(ep) if shots is None else p.cut_music(ep),), "subtitles": (p.subtitles(ep),),
                     "qc": (p.episode_qc(ep),)})
 
 
@@ -91,7 +92,7 @@ RULES = (WriteTimeline(),)
 
 def write_timeline(spec: str, clips: Sequence[str | Path], selections: Sequence[str | Path],
                    dialogue: Sequence[str | Path], cues: Sequence[str | Path], audio: str | Path,
-                   qc: str | Path, out: str | Path, episode: int) -> None:
+                   qc: str | Path, out: str | Path, episode: int, music: str | Path | None = None) -> None:
     """The episode's .otio, its media named relative to the series folder (the output's own folder)."""
     from ..timeline.build import Cut, Shot, build_timeline, timeline_json
 
@@ -100,7 +101,7 @@ def write_timeline(spec: str, clips: Sequence[str | Path], selections: Sequence[
               height=made.frame["height"], durations=made.durations, notes=made.notes, scenes=made.scenes,
               starts=made.starts)
     shots = [Shot(Path(v), Path(s), Path(d), Path(c)) for v, s, d, c in zip(clips, selections, dialogue, cues, strict=True)]
-    timeline = build_timeline(cut, shots, Path(audio), Path(qc), Path(out).parent)
+    timeline = build_timeline(cut, shots, Path(audio), Path(qc), Path(out).parent, Path(music) if music else None)
     write_text_atomic(out, timeline_json(timeline))
 
 

@@ -3,7 +3,8 @@
 - video track `V1`: one clip per scene, the file the render reads (the chosen take's copy, or its
   lip-synced version), its source range the scene's length in whole frames at the episode's rate;
 - audio track `A1 mix`: the episode mix (dialogue over the ducked music bed: what the final plays);
-  `A2 dialogue`: each scene's dialogue stem, disabled (the mix carries it; unmute it to rebalance);
+  `A2 dialogue`: each scene's dialogue stem, and `A3 music`: the ducked music bed at the mix's gain,
+  both disabled (the mix carries them; unmute them and mute the mix to rebalance);
 - markers on each shot, in the shot's own time so they travel with it when an editor moves it:
   the subtitle cues (yellow), the QC flags (red), the review notes of the decisions file (green);
 - each shot's metadata (`metadata["shortdrama"]`): the chosen take and why, and every other take as
@@ -76,8 +77,10 @@ def offsets(durations: Sequence[float]) -> list[float]:
     return starts
 
 
-def build_timeline(cut: Cut, shots: Sequence[Shot], mix: Path, qc_report: Path, root: Path) -> otio.schema.Timeline:
-    """The episode's timeline; media URLs relative to `root`, the series folder."""
+def build_timeline(cut: Cut, shots: Sequence[Shot], mix: Path, qc_report: Path, root: Path,
+                   music_stem: Path | None = None) -> otio.schema.Timeline:
+    """The episode's timeline; media URLs relative to `root`, the series folder. `music_stem`: the mix's
+    music stem (track `A3 music`, off: the mix carries it)."""
     if len(shots) != len(cut.durations):
         raise ValueError(f"{len(shots)} shots for {len(cut.durations)} scene durations")
     fps = cut.fps
@@ -107,6 +110,13 @@ def build_timeline(cut: Cut, shots: Sequence[Shot], mix: Path, qc_report: Path, 
     music.metadata[KEY] = {"role": "the episode mix: dialogue over the ducked music bed, as the final plays it"}
     music.append(_clip("episode mix", mix, sum(cut.durations), fps, root))
     timeline.tracks.extend([video, music, dialogue])
+    if music_stem is not None:
+        stem = otio.schema.Track(name="A3 music", kind=otio.schema.TrackKind.Audio)
+        stem.enabled = False  # the mix carries the music already
+        stem.metadata[KEY] = {"role": "the ducked music bed at the mix's gain (unmute it, and the dialogue, "
+                                      "and mute the mix, to rebalance)"}
+        stem.append(_clip("music", music_stem, sum(cut.durations), fps, root))
+        timeline.tracks.append(stem)
     return timeline
 
 
