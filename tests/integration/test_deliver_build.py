@@ -33,18 +33,19 @@ def jobs_run(proc: subprocess.CompletedProcess) -> Counter:
 def test_each_platform_package_obeys_its_limits_and_a_new_platform_reruns_only_delivery(tmp_path, monkeypatch):
     monkeypatch.setenv("SHORTDRAMA_CACHE_DIR", str(tmp_path / "cache"))
     work = tmp_path / "work"
-    first = build(work, [*TINY, "deliver=tiktok"])
+    fast = ["deliver.preset=ultrafast"]  # x264's speed only: every limit is the preset's own
+    first = build(work, [*TINY, "deliver=tiktok", *fast])
     assert first.returncode == 0, first.stderr[-3000:]
     outline = json.loads((work / "results/demo/outline.json").read_text())
     script = json.loads((work / "results/demo/ep01/script.json").read_text())
     final = probe(work / "results/demo/episode_01_final.mp4")
     for platform in ("tiktok", "youtube_shorts", "douyin", "kuaishou"):
         if platform != "tiktok":
-            again = build(work, [*TINY, f"deliver={platform}"])
+            again = build(work, [*TINY, f"deliver={platform}", *fast])
             assert again.returncode == 0, again.stderr[-3000:]
             assert jobs_run(again) == Counter({"record_config": 1, "deliver_episode": 1}), \
                 "a new platform reruns the delivery only (and the config's record)"
-        limits = load_config([*TINY, f"deliver={platform}"]).deliver
+        limits = load_config([*TINY, f"deliver={platform}", *fast]).deliver
         folder = work / "results/demo/deliver" / platform
         info = probe(folder / "episode_01.mp4")
         video = info.first("video")
@@ -64,8 +65,9 @@ def test_each_platform_package_obeys_its_limits_and_a_new_platform_reruns_only_d
         episode = outline["episodes"][0]
         assert script["title"] in text and episode["hook"] in text and episode["cliffhanger"] in text
     assert (work / "results/demo/deliver/tiktok/episode_01.mp4").exists(), "the earlier platform's package is kept"
-    qc = subprocess.run([CLI, "qc", "-d", str(work), *TINY, "deliver=kuaishou"], capture_output=True, text=True)
+    qc = subprocess.run([CLI, "qc", "-d", str(work), *TINY, "deliver=kuaishou", *fast], capture_output=True, text=True)
     assert qc.returncode in (0, 1) and "kuaishou" not in qc.stdout, "the package passed: nothing of it is listed"
     (work / "results/demo/deliver/kuaishou/episode_01.qc.json").unlink()
-    missing = subprocess.run([CLI, "qc", "-d", str(work), *TINY, "deliver=kuaishou"], capture_output=True, text=True)
+    missing = subprocess.run([CLI, "qc", "-d", str(work), *TINY, "deliver=kuaishou", *fast], capture_output=True,
+                             text=True)
     assert missing.returncode == 2 and "no delivery report" in missing.stderr, "shortdrama qc reads the package's report"

@@ -70,9 +70,9 @@ def work(built, tmp_path) -> Path:
 def test_a_build_leaves_a_manifest_for_every_output_and_verifies_clean(work):
     proc = verify(work)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    # config, outline, script; per scene keyframe, take, clip, selection, voice, cues; mix, srt, vtt, ass,
-    # final, QC, timeline (each take's QC report is a by-product written beside the take, like retakes: no manifest)
-    assert proc.stdout.strip().startswith("all 22 outputs of results/demo match")
+    # config, outline, script; per scene keyframe, take, clip, selection, voice, cues; mix, music stem, srt, vtt,
+    # ass, final, QC, timeline (each take's QC report is a by-product written beside the take: no manifest)
+    assert proc.stdout.strip().startswith("all 23 outputs of results/demo match")
     manifests = sorted(p.relative_to(work / SERIES / ".manifests") for p in (work / SERIES / ".manifests").rglob("*.json"))
     outputs = sorted(Path(f"{name}.json") for name in files(work) if not ("/clips/" in name and name.endswith(".qc.json")))
     assert manifests == outputs, "one manifest per output, none for anything else"
