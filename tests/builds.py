@@ -6,9 +6,11 @@ found whichever of the two was imported last.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,3 +61,9 @@ def qc_flags(results: Path) -> list[dict]:
     selections = [json.loads(p.read_text(encoding="utf-8")) for p in results.glob("ep*/clips/sc*.selection.json")]
     assert selections and all(s["chosen"] >= 1 and s["reason"] for s in selections)
     return flags + [flag for s in selections if s["flagged"] for flag in s["flags"]]
+
+
+def jobs_run(proc) -> Counter:  # noqa: ANN001 - a CompletedProcess of a build
+    """Executed jobs per rule, read from Snakemake's own job headers (in a build's stdout or stderr)."""
+    names = re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):$", proc.stdout + proc.stderr, flags=re.M)
+    return Counter(name for name in names if name != "all")

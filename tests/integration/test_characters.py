@@ -3,22 +3,17 @@ weights, so the whole path (references -> training -> keyframes with adapters ->
 CPU offline."""
 
 import json
-import re
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from builds import run_snakemake
+from builds import jobs_run, run_snakemake
 
 pytestmark = pytest.mark.slow
 
 
-def jobs_run(proc) -> Counter:
-    return Counter(n for n in re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):$", proc.stdout + proc.stderr, re.M)
-                   if n != "all")
 
 
 @pytest.fixture(scope="module")

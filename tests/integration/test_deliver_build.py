@@ -3,7 +3,6 @@ duration, size, loudness, captions above its interface), carries a cover and the
 outline, and changing the platform reruns only the delivery jobs."""
 
 import json
-import re
 import subprocess
 import sys
 from collections import Counter
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from builds import TINY
+from builds import TINY, jobs_run
 from shortdrama.config import load_config
 from shortdrama.media import probe
 
@@ -25,9 +24,6 @@ def build(work: Path, overrides: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run([CLI, "build", "-d", str(work), "--cores", "2", *overrides], capture_output=True, text=True)
 
 
-def jobs_run(proc: subprocess.CompletedProcess) -> Counter:
-    names = re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):$", proc.stdout + proc.stderr, flags=re.M)
-    return Counter(name for name in names if name != "all")
 
 
 def test_each_platform_package_obeys_its_limits_and_a_new_platform_reruns_only_delivery(tmp_path, monkeypatch):

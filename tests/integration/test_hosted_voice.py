@@ -4,7 +4,6 @@ recasting one character asks again only for that character's lines and moves onl
 subtitle cues to the new speech; the casting is written down."""
 
 import json
-import re
 import subprocess
 from collections import Counter
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from builds import TINY
+from builds import TINY, jobs_run
 from fakes.speech_server import FakeSpeech
 from shortdrama.cost.ledger import Ledger
 from shortdrama.media import read_subtitles
@@ -82,10 +81,6 @@ def test_each_line_is_bought_once_and_a_recast_asks_only_that_characters_lines(t
                 assert abs(cues_after[text] - cues_before[text]) < 0.05, f"{text!r} changed though its voice did not"
 
 
-def jobs_run(proc: subprocess.CompletedProcess) -> Counter:
-    """Executed jobs per rule, read from Snakemake's own job headers."""
-    names = re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):$", proc.stdout + proc.stderr, flags=re.M)
-    return Counter(name for name in names if name != "all")
 
 
 def _cast(work: Path, overrides: list[str]) -> dict[str, str]:

@@ -3,10 +3,8 @@ imported (`shortdrama import-edit`), and the next build changes exactly that epi
 in the new order and lengths, its subtitles on the new clock, the other episode untouched, nothing paid."""
 
 import json
-import re
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import av
@@ -14,7 +12,7 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 
-from builds import TINY
+from builds import TINY, jobs_run
 from shortdrama.media import probe, read_subtitles
 
 pytestmark = pytest.mark.slow
@@ -26,9 +24,6 @@ def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([CLI, *args], capture_output=True, text=True)
 
 
-def jobs_run(proc: subprocess.CompletedProcess) -> Counter:
-    names = re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):$", proc.stdout + proc.stderr, flags=re.M)
-    return Counter(name for name in names if name != "all")
 
 
 def frame(path: Path, at: float) -> np.ndarray:

@@ -1,23 +1,18 @@
 """Exact rebuilds through the real Snakemake: each edit reruns exactly the jobs that are out of date."""
 
 import json
-import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from builds import copy_of, run_snakemake, tiny_config
+from builds import copy_of, jobs_run, run_snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
 
 TWO_EPISODES = tiny_config("series.episodes=2")
 
 
-def jobs_run(proc) -> Counter:
-    """Executed jobs per rule, read from Snakemake's own job headers."""
-    names = re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):$", proc.stdout + proc.stderr, flags=re.M)
-    return Counter(name for name in names if name != "all")
 
 
 @pytest.fixture(scope="module")

@@ -76,7 +76,9 @@ class CutMix(Rule):
 
     def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         ep = wildcards["ep"]
-        starts = _starts(scene_durations(wf.cfg, wf.script(script)))
+        from ..qc.episode import offsets
+
+        starts = offsets(scene_durations(wf.cfg, wf.script(script)))
         shots = wf.episode_cut(ep, script) or []
         segments = [[round(starts[s.scene - 1] + s.start, 6), round(starts[s.scene - 1] + s.end, 6)] for s in shots]
         return Job(self.name, {"series": wf.series, "ep": ep}, CutMixSpec(segments),
@@ -88,14 +90,6 @@ class CutMix(Rule):
 
 
 RULES = (CutShot(), CutMix())
-
-
-def _starts(durations: list) -> list[float]:
-    starts, at = [], 0.0
-    for d in durations:
-        starts.append(at)
-        at += d
-    return starts
 
 
 def cut_shot(spec: str, video: str | Path, voice: str | Path, cues: str | Path, outputs: Mapping[str, str]) -> None:

@@ -76,6 +76,7 @@ def deliver_episode(spec: str, videos: Sequence[str | Path], mix: str | Path, su
     from ..deliver.checks import caption_rows, check_delivery
     from ..deliver.cover import description, draw_cover
     from ..deliver.encode import DeliveryEncode, caption_margin, encode_delivery, peak_rate
+    from ..qc.episode import offsets
     from ..schemas import read_outline
 
     plan = DeliverSpec.from_json(spec)
@@ -98,8 +99,7 @@ def deliver_episode(spec: str, videos: Sequence[str | Path], mix: str | Path, su
     told = next((e for e in story.episodes if e.episode == episode), None)
     write_text_atomic(out["text"], description(story.series_title, episode, plan.title,
                                                told.hook if told else "", told.cliffhanger if told else ""))
-    starts = [sum(plan.durations[:i]) for i in range(len(plan.durations))]
-    sources = [(path, start, start + length) for path, start, length in zip(scenes, starts, plan.durations)]
+    sources = [(path, start, start + length) for path, start, length in zip(scenes, offsets(plan.durations), plan.durations)]
     captions = caption_rows(out["mp4"], sources, _cues(Path(subtitles)), (limits["width"], limits["height"])) \
         if plan.subtitles["burn"] else None
     report = check_delivery(out["mp4"], limits, plan.duration, captions)
