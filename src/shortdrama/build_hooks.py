@@ -30,6 +30,10 @@ def on_start(wf: Workflow, checkout: str | os.PathLike) -> None:
 
     with _one_line():
         check_credentials(wf.cfg)
+        if wf.cfg.render.subtitles.font:  # a font libass cannot find: one line now, not after the clips are bought
+            from .fonts import font_file
+
+            font_file(wf.cfg.render.subtitles.font, wf.cfg.series.language)
         # The castings the jobs were just given (from the record, where it holds them) are written down,
         # so a later change of the cast never moves anyone to another voice.
         record_casting(wf.at(wf.paths.voices), wf.cfg.voice, wf.cfg)

@@ -115,3 +115,14 @@ def test_the_mix_is_cut_to_the_shots_in_their_order(tmp_path):
     assert got_rate == rate and out.size == int(1.25 * rate)
     assert out[rate // 4] == pytest.approx(0.5, abs=1e-3) and out[int(0.9 * rate)] == pytest.approx(0.1, abs=1e-3)
     assert abs(out[0]) < 0.01 and abs(out[int(0.5 * rate)]) < 0.05, "faded at the joins"
+
+
+def test_an_episode_flag_that_contradicts_the_timeline_is_one_line(series, tmp_path):
+    edited = tmp_path / "cut.otio"
+    otio.adapters.write_to_file(timeline(clip(1, 0.0, 4.0)), str(edited))
+    with pytest.raises(EditError, match="is the timeline of episode 1, not 2"):
+        import_edit(series, edited, episode=2)
+    broken = timeline(clip(1, 0.0, 4.0))
+    broken.video_tracks()[0][0].metadata["shortdrama"]["scene"] = "first"  # rewritten by an editor's tool
+    otio.adapters.write_to_file(broken, str(edited))
+    assert [s.scene for s in import_edit(series, edited)[1]] == [1], "falls back on the clip's name"

@@ -55,3 +55,26 @@ def test_own_audio_needs_a_model_that_makes_sound():
                        "video.fallback=null"])
     assert cfg.video.result_fields()["own_audio"] is True
     assert "own_audio" not in load_config(["video=kling"]).video.result_fields(), "clips asked before keep their key"
+
+
+def test_a_keyframe_held_for_approval_is_spoken_by_the_voice_until_approved(tmp_path):
+    import json
+
+    from shortdrama.workflow import Workflow
+
+    cfg = load_config(["video=kling", "video.model=kling-v2-6", "video.options.mode=pro", "video.own_audio=true",
+                       "video.fallback=null", "series.episodes=1", "review.gate=keyframes",
+                       f"review.decisions={tmp_path / 'review.yaml'}"])
+    wf = Workflow(cfg, [], checkout=tmp_path, workdir=tmp_path / "work")
+    lin = next(iter(cfg.series.cast.values())).name
+    scene = {"location": {"setting": "INT", "description": "the hall"}, "duration": 4, "characters": [lin],
+             "dialogue": [{"speaker": lin, "text": "Enough."}], "action": "She stands.", "camera": "static"}
+    path = wf.at(wf.paths.script("01"))
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"episode": 1, "title": "t", "language": "en", "mood": "tense", "scenes": [scene]}))
+    job = next(j for j in wf.episode_jobs(wf.paths.script("01")) if j.rule == "speak_dialogue")
+    assert not job.spec.own_audio and job.inputs["clip"] == (), "the held still has no sound to take"
+    (tmp_path / "review.yaml").write_text("ep01:\n  sc01:\n    keyframe: approved\n")
+    wf = Workflow(cfg, [], checkout=tmp_path, workdir=tmp_path / "work")
+    job = next(j for j in wf.episode_jobs(wf.paths.script("01")) if j.rule == "speak_dialogue")
+    assert job.spec.own_audio and job.inputs["clip"] == ("results/demo/ep01/clips/sc01.mp4",)

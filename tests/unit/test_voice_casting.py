@@ -77,3 +77,11 @@ def test_age_words_pick_the_age_pool_when_the_preset_has_one():
     cast = catalogue_voices(cfg.voice, cfg)
     assert cast["meifang"] == "sage" and cast["xiaoyu"] == "shimmer", "older woman / young woman"
     assert casting(cfg.voice, cfg)["haoyu"] == {"voice": "onyx"}
+
+
+def test_a_cloned_character_keeps_its_place_so_nobody_after_it_moves():
+    cloned = load_config(["voice=elevenlabs", "+series.cast.xiaoyu.voice.elevenlabs.sample=refs/lin.wav"])
+    plain = load_config(["voice=elevenlabs"])
+    voices = catalogue_voices(cloned.voice, cloned)
+    assert "xiaoyu" not in voices, "she speaks in her clone"
+    assert voices["meifang"] == catalogue_voices(plain.voice, plain)["meifang"], "the next woman keeps her voice"

@@ -10,7 +10,6 @@ as dropped cues, which the episode's QC flags like any line that was never heard
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,14 +18,6 @@ import numpy as np
 FRAME_S = 0.02
 BRIDGE_S = 0.25
 SNAP_S = 0.4
-
-
-@dataclass(frozen=True)
-class Cue:
-    speaker: str
-    text: str
-    start: float
-    end: float
 
 
 def clip_track(clip: Path, duration: float, sample_rate: int = 48000) -> np.ndarray:

@@ -35,10 +35,17 @@ def read_timeline(path: Path) -> Any:
                         f"{' '.join(str(error).split())[:160]})") from None
 
 
+def _number(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None  # metadata an editor's tool rewrote: fall back on names
+
+
 def _scene_of(clip: Any) -> int | None:
     meta = clip.metadata.get(KEY) if hasattr(clip.metadata, "get") else None
-    if meta and meta.get("scene") is not None:
-        return int(meta["scene"])
+    if meta and _number(meta.get("scene")) is not None:
+        return _number(meta["scene"])
     target = getattr(getattr(clip, "media_reference", None), "target_url", "") or ""
     for text in (clip.name or "", Path(target).name):
         found = _SCENE.search(text)
@@ -49,8 +56,8 @@ def _scene_of(clip: Any) -> int | None:
 
 def _episode_of(timeline: Any, path: Path) -> int | None:
     meta = timeline.metadata.get(KEY) if hasattr(timeline.metadata, "get") else None
-    if meta and meta.get("episode") is not None:
-        return int(meta["episode"])
+    if meta and _number(meta.get("episode")) is not None:
+        return _number(meta["episode"])
     for text in (timeline.name or "", path.stem):
         found = _EPISODE.search(text)
         if found:
@@ -78,7 +85,10 @@ def cut_of(timeline: Any, path: Path) -> list[dict[str, Any]]:
         if scene is None:
             raise EditError(f"{path}: clip {index} ({item.name!r}) is no scene of this episode: its name or file "
                             f"does not say which (sc01, sc02...)")
-        used = item.source_range or item.available_range()
+        try:
+            used = item.source_range or item.available_range()
+        except Exception:  # noqa: BLE001 - OTIO raises its own types for a clip with no range at all
+            raise EditError(f"{path}: clip {index} ({item.name!r}) has no source range") from None
         start = used.start_time.to_seconds()
         shots.append({"scene": scene, "in": round(start, 6), "out": round(start + used.duration.to_seconds(), 6)})
     return shots
@@ -89,7 +99,11 @@ def import_edit(wf: Any, path: Path, episode: int | None = None) -> tuple[str, l
     from ..stages.audio import scene_durations
 
     timeline = read_timeline(path)
-    number = episode or _episode_of(timeline, path)
+    named = _episode_of(timeline, path)
+    if episode is not None and named is not None and episode != named:
+        raise EditError(f"{path} is the timeline of episode {named}, not {episode}: drop --episode, or export "
+                        f"episode {episode}'s timeline")
+    number = episode or named
     if number is None:
         raise EditError(f"{path}: which episode is this? The timeline does not say: give --episode N")
     ep = f"{number:02d}"

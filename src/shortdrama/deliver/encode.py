@@ -67,9 +67,13 @@ def measure_loudness(audio: Path, target: float, true_peak: float) -> dict[str, 
     start = log.rfind("{")
     try:
         data = json.loads(log[start:log.rfind("}") + 1])
-        return {key: str(data[key]) for key in ("input_i", "input_tp", "input_lra", "input_thresh", "target_offset")}
+        measured = {key: str(data[key]) for key in ("input_i", "input_tp", "input_lra", "input_thresh", "target_offset")}
+        if not math.isfinite(float(measured["input_i"])) or float(measured["input_i"]) < -69.0:
+            raise ValueError
+        return measured
     except (ValueError, KeyError):
-        raise MediaError(f"{Path(audio).name}: loudnorm measured nothing (is the mix silent?)") from None
+        raise MediaError(f"{Path(audio).name}: the mix is silent, nothing to bring to {target} LUFS: deliver an "
+                         "episode with dialogue or music") from None
 
 
 def raised_ass(ass_text: str, margin: int) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
 
@@ -92,6 +92,8 @@ class SpeakDialogue(Rule):
     def job(self, wf: Series, wildcards: Mapping[str, str], script: str | None = None) -> Job:
         ep, sc = wildcards["ep"], wildcards["sc"]
         spec = DialogueSpec.of(wf.cfg, wf.scene(script, sc), getattr(wf, "checkout", None), wf.voice_record())
+        if spec.own_audio and not wf.keyframe_open(ep, sc):  # a keyframe held for approval: a still, no sound
+            spec = replace(spec, own_audio=False)
         return Job(self.name, {"series": wf.series, "ep": ep, "sc": sc}, spec,
                    {"wav": wf.paths.dialogue(ep, sc), "cues": wf.paths.cues(ep, sc)},
                    {"clip": (wf.paths.clip(ep, sc),) if spec.own_audio else ()})

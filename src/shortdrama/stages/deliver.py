@@ -110,7 +110,6 @@ def deliver_episode(spec: str, videos: Sequence[str | Path], mix: str | Path, su
 
 
 def _cues(srt: Path) -> list[tuple[float, float]]:
-    import pysubs2
+    from ..subtitles import parse_srt
 
-    return [(event.start / 1000, event.end / 1000) for event in pysubs2.load(str(srt), encoding="utf-8")
-            if event.end > event.start]
+    return [(cue.start, cue.end) for cue in parse_srt(srt.read_text(encoding="utf-8")) if cue.end > cue.start]

@@ -26,6 +26,7 @@ from typing import Any, Mapping, Sequence
 import opentimelineio as otio
 
 from ..media import probe
+from ..qc.episode import offsets  # where each scene starts in the episode
 
 KEY = "shortdrama"  # the metadata namespace of this package in the timeline, its tracks, clips and markers
 SUBTITLE, QC, NOTE = "subtitle", "qc", "note"
@@ -66,15 +67,6 @@ def frames(seconds: float, fps: int) -> otio.opentime.RationalTime:
 
 def span(start: float, duration: float, fps: int) -> otio.opentime.TimeRange:
     return otio.opentime.TimeRange(frames(start, fps), frames(duration, fps))
-
-
-def offsets(durations: Sequence[float]) -> list[float]:
-    """Where each scene starts in the episode."""
-    starts, at = [], 0.0
-    for duration in durations:
-        starts.append(at)
-        at += duration
-    return starts
 
 
 def build_timeline(cut: Cut, shots: Sequence[Shot], mix: Path, qc_report: Path, root: Path,

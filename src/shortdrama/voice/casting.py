@@ -56,7 +56,7 @@ def catalogue_voices(voice: "VoiceConfig", cfg: "AppConfig", record: Record | No
     counts: dict[tuple[str, ...], int] = {}
     for cid, character in cfg.series.cast.items():
         named = character.voice.get(voice.provider)
-        if named is not None and (named.id or named.sample):
+        if named is not None and named.id:
             continue
         if isinstance(recorded.get(cid, {}).get("voice"), str):
             cast[cid] = recorded[cid]["voice"]
@@ -66,8 +66,11 @@ def catalogue_voices(voice: "VoiceConfig", cfg: "AppConfig", record: Record | No
             continue  # cast_voice says so, if the character ever speaks
         free = [v for v in pool if v not in taken] or pool
         key = tuple(free)
-        cast[cid] = free[counts.get(key, 0) % len(free)]
         counts[key] = counts.get(key, 0) + 1
+        # A character cloned from a sample keeps its place in the count (as before the record existed,
+        # so nobody cast after it moves) but speaks in its clone.
+        if named is None or not named.sample:
+            cast[cid] = free[(counts[key] - 1) % len(free)]
     return cast
 
 
