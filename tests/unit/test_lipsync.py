@@ -104,6 +104,8 @@ def test_fal_refusals_are_clear_and_nothing_is_sent_without_inputs(tmp_path, inp
     with FakeFalLipsync(api_key=KEY) as fal:
         with pytest.raises(JobRejected, match="needs the scene's clip and its dialogue track"):
             engine(fal, tmp_path / "jobs").generate(dataclasses.replace(job(clip, track), audio=None), tmp_path / "o.mp4")
+        with pytest.raises(JobRejected, match="is not a fal model id like fal-ai/sync-lipsync"):
+            engine(fal, tmp_path / "jobs0", model="sync lipsync").generate(job(clip, track, "k0"), tmp_path / "o.mp4")
         with pytest.raises(ProviderError, match="does not know the model"):
             engine(fal, tmp_path / "jobs2", model="fal-ai/sync-lipsync-v0").generate(job(clip, track, "k2"), tmp_path / "o.mp4")
         fal.fault("submit", Fault.http(401, {"detail": "No user found for Key ID and Secret"}))

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..errors import ProviderError
 from ..video.vendors.base import JobRejected, JobRequest, Session, check_options
-from ..video.vendors.fal import _MODEL_ID, FalAdapter
+from ..video.vendors.fal import FalAdapter, check_model_id
 
 # A data URI travels inside the JSON body: past this the request is refused here, not by fal after
 # the upload (fal's docs advise its CDN for large files; a scene clip at 1080p is a few MB).
@@ -48,9 +48,7 @@ class FalLipsyncAdapter(FalAdapter):
 
     def _body(self, session: Session, job: JobRequest, what: str) -> dict[str, Any]:
         entry = session.entry
-        if not _MODEL_ID.fullmatch(entry.model) or ".." in entry.model.split("/"):
-            raise JobRejected(f"{what}: {entry.model!r} is not a fal model id like fal-ai/sync-lipsync "
-                              f"(fix `model` in {entry.preset or 'the lipsync preset'})")
+        check_model_id(entry, what, "fal-ai/sync-lipsync", "the lipsync preset")
         if job.source_video is None or job.audio is None:
             raise JobRejected(f"{what}: lip-sync needs the scene's clip and its dialogue track")
         try:

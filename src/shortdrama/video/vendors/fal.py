@@ -34,8 +34,8 @@ from pydantic import BaseModel, ConfigDict
 
 from ...errors import ProviderError
 from ...http import ProviderHTTPError, require_http_url
-from .base import (JobRejected, JobRequest, JobState, Session, Submitted, check_options, data_uri, one_line,
-                   reply_json, required_key, text_field, unknown_model)
+from .base import (JobRejected, JobRequest, JobState, Session, Submitted, VendorModel, check_options, data_uri,
+                   one_line, reply_json, required_key, text_field, unknown_model)
 
 _MODEL_ID = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9._-]+)+")
 _URL_FIELDS = ("status_url", "response_url", "cancel_url")
@@ -119,9 +119,7 @@ class FalAdapter:
     def _body(self, session: Session, job: JobRequest, what: str) -> dict[str, Any]:
         """The model's input. Problems found here raise JobRejected: nothing was sent, nothing billed."""
         entry = session.entry
-        if not _MODEL_ID.fullmatch(entry.model) or ".." in entry.model.split("/"):
-            raise JobRejected(f"{what}: {entry.model!r} is not a fal model id like fal-ai/pika/v2.2/image-to-video "
-                              f"(fix `model` in {entry.preset or 'the video preset'})")
+        check_model_id(entry, what, "fal-ai/pika/v2.2/image-to-video", "the video preset")
         if job.reference_image is None:
             raise JobRejected(f"{what}: image-to-video needs the scene's keyframe (none was given)")
         try:
@@ -201,6 +199,13 @@ class FalAdapter:
             return error
         return ProviderHTTPError(f"video {entry.model}: {explained}", error.status, error.body,
                                  maybe_accepted=error.maybe_accepted)
+
+
+def check_model_id(entry: VendorModel, what: str, example: str, preset: str) -> None:
+    """A model id fal's queue can route ("owner/app[/subpath]", no `..`), else JobRejected: nothing sent."""
+    if not _MODEL_ID.fullmatch(entry.model) or ".." in entry.model.split("/"):
+        raise JobRejected(f"{what}: {entry.model!r} is not a fal model id like {example} "
+                          f"(fix `model` in {entry.preset or preset})")
 
 
 def failure_kind(text: str) -> Literal["fallback", "fail"]:
