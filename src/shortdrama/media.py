@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from .errors import MediaError
 
@@ -32,6 +32,12 @@ def run_ffmpeg(args: list[str], *, cwd: str | os.PathLike | None = None) -> str:
         tail = " | ".join(line for line in stderr.strip().splitlines()[-3:])
         raise MediaError(f"ffmpeg failed (exit {proc.returncode}): {tail}")
     return stderr
+
+
+def ffconcat_listing(paths: Iterable[str | os.PathLike]) -> str:
+    """An ffconcat file naming `paths` (absolute, single quotes escaped as the concat demuxer reads them)."""
+    quoted = (str(Path(p).resolve()).replace("'", "'\\''") for p in paths)
+    return "ffconcat version 1.0\n" + "".join(f"file '{name}'\n" for name in quoted)
 
 
 @contextmanager

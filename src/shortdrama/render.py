@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from .errors import MediaError, SchemaError
 from .fonts import font_file, font_path
-from .media import atomic_output, run_ffmpeg
+from .media import atomic_output, ffconcat_listing, run_ffmpeg
 from .schemas import TITLE_MAX_LENGTH, text_problem
 from .video.base import Encoding, frame_count, x264_args
 
@@ -79,8 +79,7 @@ def render_episode(job: EpisodeRender, out_path: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="shortdrama-render-") as workdir:
         work = Path(workdir)
         concat_list = work / "clips.ffconcat"
-        concat_list.write_text("ffconcat version 1.0\n" + "".join(
-            f"file '{str(Path(c).resolve()).replace(chr(39), chr(39) + chr(92) + chr(39) + chr(39))}'\n" for c in job.clips))
+        concat_list.write_text(ffconcat_listing(job.clips))
         # The subtitle files and fonts are read from the working directory: no user path ever enters
         # the filtergraph.
         shutil.copyfile(job.subtitles, work / "episode.srt")

@@ -127,3 +127,12 @@ def test_every_preset_is_a_vertical_platform_with_its_source_and_a_horizontal_on
     assert not load_config([]).deliver.enabled
     with pytest.raises(ConfigError, match="not vertical"):
         load_config(["deliver=tiktok", "deliver.width=1920", "deliver.height=1080"])
+
+
+def test_a_silent_mix_is_one_line_before_any_encode(tmp_path):
+    from shortdrama.deliver.encode import measure_loudness
+
+    silent = tmp_path / "mix.wav"
+    write_wav(silent, np.zeros(48000 * 2, dtype=np.float32), 48000)
+    with pytest.raises(MediaError, match="the mix is silent, nothing to bring to -14.0 LUFS"):
+        measure_loudness(silent, -14.0, -1.5)

@@ -163,7 +163,7 @@ def _loudness_normalise(
         # Raw float keeps the un-normalised sum's headroom; 16-bit WAV would clip it.
         mix.astype("<f4").tofile(raw_mix)
         raw_input = ["-f", "f32le", "-ar", str(sample_rate), "-ac", "1", "-i", str(raw_mix)]
-        measured = _measure_loudness(raw_input, target_lufs, true_peak_db)
+        measured = measure_loudness(raw_input, target_lufs, true_peak_db)
         input_lufs = float(measured["input_i"])
         if not math.isfinite(input_lufs) or input_lufs < -69.0:
             # Silence (or near enough) has no loudness to normalise; write it as it is.
@@ -173,7 +173,7 @@ def _loudness_normalise(
         limited = _limit_for_linear_gain(mix, sample_rate, input_lufs, true_peak_db - target_lufs)
         if limited is not None:
             limited.astype("<f4").tofile(raw_mix)
-            measured = _measure_loudness(raw_input, target_lufs, true_peak_db)
+            measured = measure_loudness(raw_input, target_lufs, true_peak_db)
         # Linear mode only engages when the target range covers the measured one.
         loudness_range = min(max(float(measured["input_lra"]) + 1.0, 7.0), 50.0)
         normalise = (
@@ -234,7 +234,8 @@ def _limit_for_linear_gain(
     return best
 
 
-def _measure_loudness(raw_input: list[str], target_lufs: float, true_peak_db: float) -> dict[str, str]:
+def measure_loudness(raw_input: list[str], target_lufs: float, true_peak_db: float) -> dict[str, str]:
+    """loudnorm's first pass over `raw_input` (FFmpeg input arguments): the values its second pass needs."""
     measure = f"loudnorm=I={target_lufs}:TP={true_peak_db}:print_format=json"
     return _loudnorm_json(run_ffmpeg([*raw_input, "-af", measure, "-f", "null", "-"]))
 

@@ -9,7 +9,6 @@ the render put them) and from the same mix and subtitles.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import tempfile
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import MediaError
-from ..media import atomic_output, run_ffmpeg
+from ..media import atomic_output, ffconcat_listing, run_ffmpeg
 
 # The episode's ASS lays captions out in a 288-line script (PlayResY, as FFmpeg's SRT conversion did):
 # margins are in those lines.
@@ -61,19 +60,18 @@ def caption_margin(bottom_ui: float, style_margin: int) -> int:
 
 
 def measure_loudness(audio: Path, target: float, true_peak: float) -> dict[str, str]:
-    """loudnorm's first pass: the measured values its second pass needs."""
-    log = run_ffmpeg(["-i", str(audio), "-af", f"loudnorm=I={target}:TP={true_peak}:LRA=11:print_format=json",
-                      "-f", "null", "-"])
-    start = log.rfind("{")
+    """loudnorm's first pass over the mix (the mix stage's own measurement); a silent mix is one line."""
+    from ..audio.mix import measure_loudness as measure
+
+    measured = {key: str(value) for key, value in measure(["-i", str(audio)], target, true_peak).items()}
     try:
-        data = json.loads(log[start:log.rfind("}") + 1])
-        measured = {key: str(data[key]) for key in ("input_i", "input_tp", "input_lra", "input_thresh", "target_offset")}
-        if not math.isfinite(float(measured["input_i"])) or float(measured["input_i"]) < -69.0:
-            raise ValueError
-        return measured
-    except (ValueError, KeyError):
+        loud = float(measured["input_i"])
+    except (KeyError, ValueError):
+        loud = -math.inf
+    if not math.isfinite(loud) or loud < -69.0:
         raise MediaError(f"{Path(audio).name}: the mix is silent, nothing to bring to {target} LUFS: deliver an "
-                         "episode with dialogue or music") from None
+                         "episode with dialogue or music")
+    return measured
 
 
 def raised_ass(ass_text: str, margin: int) -> str:
@@ -95,8 +93,7 @@ def encode_delivery(videos: Sequence[Path], mix: Path, subtitles: Path, ass: Pat
     with tempfile.TemporaryDirectory(prefix="shortdrama-deliver-") as folder:
         work = Path(folder)
         listing = work / "scenes.ffconcat"
-        listing.write_text("ffconcat version 1.0\n" + "".join(
-            f"file '{str(Path(v).resolve()).replace(chr(39), chr(39) + chr(92) + chr(39) + chr(39))}'\n" for v in videos))
+        listing.write_text(ffconcat_listing(videos))
         # The subtitle files and fonts are read from the working directory: no user path enters the filtergraph.
         shutil.copyfile(subtitles, work / "episode.srt")
         cues = (work / "episode.srt").read_text(encoding="utf-8").strip() != ""
